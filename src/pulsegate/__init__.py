@@ -1,0 +1,3 @@
+"""pulsegate: a Segment-compatible ingestion gateway for customer-success data."""
+
+__version__ = "0.1.0"

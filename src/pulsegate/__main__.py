@@ -1,0 +1,5 @@
+import sys
+
+from pulsegate.cli import main
+
+sys.exit(main())

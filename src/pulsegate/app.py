@@ -1,0 +1,88 @@
+"""The ASGI application: routers, middleware and the lifespan of shared resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from pulsegate import __version__
+from pulsegate.api import ops
+from pulsegate.api.errors import install_error_handlers
+from pulsegate.api.middleware import RequestIdMiddleware, SegmentCorsMiddleware
+from pulsegate.db import migrate
+from pulsegate.db.engine import create_engine
+from pulsegate.ingest import routes as ingest_routes
+from pulsegate.ingest.auth import SourceDirectory
+from pulsegate.ingest.service import IngestLimits, IngestService
+from pulsegate.ingest.writer import GroupCommitWriter
+from pulsegate.security import SecretBox, load_or_create_secret_key
+from pulsegate.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without arguments (uvicorn's `--factory`), settings come from the env.
+
+    `settings.database_url` must be resolved: the CLI starts the embedded PostgreSQL, if any,
+    before it builds the app.
+    """
+    settings = settings or Settings()
+    if settings.database_url is None:
+        raise RuntimeError(
+            "PULSEGATE_DATABASE_URL is not set; start pulsegate with `pulsegate serve`"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.async_database_url,
+            pool_size=settings.database_pool_size,
+            connect_timeout=settings.database_connect_timeout_seconds,
+        )
+        secret_key = (
+            settings.secret_key.get_secret_value()
+            if settings.secret_key
+            else load_or_create_secret_key(settings.data_dir)
+        )
+        writer = GroupCommitWriter(
+            engine,
+            max_messages=settings.writer_max_messages,
+            max_delay=settings.writer_max_delay_ms / 1000,
+            max_pending=settings.writer_max_pending,
+        )
+        await writer.start()
+        app.state.engine = engine
+        app.state.migration_head = migrate.head_revision()
+        app.state.ingest = IngestService(
+            directory=SourceDirectory(engine, SecretBox(secret_key)),
+            writer=writer,
+            limits=IngestLimits(
+                max_message_bytes=settings.max_message_bytes,
+                max_batch_bytes=settings.max_batch_bytes,
+                max_batch_messages=settings.max_batch_messages,
+            ),
+        )
+        log.info("app.started", version=__version__)
+        try:
+            yield
+        finally:
+            await writer.stop()  # store what was accepted before the connections go
+            await engine.dispose()
+            log.info("app.stopped")
+
+    app = FastAPI(
+        title="pulsegate",
+        version=__version__,
+        summary="Segment-compatible ingestion gateway for customer-success data",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(SegmentCorsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(ops.router)
+    app.include_router(ingest_routes.router)
+    return app

@@ -1,0 +1,228 @@
+"""The `pulsegate` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from pulsegate.db import migrate
+from pulsegate.db.engine import create_engine, unit_of_work
+from pulsegate.errors import PulsegateError
+from pulsegate.logging import configure_logging
+from pulsegate.security import SecretBox, load_or_create_secret_key, write_private_file
+from pulsegate.settings import Settings
+from pulsegate.workspaces import service as workspaces
+
+CREDENTIALS_FILE = "credentials.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pulsegate", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate, then run the HTTP gateway")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
+
+    workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    create_workspace = workspace.add_parser("create", help="create a workspace")
+    create_workspace.add_argument("name")
+    create_workspace.add_argument("--json", action="store_true")
+    create_workspace.set_defaults(handler=_run_async(_create_workspace))
+
+    source = commands.add_parser("source", help="manage sources").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    create_source = source.add_parser("create", help="create a source and print its write key")
+    create_source.add_argument("workspace", help="workspace name or id")
+    create_source.add_argument("name")
+    create_source.add_argument("--webhook-secret", help="require signed webhook requests")
+    create_source.add_argument(
+        "--allowed-origin", action="append", dest="allowed_origins", help="repeatable"
+    )
+    create_source.add_argument("--json", action="store_true")
+    create_source.set_defaults(handler=_run_async(_create_source))
+
+    apikey = commands.add_parser("apikey", help="manage workspace API keys").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    create_key = apikey.add_parser("create", help="create a workspace API key")
+    create_key.add_argument("workspace", help="workspace name or id")
+    create_key.add_argument("--name", default="default")
+    create_key.add_argument("--json", action="store_true")
+    create_key.set_defaults(handler=_run_async(_create_api_key))
+    return parser
+
+
+def resolve_database(settings: Settings) -> Settings:
+    """Settings with a database URL: the configured one, or an embedded PostgreSQL's."""
+    if settings.database_url:
+        return settings
+    from pulsegate.db.embedded import start_embedded_postgres
+
+    url = start_embedded_postgres(settings.data_dir)
+    return settings.model_copy(update={"database_url": url})
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    if settings.secret_key:
+        return SecretBox(settings.secret_key.get_secret_value())
+    return SecretBox(load_or_create_secret_key(settings.data_dir))
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> int:
+    settings = resolve_database(settings)
+    assert settings.database_url is not None
+    migrate.upgrade(settings.database_url)
+    _out(f"database migrated to {migrate.head_revision()}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from pulsegate.app import create_app
+
+    settings = resolve_database(settings)
+    assert settings.database_url is not None
+    migrate.upgrade(settings.database_url)
+    asyncio.run(_bootstrap(settings))
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+    }
+    if args.workers > 1:
+        # Worker processes build their own app from the environment.
+        os.environ["PULSEGATE_DATABASE_URL"] = settings.database_url
+        uvicorn.run("pulsegate.app:create_app", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+async def _bootstrap(settings: Settings) -> None:
+    """First start: create workspace `default`, print its credentials and keep them in a file."""
+    path = settings.data_dir / CREDENTIALS_FILE
+    engine = create_engine(settings.async_database_url)
+    try:
+        async with unit_of_work(engine) as session:
+            credentials = await workspaces.bootstrap_first_start(
+                session, secret_box=_secret_box(settings), create_admin=settings.admin_token is None
+            )
+    finally:
+        await engine.dispose()
+    if credentials is None:
+        if path.exists():
+            _out(f"credentials from the first start are in {path}", err=True)
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    write_private_file(path, json.dumps(credentials, indent=2) + "\n")
+    lines = [f"  {name}: {value}" for name, value in credentials.items()]
+    _out("\n".join(["first start: created workspace 'default'", *lines, f"  (kept in {path})"]))
+
+
+def _run_async(
+    command: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, dict[str, Any]]],
+) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        settings = resolve_database(settings)
+        try:
+            created = asyncio.run(command(args, settings))
+        except PulsegateError as error:
+            _out(f"error: {error.message}", err=True)
+            return 1
+        if args.json:
+            _out(json.dumps(created))
+        else:
+            _out("\n".join(f"{name}: {value}" for name, value in created.items()))
+        return 0
+
+    return run
+
+
+async def _with_session(
+    settings: Settings, work: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]]
+) -> dict[str, Any]:
+    engine = create_engine(settings.async_database_url)
+    try:
+        async with unit_of_work(engine) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+async def _create_workspace(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    async def work(session: Any) -> dict[str, Any]:
+        workspace = await workspaces.create_workspace(session, args.name)
+        return {"id": str(workspace.id), "name": workspace.name}
+
+    return await _with_session(settings, work)
+
+
+async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    async def work(session: Any) -> dict[str, Any]:
+        workspace = await workspaces.find_workspace(session, args.workspace)
+        created = await workspaces.create_source(
+            session,
+            workspace=workspace,
+            name=args.name,
+            secret_box=_secret_box(settings),
+            webhook_secret=args.webhook_secret,
+            allowed_origins=args.allowed_origins,
+        )
+        return {
+            "id": str(created.source.id),
+            "workspace_id": str(workspace.id),
+            "name": created.source.name,
+            "write_key": created.write_key,
+            "webhook_secret_set": bool(args.webhook_secret),
+            "allowed_origins": args.allowed_origins or [],
+        }
+
+    return await _with_session(settings, work)
+
+
+async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    async def work(session: Any) -> dict[str, Any]:
+        workspace = await workspaces.find_workspace(session, args.workspace)
+        created = await workspaces.create_api_key(session, workspace=workspace, name=args.name)
+        return {
+            "id": str(created.api_key.id),
+            "workspace_id": str(workspace.id),
+            "name": created.api_key.name,
+            "api_key": created.secret,
+        }
+
+    return await _with_session(settings, work)
+
+
+def _out(text: str, *, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

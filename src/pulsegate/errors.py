@@ -1,0 +1,73 @@
+"""Domain errors and the one error envelope.
+
+Every error leaves the service as `{"code", "message", "details"}`; routes never build error JSON.
+Segment-compatible routes (`/v1/...`) add `"success": false`, because Segment's SDKs read the
+top-level `code` and `message` and *retry* a 4xx whose JSON lacks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class PulsegateError(Exception):
+    """An error with a stable snake-case `code` and the HTTP status it maps to."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Sequence[Any] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = list(details)
+        self.headers = dict(headers or {})
+
+    def envelope(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidRequest(PulsegateError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class Unauthorized(PulsegateError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(PulsegateError):
+    status_code = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(PulsegateError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class StorageFailed(PulsegateError):
+    """The storing transaction failed for a reason other than the database being away."""
+
+    status_code = 500
+    code = "storage_failed"
+
+
+class ServiceUnavailable(PulsegateError):
+    """Retry later: the database is unreachable or the writer is saturated."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,148 @@
+"""Write keys, sources and webhook signatures.
+
+A write key may arrive as the Basic-auth user name (password empty, colon optional), as
+`?writeKey=` or `X-Write-Key`, or as `writeKey` at the root of the JSON body: current Segment
+SDKs send only the body field, RudderStack only the header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from base64 import b64decode
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pulsegate.db.engine import unit_of_work
+from pulsegate.errors import Unauthorized
+from pulsegate.security import SecretBox, hash_key, hashes_match
+from pulsegate.workspaces import repository as workspaces_repository
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    enabled: bool
+    webhook_secret: str | None
+    allowed_origins: frozenset[str] | None
+
+
+def write_key_from_request(
+    authorization: str | None, header_key: str | None, query_key: str | None
+) -> str | None:
+    """The write key from the Authorization header, `X-Write-Key` or `?writeKey=`, if any.
+
+    A `Bearer` header is an OAuth token (Segment's SDKs send the write key in the body then),
+    so it is not a write key.
+    """
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            decoded = b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise Unauthorized(
+                "the Authorization header is not valid Basic credentials",
+                code="invalid_authorization",
+            ) from error
+        user = decoded.split(":", 1)[0]
+        if user:
+            return user
+    return header_key or query_key or None
+
+
+def write_key_from_body(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        key = payload.get("writeKey")
+        return key if isinstance(key, str) and key else None
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        return write_key_from_body(payload[0])
+    return None
+
+
+class SourceDirectory:
+    """Resolves write keys to sources, with a short in-process cache.
+
+    Every ingest request needs this lookup, so it is cached: a changed or disabled source takes
+    effect within `ttl` seconds. Unknown keys are cached for less, so a source created a moment
+    ago starts working quickly while random keys cannot make us query the database each time.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secret_box: SecretBox,
+        *,
+        ttl: float = 30.0,
+        negative_ttl: float = 2.0,
+    ) -> None:
+        self._engine = engine
+        self._secret_box = secret_box
+        self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._cache: dict[str, tuple[float, SourceInfo | None]] = {}
+        self._lock = asyncio.Lock()
+
+    async def find(self, write_key: str) -> SourceInfo | None:
+        key_hash = hash_key(write_key)
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self._lock:
+            cached = self._cache.get(key_hash)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+            info = await self._load(write_key, key_hash)
+            ttl = self._ttl if info is not None else self._negative_ttl
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key_hash] = (time.monotonic() + ttl, info)
+            return info
+
+    async def _load(self, write_key: str, key_hash: str) -> SourceInfo | None:
+        async with unit_of_work(self._engine) as session:
+            source = await workspaces_repository.get_source_by_write_key_hash(session, key_hash)
+        if source is None or not hashes_match(source.write_key_hash, write_key):
+            return None
+        secret = source.webhook_secret_encrypted
+        return SourceInfo(
+            id=source.id,
+            workspace_id=source.workspace_id,
+            enabled=source.enabled,
+            webhook_secret=self._secret_box.decrypt(secret) if secret else None,
+            allowed_origins=frozenset(source.allowed_origins) if source.allowed_origins else None,
+        )
+
+
+def signature_is_valid(body: bytes, signature: str | None, secret: str) -> bool:
+    """Segment's Webhooks destinations sign with lowercase-hex HMAC-SHA1 of the exact body.
+
+    A batched delivery (a JSON array) is signed over its first element only, so we take that
+    element's exact bytes rather than re-serialising it (Python and JavaScript format numbers
+    differently).
+    """
+    if not signature:
+        return False
+    signed = _first_element_bytes(body) if body.lstrip()[:1] == b"[" else body
+    if signed is None:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), signed, hashlib.sha1).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def _first_element_bytes(body: bytes) -> bytes | None:
+    try:
+        text = body.decode("utf-8")
+        start = text.index("[") + 1
+        while start < len(text) and text[start].isspace():
+            start += 1
+        _, end = json.JSONDecoder().raw_decode(text, start)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return text[start:end].encode("utf-8")

@@ -1,0 +1,335 @@
+"""Segment-compatible ingestion: authenticate, read, validate, normalise, store.
+
+Every message ends either in `inbound_messages` (once, however often it is retried) or in
+`rejected_messages` with its raw bytes and reasons. The only refusals not kept are those we
+cannot attribute to a workspace: a missing or unknown write key, a bad webhook signature, a
+disabled source, a disallowed browser origin (keeping those would let anyone write to a tenant).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+from pulsegate.errors import (
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    PulsegateError,
+    Unauthorized,
+)
+from pulsegate.ingest import auth, schemas
+from pulsegate.ingest.auth import SourceDirectory, SourceInfo
+from pulsegate.ingest.body import BodyTooLarge, InvalidGzip, read_body
+from pulsegate.ingest.normalize import normalize
+from pulsegate.ingest.repository import InboundRow, RejectedRow
+from pulsegate.ingest.traits import check_traits
+from pulsegate.ingest.writer import GroupCommitWriter
+
+Kind = Literal["single", "batch", "webhook"]
+
+# PostgreSQL's jsonb cannot hold U+0000; find the escape but not an escaped backslash before "u".
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    max_message_bytes: int
+    max_batch_bytes: int
+    max_batch_messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """What the service needs of an HTTP request, without knowing HTTP."""
+
+    endpoint: str
+    kind: Kind
+    call_type: str | None  # the type a single-call path implies (it wins over the body's)
+    body: AsyncIterator[bytes]
+    gzipped: bool
+    authorization: str | None = None
+    write_key_header: str | None = None
+    write_key_query: str | None = None
+    signature: str | None = None
+    origin: str | None = None
+    client_ip: str | None = None
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Set when the source restricts origins: the response echoes it with credentials allowed.
+    allowed_origin: str | None = None
+
+
+class InvalidJson(InvalidRequest):
+    def __init__(self, message: str, *, partial: bytes) -> None:
+        super().__init__(message, code="invalid_json")
+        self.partial = partial
+
+
+class RefusedRequest(PulsegateError):
+    """A whole-request refusal that is kept (it wraps the error the client sees)."""
+
+    def __init__(self, error: PulsegateError, *, raw: bytes, truncated: bool) -> None:
+        super().__init__(error.message, code=error.code, details=error.details)
+        self.status_code = error.status_code
+        self.raw = raw
+        self.truncated = truncated
+
+
+class IngestService:
+    def __init__(
+        self, *, directory: SourceDirectory, writer: GroupCommitWriter, limits: IngestLimits
+    ) -> None:
+        self._directory = directory
+        self._writer = writer
+        self._limits = limits
+
+    async def ingest(self, request: IngestRequest) -> IngestOutcome:
+        now = datetime.now(UTC)
+        # Milliseconds, as Segment writes timestamps: the columns then equal the JSON exactly.
+        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        key = auth.write_key_from_request(
+            request.authorization, request.write_key_header, request.write_key_query
+        )
+        source = await self._authorise(key, request) if key else None
+        try:
+            payload, raw = await self._read(request, source)
+            if source is None:
+                source = await self._authorise(auth.write_key_from_body(payload), request)
+                self._check_signature(source, request, raw)
+            items, root = self._items(request, payload, raw)
+        except RefusedRequest as refusal:
+            if source is not None:
+                await self._keep_refusal(source, request, received_at, refusal)
+            raise
+        return await self._store(request, source, items, root, received_at)
+
+    async def _authorise(self, key: str | None, request: IngestRequest) -> SourceInfo:
+        if not key:
+            raise Unauthorized(
+                "no write key: send it as the Basic-auth user name or as writeKey in the body",
+                code="missing_write_key",
+            )
+        source = await self._directory.find(key)
+        if source is None:
+            raise Unauthorized("the write key is not valid", code="invalid_write_key")
+        if not source.enabled:
+            raise Forbidden("this source is disabled", code="source_disabled")
+        if (
+            request.origin
+            and source.allowed_origins is not None
+            and request.origin not in source.allowed_origins
+        ):
+            raise Forbidden(
+                f"origin {request.origin!r} is not allowed for this source",
+                code="origin_not_allowed",
+            )
+        return source
+
+    async def _read(self, request: IngestRequest, source: SourceInfo | None) -> tuple[Any, bytes]:
+        limit = (
+            self._limits.max_message_bytes
+            if request.kind == "single"
+            else self._limits.max_batch_bytes
+        )
+        what = "the message" if request.kind == "single" else "the request body"
+        try:
+            raw = await read_body(request.body, limit=limit, gzipped=request.gzipped, what=what)
+        except (BodyTooLarge, InvalidGzip) as error:
+            if source is not None and request.kind == "webhook" and source.webhook_secret:
+                raise  # unsigned bytes are not kept for a source that signs its traffic
+            truncated = isinstance(error, BodyTooLarge)
+            raise RefusedRequest(error, raw=error.partial, truncated=truncated) from error
+        if source is not None:
+            self._check_signature(source, request, raw)
+        try:
+            return orjson.loads(raw), raw
+        except orjson.JSONDecodeError as error:
+            invalid = InvalidJson(f"the body is not valid JSON: {error}", partial=raw)
+            raise RefusedRequest(invalid, raw=raw, truncated=False) from error
+
+    @staticmethod
+    def _check_signature(source: SourceInfo, request: IngestRequest, raw: bytes) -> None:
+        if request.kind != "webhook" or not source.webhook_secret:
+            return
+        if not auth.signature_is_valid(raw, request.signature, source.webhook_secret):
+            code = "invalid_signature" if request.signature else "missing_signature"
+            raise Unauthorized(
+                "X-Signature must be the hex HMAC-SHA1 of the body with the source's secret",
+                code=code,
+            )
+
+    def _items(
+        self, request: IngestRequest, payload: Any, raw: bytes
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """The messages of the request, and the batch root whose fields they inherit."""
+        if request.kind == "batch":
+            batch = payload.get("batch") if isinstance(payload, dict) else None
+            if not isinstance(batch, list):
+                error = InvalidRequest(
+                    'a batch body must be an object with a "batch" array', code="invalid_batch"
+                )
+                raise RefusedRequest(error, raw=raw, truncated=False)
+            if len(batch) > self._limits.max_batch_messages:
+                too_many = PayloadTooLarge(
+                    f"a batch may hold at most {self._limits.max_batch_messages:,} messages; "
+                    f"this one has {len(batch):,}",
+                    code="too_many_messages",
+                )
+                raise RefusedRequest(too_many, raw=raw, truncated=False)
+            return batch, payload
+        if request.kind == "webhook" and isinstance(payload, list):
+            return payload, None
+        if not isinstance(payload, dict):
+            error = InvalidRequest("the body must be a JSON object", code="invalid_message")
+            raise RefusedRequest(error, raw=raw, truncated=False)
+        return [payload], None
+
+    async def _store(
+        self,
+        request: IngestRequest,
+        source: SourceInfo,
+        items: list[Any],
+        root: dict[str, Any] | None,
+        received_at: datetime,
+    ) -> IngestOutcome:
+        accepted: list[InboundRow] = []
+        refused: list[RejectedRow] = []
+        outcome = IngestOutcome(
+            allowed_origin=request.origin if source.allowed_origins is not None else None
+        )
+        check_size = len(items) > 1 or request.kind != "single"
+        for index, item in enumerate(items):
+            row, reasons = self._prepare(
+                item, request=request, source=source, root=root, received_at=received_at,
+                check_size=check_size,
+            )  # fmt: skip
+            if row is not None:
+                accepted.append(row)
+                continue
+            message_id = item.get("messageId") if isinstance(item, dict) else None
+            message_id = str(message_id) if message_id is not None else None
+            refused.append(
+                RejectedRow(
+                    workspace_id=source.workspace_id,
+                    source_id=source.id,
+                    received_at=received_at,
+                    endpoint=request.endpoint,
+                    message_id=message_id,
+                    batch_index=index if root is not None or len(items) > 1 else None,
+                    raw_body=orjson.dumps(item),
+                    body_truncated=False,
+                    reasons_json=_reasons_json(reasons),
+                )
+            )
+            outcome.rejected.append(
+                {
+                    "index": index,
+                    "messageId": message_id,
+                    "code": "invalid_message",
+                    "message": _summary(reasons),
+                    "details": reasons,
+                }
+            )
+        await self._writer.write(accepted, refused)
+        if outcome.rejected and len(items) == 1 and root is None:
+            raise InvalidRequest(
+                outcome.rejected[0]["message"],
+                code="invalid_message",
+                details=outcome.rejected[0]["details"],
+            )
+        return outcome
+
+    def _prepare(
+        self,
+        item: Any,
+        *,
+        request: IngestRequest,
+        source: SourceInfo,
+        root: dict[str, Any] | None,
+        received_at: datetime,
+        check_size: bool,
+    ) -> tuple[InboundRow | None, list[dict[str, str]]]:
+        """Normalise and validate one message: a row to store, or the reasons it is refused."""
+        if not isinstance(item, dict):
+            return None, [_reason("", "invalid_message", "each message must be a JSON object")]
+        if check_size and len(orjson.dumps(item)) > self._limits.max_message_bytes:
+            limit = self._limits.max_message_bytes
+            return None, [
+                _reason("", "message_too_large", f"a message may be at most {limit:,} bytes")
+            ]
+        normalized = normalize(
+            item, received_at=received_at, batch_root=root, client_ip=request.client_ip
+        )
+        message = normalized.message
+        if request.call_type is not None:
+            message["type"] = request.call_type
+        model, errors = schemas.validate_message(message)
+        if model is None:
+            return None, errors
+        for name in schemas.ID_FIELDS:  # ids as validated: numbers stringified, "" absent
+            value = getattr(model, name, None)
+            if value is not None:
+                message[name] = value
+            elif name in message:
+                del message[name]
+        warnings = normalized.warnings + check_traits(model.type, message.get("traits"))
+        message_json = orjson.dumps(message)
+        if _NUL_ESCAPE.search(message_json):
+            return None, [
+                _reason("", "nul_character", "strings may not contain the NUL character (\\u0000)")
+            ]
+        return InboundRow(
+            workspace_id=source.workspace_id,
+            source_id=source.id,
+            message_id=model.messageId,
+            type=model.type,
+            received_at=received_at,
+            timestamp=normalized.timestamp,
+            message_json=message_json.decode(),
+            warnings_json=orjson.dumps(warnings).decode() if warnings else None,
+        ), []
+
+    async def _keep_refusal(
+        self,
+        source: SourceInfo,
+        request: IngestRequest,
+        received_at: datetime,
+        refusal: RefusedRequest,
+    ) -> None:
+        row = RejectedRow(
+            workspace_id=source.workspace_id,
+            source_id=source.id,
+            received_at=received_at,
+            endpoint=request.endpoint,
+            message_id=None,
+            batch_index=None,
+            raw_body=refusal.raw,
+            body_truncated=refusal.truncated,
+            reasons_json=_reasons_json([_reason("", refusal.code, refusal.message)]),
+        )
+        await self._writer.write([], [row])
+
+
+def _reason(field: str, code: str, message: str) -> dict[str, str]:
+    return {"field": field, "code": code, "message": message}
+
+
+def _summary(reasons: list[dict[str, str]]) -> str:
+    first = reasons[0]
+    where = f"{first['field']}: " if first["field"] else ""
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"{where}{first['message']}{more}"
+
+
+def _reasons_json(reasons: list[dict[str, str]]) -> str:
+    # Field names come from the client and may hold a NUL, which jsonb refuses.
+    return orjson.dumps(reasons).decode().replace("\\u0000", "\\ufffd")

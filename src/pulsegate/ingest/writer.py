@@ -1,0 +1,169 @@
+"""The group-commit writer: many concurrent requests, one transaction per flush.
+
+An ingest request hands its rows to `write()` and waits. A single background task takes what is
+waiting (up to `max_messages`, after at most `max_delay` seconds), stores it in one transaction
+and only then releases the waiting requests. So a 200 always follows a COMMIT, and durability
+costs one fsync per flush rather than per request.
+
+One flusher keeps `inbound_messages.id` in commit order, which the projector relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pulsegate.db.engine import is_unavailable
+from pulsegate.errors import PulsegateError, ServiceUnavailable, StorageFailed
+from pulsegate.ingest import repository
+from pulsegate.ingest.repository import InboundRow, RejectedRow
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    inbound: Sequence[InboundRow]
+    rejected: Sequence[RejectedRow]
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def size(self) -> int:
+        return len(self.inbound) + len(self.rejected)
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_messages: int = 500,
+        max_delay: float = 0.002,
+        max_pending: int = 50_000,
+    ) -> None:
+        self._engine = engine
+        self._max_messages = max_messages
+        self._max_delay = max_delay
+        self._max_pending = max_pending
+        self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue()
+        self._pending_messages = 0
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+
+    async def stop(self) -> None:
+        """Refuse new writes and store everything already accepted, then end the task."""
+        self._closing = True
+        if self._task is not None:
+            await self._queue.put(_STOP)
+            await self._task
+            self._task = None
+
+    @property
+    def pending_messages(self) -> int:
+        return self._pending_messages
+
+    async def write(self, inbound: Sequence[InboundRow], rejected: Sequence[RejectedRow]) -> None:
+        """Store the rows durably (a duplicate message is skipped, not an error).
+
+        Raises `ServiceUnavailable` when the database is unreachable or the writer is
+        saturated, and `StorageFailed` when the transaction failed for another reason.
+        """
+        if self._closing or self._task is None:
+            raise ServiceUnavailable("the gateway is shutting down", code="shutting_down")
+        pending = _Pending(inbound, rejected)
+        if self._pending_messages + pending.size > self._max_pending:
+            raise ServiceUnavailable(
+                "too many messages are waiting to be stored; retry later",
+                code="overloaded",
+                retry_after=1,
+            )
+        self._pending_messages += pending.size
+        self._queue.put_nowait(pending)
+        return await asyncio.shield(pending.done)
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is _STOP:
+                break
+            assert isinstance(first, _Pending)
+            batch = [first]
+            stopping = self._take_waiting(batch)
+            if not stopping and self._max_delay > 0 and self._count(batch) < self._max_messages:
+                await asyncio.sleep(self._max_delay)
+                stopping = self._take_waiting(batch)
+            await self._flush(batch)
+
+    def _take_waiting(self, batch: list[_Pending]) -> bool:
+        """Move waiting writes into `batch` up to the size limit; True when told to stop."""
+        while self._count(batch) < self._max_messages and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _STOP:
+                return True
+            assert isinstance(item, _Pending)
+            batch.append(item)
+        return False
+
+    @staticmethod
+    def _count(batch: list[_Pending]) -> int:
+        return sum(pending.size for pending in batch)
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        try:
+            await self._store(batch)
+        except Exception as error:
+            if is_unavailable(error) or len(batch) == 1:
+                self._fail(batch, error)
+                return
+            # One bad write must not fail its neighbours: retry each on its own.
+            for pending in batch:
+                await self._flush([pending])
+            return
+        log.debug("ingest.flush.committed", writes=len(batch), messages=self._count(batch))
+        self._settle(batch)
+
+    async def _store(self, batch: list[_Pending]) -> None:
+        inbound = [row for pending in batch for row in pending.inbound]
+        rejected = [row for pending in batch for row in pending.rejected]
+        async with self._engine.begin() as connection:
+            await repository.insert_inbound(connection, inbound)
+            await repository.insert_rejected(connection, rejected)
+
+    def _settle(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            self._pending_messages -= pending.size
+            if not pending.done.done():
+                pending.done.set_result(None)
+
+    def _fail(self, batch: list[_Pending], error: Exception) -> None:
+        unavailable = is_unavailable(error)
+        summary = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if unavailable:
+            log.warning("ingest.flush.unavailable", error=summary)
+        else:
+            log.error("ingest.flush.failed", error=summary)
+        for pending in batch:
+            self._pending_messages -= pending.size
+            if not pending.done.done():
+                pending.done.set_exception(_outcome(unavailable))
+
+
+def _outcome(unavailable: bool) -> PulsegateError:
+    if unavailable:
+        return ServiceUnavailable(
+            "the database is unavailable; retry later", code="database_unavailable"
+        )
+    return StorageFailed("the message could not be stored; retry later")

@@ -1,0 +1,36 @@
+"""structlog set-up: JSON lines in production, a readable console in a terminal.
+
+Log events are dotted snake-case names with context as key-values; `request_id` is bound by the
+request middleware through contextvars, so every line of a request carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from pulsegate.settings import LogFormat
+
+
+def configure_logging(*, level: str, log_format: LogFormat) -> None:
+    use_json = log_format is LogFormat.JSON or (
+        log_format is LogFormat.AUTO and not sys.stderr.isatty()
+    )
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries that use the standard library (uvicorn, alembic) go to the same stream.
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")

@@ -1,0 +1,74 @@
+"""The one place configuration is read.
+
+Only entry points (the CLI, `create_app` when used as a factory) build a `Settings`; every other
+module receives the values it needs. Environment variables carry the `PULSEGATE_` prefix and may
+also come from a `.env` file in the working directory.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"  # console in a terminal, JSON otherwise
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PULSEGATE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL 14+ URL. When unset, an embedded PostgreSQL runs under data_dir.",
+    )
+    data_dir: Path = Path(".pulsegate")
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts stored third-party secrets. When unset, one is generated and kept "
+        "in data_dir/secret_key.",
+    )
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.AUTO
+
+    session_timeout_minutes: int = Field(default=30, ge=1)
+    nightly_cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    scheduler_enabled: bool = True
+
+    max_message_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_batch_bytes: int = Field(default=500 * 1024, ge=1024)
+    max_batch_messages: int = Field(default=2500, ge=1)
+
+    # Group-commit writer: a flush happens when this many messages are waiting, or after
+    # this many milliseconds, whichever comes first.
+    writer_max_messages: int = Field(default=500, ge=1)
+    writer_max_delay_ms: float = Field(default=2.0, ge=0)
+    # Messages allowed to wait for the writer before ingest answers 503 (back-pressure).
+    writer_max_pending: int = Field(default=50_000, ge=1)
+
+    database_pool_size: int = Field(default=5, ge=1)
+    database_connect_timeout_seconds: int = Field(default=3, ge=1)
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with the async psycopg driver, whatever scheme the user wrote."""
+        if self.database_url is None:
+            raise RuntimeError("database_url is not resolved yet")
+        return to_driver_url(self.database_url)
+
+
+def to_driver_url(url: str) -> str:
+    """Accept `postgres://`, `postgresql://` and `postgresql+psycopg://` alike."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url.split('://', 1)[0]}://…")

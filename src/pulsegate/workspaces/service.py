@@ -1,0 +1,142 @@
+"""Creating tenants and their credentials.
+
+Secrets are returned once, at creation, and stored only as hashes (or encrypted, for webhook
+secrets, which must be read back to verify signatures).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsegate.db.models import AdminToken, ApiKey, Source, Workspace
+from pulsegate.errors import PulsegateError
+from pulsegate.security import SecretBox, generate_secret, generate_write_key, hash_key
+from pulsegate.workspaces import repository
+
+DEFAULT_WORKSPACE = "default"
+BOOTSTRAP_LOCK_ID = 0x626F6F74  # "boot"
+
+
+class AlreadyExists(PulsegateError):
+    status_code = 409
+    code = "already_exists"
+
+
+class NotFound(PulsegateError):
+    status_code = 404
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class CreatedSource:
+    source: Source
+    write_key: str
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+async def create_workspace(session: AsyncSession, name: str) -> Workspace:
+    workspace = Workspace(id=uuid.uuid4(), name=name)
+    session.add(workspace)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise AlreadyExists(f"a workspace named {name!r} already exists") from error
+    return workspace
+
+
+async def find_workspace(session: AsyncSession, name_or_id: str) -> Workspace:
+    """Scripts name workspaces by name; the API by id. Accept either."""
+    workspace = await repository.get_workspace_by_name(session, name_or_id)
+    if workspace is None:
+        try:
+            workspace = await repository.get_workspace(session, uuid.UUID(name_or_id))
+        except ValueError:
+            workspace = None
+    if workspace is None:
+        raise NotFound(f"no workspace {name_or_id!r}")
+    return workspace
+
+
+async def create_source(
+    session: AsyncSession,
+    *,
+    workspace: Workspace,
+    name: str,
+    secret_box: SecretBox,
+    webhook_secret: str | None = None,
+    allowed_origins: list[str] | None = None,
+) -> CreatedSource:
+    write_key = generate_write_key()
+    source = Source(
+        id=uuid.uuid4(),
+        workspace_id=workspace.id,
+        name=name,
+        write_key_hash=hash_key(write_key),
+        webhook_secret_encrypted=secret_box.encrypt(webhook_secret) if webhook_secret else None,
+        allowed_origins=allowed_origins or None,
+        enabled=True,
+    )
+    session.add(source)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise AlreadyExists(f"workspace {workspace.name!r} has a source named {name!r}") from error
+    return CreatedSource(source=source, write_key=write_key)
+
+
+async def create_api_key(
+    session: AsyncSession, *, workspace: Workspace, name: str
+) -> CreatedApiKey:
+    secret = generate_secret("pgk")
+    api_key = ApiKey(
+        id=uuid.uuid4(), workspace_id=workspace.id, name=name, key_hash=hash_key(secret)
+    )
+    session.add(api_key)
+    await session.flush()
+    return CreatedApiKey(api_key=api_key, secret=secret)
+
+
+async def create_admin_token(session: AsyncSession, *, name: str) -> str:
+    token = generate_secret("pga")
+    session.add(AdminToken(id=uuid.uuid4(), name=name, token_hash=hash_key(token)))
+    await session.flush()
+    return token
+
+
+async def bootstrap_first_start(
+    session: AsyncSession, *, secret_box: SecretBox, create_admin: bool
+) -> dict[str, str] | None:
+    """On a database with no workspace yet, create `default` with a source and keys.
+
+    Returns the one-time credentials, or None when the database was already set up. The
+    transaction-scoped advisory lock keeps two replicas starting together from both doing it.
+    """
+    await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": BOOTSTRAP_LOCK_ID})
+    if await repository.any_workspace_exists(session):
+        return None
+    workspace = await create_workspace(session, DEFAULT_WORKSPACE)
+    created_source = await create_source(
+        session, workspace=workspace, name="default", secret_box=secret_box
+    )
+    created_key = await create_api_key(session, workspace=workspace, name="default")
+    credentials = {
+        "workspace": workspace.name,
+        "workspace_id": str(workspace.id),
+        "write_key": created_source.write_key,
+        "api_key": created_key.secret,
+    }
+    if create_admin:
+        credentials["admin_token"] = await create_admin_token(session, name="bootstrap")
+    return credentials
