@@ -7,6 +7,7 @@ Tests share the database but each gets its own workspace, so they cannot see eac
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -189,26 +190,35 @@ class LiveServer:
             self.process.wait(5)
 
 
-def start_server(database_url: str, data_dir: Path, **env: str) -> LiveServer:
-    """`pulsegate serve` in its own process on a free port, waited for until ready."""
+def start_server(database_url: str | None, data_dir: Path, **env: str) -> LiveServer:
+    """`pulsegate serve` in its own process on a free port, waited for until ready.
+
+    Without a database URL it runs as a new user would: on the embedded PostgreSQL.
+    """
     port = free_port()
     full_env = {
-        **os.environ,
-        "PULSEGATE_DATABASE_URL": database_url,
+        **{k: v for k, v in os.environ.items() if not k.startswith("PULSEGATE_")},
         "PULSEGATE_DATA_DIR": str(data_dir),
         "PULSEGATE_SECRET_KEY": SECRET_KEY,
         "PULSEGATE_LOG_FORMAT": "json",
         **env,
     }
+    if database_url is not None:
+        full_env["PULSEGATE_DATABASE_URL"] = database_url
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "pulsegate", "serve", "--port", str(port)],
         env=full_env,
-        stdout=log_path.open("wb"),
+        stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
     )
     server = LiveServer(f"http://127.0.0.1:{port}", process, full_env, log_path)
+    return wait_until_ready(server)
+
+
+def wait_until_ready(server: LiveServer) -> LiveServer:
+    process, log_path = server.process, server.log_path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -221,6 +231,24 @@ def start_server(database_url: str, data_dir: Path, **env: str) -> LiveServer:
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"pulsegate serve did not become ready:\n{log_path.read_text()}")
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pulsegate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def cli_json(env: dict[str, str], *args: str) -> dict[str, Any]:
+    result = run_cli(env, *args, "--json")
+    assert result.returncode == 0, result.stderr
+    created: dict[str, Any] = json.loads(result.stdout)
+    return created
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pulsegate.errors import PulsegateError
+from pulsegate.db.engine import is_unavailable
+from pulsegate.errors import PulsegateError, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
+    if is_unavailable(error):
+        unavailable = ServiceUnavailable("the database is unavailable; retry later")
+        return await _domain_error(request, unavailable)
     log.exception("http.unhandled_error", path=request.url.path)
     body = {"code": "internal_error", "message": "an unexpected error occurred", "details": []}
     return _render(request, 500, body)

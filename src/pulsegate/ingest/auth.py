@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pulsegate.db.engine import unit_of_work
-from pulsegate.errors import Unauthorized
+from pulsegate.db.engine import is_unavailable, unit_of_work
+from pulsegate.errors import ServiceUnavailable, Unauthorized
 from pulsegate.security import SecretBox, hash_key, hashes_match
 from pulsegate.workspaces import repository as workspaces_repository
 
@@ -106,8 +106,17 @@ class SourceDirectory:
             return info
 
     async def _load(self, write_key: str, key_hash: str) -> SourceInfo | None:
-        async with unit_of_work(self._engine) as session:
-            source = await workspaces_repository.get_source_by_write_key_hash(session, key_hash)
+        try:
+            async with unit_of_work(self._engine) as session:
+                source = await workspaces_repository.get_source_by_write_key_hash(
+                    session, key_hash
+                )
+        except Exception as error:
+            if is_unavailable(error):
+                raise ServiceUnavailable(
+                    "the database is unavailable; retry later", code="database_unavailable"
+                ) from error
+            raise
         if source is None or not hashes_match(source.write_key_hash, write_key):
             return None
         secret = source.webhook_secret_encrypted

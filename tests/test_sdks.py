@@ -1,0 +1,122 @@
+"""Unmodified SDKs against a running `pulsegate serve` over TCP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rudderstack.analytics.client import Client as RudderClient
+from segment.analytics.client import Client as SegmentClient
+
+from tests.conftest import LiveServer, Rows, cli_json
+
+
+def new_tenant(server: LiveServer) -> dict[str, Any]:
+    name = f"sdk-{uuid.uuid4().hex[:10]}"
+    workspace = cli_json(server.env, "workspace", "create", name)
+    source = cli_json(server.env, "source", "create", name, "backend")
+    assert source["workspace_id"] == workspace["id"]
+    return source
+
+
+def send_mixed_workload(client: Any, prefix: str) -> set[str]:
+    """Every call type, with fixed message ids so the same batch can be sent again."""
+    calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
+        (
+            client.identify,
+            {"user_id": "u-1", "traits": {"email": "a@example.com", "first_name": "A"}},
+        ),
+        (
+            client.track,
+            {"user_id": "u-1", "event": "Report Built", "properties": {"module": "Reports"}},
+        ),
+        (
+            client.group,
+            {"user_id": "u-1", "group_id": "acct-1", "traits": {"name": "Acme", "employees": 40}},
+        ),
+        (
+            client.page,
+            {"anonymous_id": "anon-1", "name": "Pricing", "properties": {"path": "/pricing"}},
+        ),
+        (client.screen, {"user_id": "u-1", "name": "Home"}),
+        (client.alias, {"previous_id": "anon-1", "user_id": "u-1"}),
+        (client.track, {"anonymous_id": "anon-1", "event": "Signed Up"}),
+    ]
+    message_ids = set()
+    for number, (call, arguments) in enumerate(calls):
+        message_id = f"{prefix}-{number}"
+        call(message_id=message_id, **arguments)
+        message_ids.add(message_id)
+    return message_ids
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_segment_python_sdk_messages_are_stored_once(
+    live_server: LiveServer, rows: Rows, gzip: bool
+) -> None:
+    source = new_tenant(live_server)
+    errors: list[Any] = []
+    client = SegmentClient(
+        source["write_key"],
+        host=live_server.url,
+        gzip=gzip,
+        on_error=lambda error, batch: errors.append(error),
+        upload_interval=0.05,
+        max_retries=2,
+    )
+    sent = send_mixed_workload(client, "seg")
+    client.flush()
+    send_mixed_workload(client, "seg")  # the same batch again: a retry as the SDK would make it
+    client.shutdown()
+    assert errors == []
+    stored = rows.inbound(uuid.UUID(source["workspace_id"]))
+    assert sorted(row["message_id"] for row in stored) == sorted(sent)
+    by_id = {row["message_id"]: row for row in stored}
+    assert by_id["seg-0"]["type"] == "identify"
+    assert by_id["seg-2"]["message"]["groupId"] == "acct-1"
+    assert by_id["seg-3"]["message"]["context"]["library"]["name"] == "analytics-python"
+    assert "userId" not in by_id["seg-3"]["message"]  # sent as null by the SDK
+    assert by_id["seg-5"]["message"]["previousId"] == "anon-1"
+
+
+def test_rudderstack_python_sdk_with_gzip_is_stored_once(
+    live_server: LiveServer, rows: Rows
+) -> None:
+    source = new_tenant(live_server)
+    errors: list[Any] = []
+    client = RudderClient(
+        source["write_key"],
+        host=live_server.url,
+        gzip=True,
+        on_error=lambda error, batch: errors.append(error),
+        upload_interval=0.05,
+        max_retries=2,
+    )
+    sent = send_mixed_workload(client, "rud")
+    client.flush()
+    send_mixed_workload(client, "rud")
+    client.shutdown()
+    assert errors == []
+    stored = rows.inbound(uuid.UUID(source["workspace_id"]))
+    assert sorted(row["message_id"] for row in stored) == sorted(sent)
+    track = next(row for row in stored if row["message_id"] == "rud-1")
+    assert track["message"]["properties"] == {"module": "Reports"}
+    assert track["message"]["integrations"] == {"All": True}
+
+
+def test_sdk_sees_a_refusal_as_final_with_code_and_message(live_server: LiveServer) -> None:
+    """A 4xx with `code` and `message` makes segment-analytics-python give up, not retry."""
+    source = new_tenant(live_server)
+    errors: list[Any] = []
+    client = SegmentClient(
+        "wrong-" + source["write_key"],
+        host=live_server.url,
+        on_error=lambda error, batch: errors.append(error),
+        sync_mode=True,
+        max_retries=0,
+    )
+    with pytest.raises(Exception, match="invalid_write_key") as raised:
+        client.track(user_id="u", event="e")
+    assert getattr(raised.value, "status", None) == 401
