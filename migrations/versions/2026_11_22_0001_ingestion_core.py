@@ -86,18 +86,6 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
         sa.Column("message", postgresql.JSONB(), nullable=False),
         sa.Column("warnings", postgresql.JSONB(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspaces.id"],
-            name="fk_inbound_messages_workspace_id_workspaces",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["source_id"],
-            ["sources.id"],
-            name="fk_inbound_messages_source_id_sources",
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name="pk_inbound_messages"),
         sa.UniqueConstraint(
             "workspace_id", "message_id", name="uq_inbound_messages_workspace_id_message_id"

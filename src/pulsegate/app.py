@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from pulsegate import __version__
 from pulsegate.api import ops
 from pulsegate.api.errors import install_error_handlers
-from pulsegate.api.middleware import RequestIdMiddleware, SegmentCorsMiddleware
+from pulsegate.api.middleware import RequestIdMiddleware
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
-from pulsegate.ingest import routes as ingest_routes
+from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_messages=settings.writer_max_messages,
             max_delay=settings.writer_max_delay_ms / 1000,
             max_pending=settings.writer_max_pending,
+            concurrency=settings.writer_concurrency,
         )
         await writer.start()
         app.state.engine = engine
@@ -81,8 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(SegmentCorsMiddleware)
+    app.add_middleware(SegmentIngress, service_holder=app.state)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(ops.router)
-    app.include_router(ingest_routes.router)
     return app

@@ -24,11 +24,14 @@ class PulsegateError(Exception):
         code: str | None = None,
         details: Sequence[Any] = (),
         headers: Mapping[str, str] | None = None,
+        status_code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if status_code is not None:
+            self.status_code = status_code
         self.details = list(details)
         self.headers = dict(headers or {})
 

@@ -18,20 +18,36 @@ log = structlog.get_logger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
 
 
+def error_body(envelope: dict[str, Any], *, segment: bool) -> bytes:
+    """The envelope as bytes; Segment routes add `"success": false`."""
+    return orjson.dumps({"success": False, **envelope} if segment else envelope)
+
+
+def as_domain_error(error: Exception) -> PulsegateError:
+    """Any exception as the error the client sees: a database outage is a 503, not a 500."""
+    if isinstance(error, PulsegateError):
+        return error
+    if is_unavailable(error):
+        return ServiceUnavailable(
+            "the database is unavailable; retry later", code="database_unavailable"
+        )
+    log.exception("http.unhandled_error")
+    return PulsegateError("an unexpected error occurred", code="internal_error", status_code=500)
+
+
 def _render(
     request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
-    if request.url.path.startswith("/v1/"):
-        body = {"success": False, **body}
+    segment = request.url.path.startswith("/v1/")
     return Response(
-        content=orjson.dumps(body), status_code=status, media_type="application/json",
-        headers=headers,
+        content=error_body(body, segment=segment), status_code=status,
+        media_type="application/json", headers=headers,
     )  # fmt: skip
 
 
 async def _domain_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, PulsegateError)
-    return _render(request, error.status_code, error.envelope(), error.headers)
+    domain = as_domain_error(error)
+    return _render(request, domain.status_code, domain.envelope(), domain.headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
@@ -55,17 +71,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return _render(request, error.status_code, body, dict(error.headers or {}))
 
 
-async def _unexpected_error(request: Request, error: Exception) -> Response:
-    if is_unavailable(error):
-        unavailable = ServiceUnavailable("the database is unavailable; retry later")
-        return await _domain_error(request, unavailable)
-    log.exception("http.unhandled_error", path=request.url.path)
-    body = {"code": "internal_error", "message": "an unexpected error occurred", "details": []}
-    return _render(request, 500, body)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PulsegateError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, _domain_error)

@@ -108,9 +108,7 @@ class SourceDirectory:
     async def _load(self, write_key: str, key_hash: str) -> SourceInfo | None:
         try:
             async with unit_of_work(self._engine) as session:
-                source = await workspaces_repository.get_source_by_write_key_hash(
-                    session, key_hash
-                )
+                source = await workspaces_repository.get_source_by_write_key_hash(session, key_hash)
         except Exception as error:
             if is_unavailable(error):
                 raise ServiceUnavailable(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 # The Python SDK sends these as JSON null; they mean "absent".
@@ -51,8 +52,11 @@ def normalize(
 
     warnings: list[dict[str, str]] = []
     corrected = _correct_timestamps(message, root, received_at, warnings)
-    message["receivedAt"] = format_timestamp(received_at)
-    message["timestamp"] = format_timestamp(corrected)
+    received_text = format_timestamp(received_at)
+    message["receivedAt"] = received_text
+    message["timestamp"] = (
+        received_text if corrected == received_at else format_timestamp(corrected)
+    )
 
     context = message.get("context")
     if client_ip and (context is None or (isinstance(context, dict) and "ip" not in context)):
@@ -119,6 +123,10 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed
 
 
+@lru_cache(maxsize=256)
 def format_timestamp(moment: datetime) -> str:
-    """`2015-12-12T19:11:01.249Z`: UTC, milliseconds, as Segment writes it."""
+    """`2015-12-12T19:11:01.249Z`: UTC, milliseconds, as Segment writes it.
+
+    Cached: every message of a request shares its `receivedAt`, and batches repeat timestamps.
+    """
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,7 +1,8 @@
 """Inbound Segment messages: one Pydantic model per call type, for the hard rules only.
 
-A message that fails these is refused. The models keep unknown fields (third-party payloads are
-stored whole); the stored message is the normalised dict, not a re-serialised model.
+A message that fails these is refused. The models only check: the stored message is the
+normalised dict, kept whole with every unknown field, never a re-serialised model. So the models
+ignore extra fields and check objects by type without copying them (this is the hot path).
 """
 
 from __future__ import annotations
@@ -23,13 +24,19 @@ def _coerce_id(value: Any) -> Any:
     return value
 
 
+def _require_object(value: Any) -> Any:
+    if value is not None and not isinstance(value, dict):
+        raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
+    return value
+
+
 Id = Annotated[str, BeforeValidator(_coerce_id)]
 OptionalId = Annotated[str | None, BeforeValidator(_coerce_id)]
-Object = dict[str, Any]
+Object = Annotated[Any, BeforeValidator(_require_object)]  # a JSON object, not copied
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=False)
+    model_config = ConfigDict(extra="ignore")
 
     type: str
     messageId: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_ID_LENGTH)]

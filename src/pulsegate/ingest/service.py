@@ -110,7 +110,7 @@ class IngestService:
             if source is not None:
                 await self._keep_refusal(source, request, received_at, refusal)
             raise
-        return await self._store(request, source, items, root, received_at)
+        return await self._store(request, source, items, root, raw, received_at)
 
     async def _authorise(self, key: str | None, request: IngestRequest) -> SourceInfo:
         if not key:
@@ -199,6 +199,7 @@ class IngestService:
         source: SourceInfo,
         items: list[Any],
         root: dict[str, Any] | None,
+        raw: bytes,
         received_at: datetime,
     ) -> IngestOutcome:
         accepted: list[InboundRow] = []
@@ -206,11 +207,15 @@ class IngestService:
         outcome = IngestOutcome(
             allowed_origin=request.origin if source.allowed_origins is not None else None
         )
-        check_size = len(items) > 1 or request.kind != "single"
+        # Per-message checks that need a serialisation run only when the body says they might
+        # fail: no message of a body under the message limit can be over it, and no message
+        # can hold a NUL escape the body does not.
+        check_size = len(raw) > self._limits.max_message_bytes
+        may_hold_nul = b"\\u0000" in raw and _NUL_ESCAPE.search(raw) is not None
         for index, item in enumerate(items):
             row, reasons = self._prepare(
                 item, request=request, source=source, root=root, received_at=received_at,
-                check_size=check_size,
+                check_size=check_size, may_hold_nul=may_hold_nul,
             )  # fmt: skip
             if row is not None:
                 accepted.append(row)
@@ -257,6 +262,7 @@ class IngestService:
         root: dict[str, Any] | None,
         received_at: datetime,
         check_size: bool,
+        may_hold_nul: bool,
     ) -> tuple[InboundRow | None, list[dict[str, str]]]:
         """Normalise and validate one message: a row to store, or the reasons it is refused."""
         if not isinstance(item, dict):
@@ -275,15 +281,16 @@ class IngestService:
         model, errors = schemas.validate_message(message)
         if model is None:
             return None, errors
+        validated = model.__dict__  # declared fields only; faster than getattr on a model
         for name in schemas.ID_FIELDS:  # ids as validated: numbers stringified, "" absent
-            value = getattr(model, name, None)
-            if value is not None:
-                message[name] = value
-            elif name in message:
-                del message[name]
+            if name in validated:
+                value = validated[name]
+                if value is not None:
+                    message[name] = value
+                elif name in message:
+                    del message[name]
         warnings = normalized.warnings + check_traits(model.type, message.get("traits"))
-        message_json = orjson.dumps(message)
-        if _NUL_ESCAPE.search(message_json):
+        if may_hold_nul and _NUL_ESCAPE.search(orjson.dumps(message)) is not None:
             return None, [
                 _reason("", "nul_character", "strings may not contain the NUL character (\\u0000)")
             ]
@@ -294,8 +301,8 @@ class IngestService:
             type=model.type,
             received_at=received_at,
             timestamp=normalized.timestamp,
-            message_json=message_json.decode(),
-            warnings_json=orjson.dumps(warnings).decode() if warnings else None,
+            message=message,
+            warnings=warnings or None,
         ), []
 
     async def _keep_refusal(

@@ -1,11 +1,12 @@
 """The group-commit writer: many concurrent requests, one transaction per flush.
 
-An ingest request hands its rows to `write()` and waits. A single background task takes what is
+An ingest request hands its rows to `write()` and waits. A background task takes what is
 waiting (up to `max_messages`, after at most `max_delay` seconds), stores it in one transaction
 and only then releases the waiting requests. So a 200 always follows a COMMIT, and durability
 costs one fsync per flush rather than per request.
 
-One flusher keeps `inbound_messages.id` in commit order, which the projector relies on.
+Up to `concurrency` flushes run at once, so the database inserts one batch while this process
+validates the next; while all are busy, waiting writes pile up into a bigger next batch.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ class GroupCommitWriter:
         max_messages: int = 500,
         max_delay: float = 0.002,
         max_pending: int = 50_000,
+        concurrency: int = 2,
     ) -> None:
         self._engine = engine
+        self._concurrency = concurrency
         self._max_messages = max_messages
         self._max_delay = max_delay
         self._max_pending = max_pending
@@ -94,6 +97,8 @@ class GroupCommitWriter:
         return await asyncio.shield(pending.done)
 
     async def _run(self) -> None:
+        slots = asyncio.Semaphore(self._concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
         stopping = False
         while not stopping:
             first = await self._queue.get()
@@ -105,7 +110,19 @@ class GroupCommitWriter:
             if not stopping and self._max_delay > 0 and self._count(batch) < self._max_messages:
                 await asyncio.sleep(self._max_delay)
                 stopping = self._take_waiting(batch)
+            await slots.acquire()
+            if not stopping:  # more arrived while every flush was busy
+                stopping = self._take_waiting(batch)
+            task = asyncio.create_task(self._flush_in_slot(batch, slots))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        await asyncio.gather(*in_flight)
+
+    async def _flush_in_slot(self, batch: list[_Pending], slots: asyncio.Semaphore) -> None:
+        try:
             await self._flush(batch)
+        finally:
+            slots.release()
 
     def _take_waiting(self, batch: list[_Pending]) -> bool:
         """Move waiting writes into `batch` up to the size limit; True when told to stop."""

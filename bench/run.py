@@ -1,0 +1,208 @@
+"""Ingest benchmark: pulsegate against a no-op FastAPI app, under the same load, in one run.
+
+    python bench/run.py [--duration 15] [--connections 64] [--batch-connections 16]
+
+Starts `pulsegate serve` (embedded PostgreSQL in a temporary directory, unless
+PULSEGATE_DATABASE_URL is set) and `bench/noop_app.py`, each as one uvicorn process, and drives
+both with wrk (Debian package `wrk`, installed with apt-get when missing):
+
+1. single-event `POST /v1/track`, 64 connections;
+2. `POST /v1/batch` with 100 events per request.
+
+It prints req/s, events/s, p50/p99 latency and the ratios, and checks that every acknowledged
+pulsegate message is in the database. Not part of the test suite: timings belong here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_second: float
+    events_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    requests: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is needed: apt-get install wrk")
+    return found
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited:\n{log.read_text()}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    sys.exit(f"server did not start:\n{log.read_text()}")
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def run_wrk(
+    wrk: str, *, url: str, name: str, duration: int, connections: int, batch: int, auth: str
+) -> Result:
+    path = "/v1/batch" if batch > 1 else "/v1/track"
+    env = {
+        **os.environ,
+        "BENCH_PATH": path,
+        "BENCH_BATCH": str(batch),
+        "BENCH_AUTH": auth,
+        "BENCH_RUN": uuid.uuid4().hex[:8],
+    }
+    command = [
+        wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+        "-s", str(BENCH_DIR / "load.lua"), url + path,
+    ]  # fmt: skip
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
+    data = json.loads(line.removeprefix("BENCH_RESULT "))
+    seconds = data["duration_us"] / 1e6
+    ok_requests = data["requests"] - data["non_2xx"]
+    return Result(
+        name=name,
+        requests_per_second=data["requests"] / seconds,
+        events_per_second=ok_requests * batch / seconds,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        non_2xx=data["non_2xx"],
+        socket_errors=data["socket_errors"],
+        requests=data["requests"],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--batch-connections", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=100)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+
+    work = Path(tempfile.mkdtemp(prefix="pulsegate-bench-"))
+    env = {**os.environ, "PULSEGATE_DATA_DIR": str(work / "data"), "PULSEGATE_LOG_LEVEL": "WARNING"}
+    gateway_port, noop_port = free_port(), free_port()
+    gateway = start(
+        [sys.executable, "-m", "pulsegate", "serve", "--port", str(gateway_port)],
+        env, work / "gateway.log",
+    )  # fmt: skip
+    noop = start(
+        [sys.executable, "-m", "uvicorn", "noop_app:app", "--port", str(noop_port),
+         "--no-access-log", "--log-level", "warning", "--app-dir", str(BENCH_DIR)],
+        env, work / "noop.log",
+    )  # fmt: skip
+    results: list[Result] = []
+    try:
+        gateway_url, noop_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{noop_port}"
+        wait_ready(gateway_url + "/readyz", gateway, work / "gateway.log")
+        wait_ready(noop_url + "/docs", noop, work / "noop.log")
+        credentials = json.loads((work / "data" / "credentials.json").read_text())
+        auth = "Basic " + base64.b64encode(f"{credentials['write_key']}:".encode()).decode()
+        for batch, connections in (
+            (1, args.connections),
+            (args.batch_size, args.batch_connections),
+        ):
+            for name, url in (("no-op", noop_url), ("pulsegate", gateway_url)):
+                run_wrk(
+                    wrk,
+                    url=url,
+                    name=name,
+                    duration=2,
+                    connections=connections,
+                    batch=batch,
+                    auth=auth,
+                )  # fmt: skip  (warm-up)
+                results.append(
+                    run_wrk(wrk, url=url, name=f"{name} {'track' if batch == 1 else 'batch'}",
+                            duration=args.duration, connections=connections, batch=batch,
+                            auth=auth)
+                )  # fmt: skip
+        stored = count_stored(gateway)
+    finally:
+        for process in (gateway, noop):
+            process.terminate()
+            process.wait(30)
+    report(results, args, stored)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def count_stored(gateway: subprocess.Popen[bytes]) -> int | None:
+    url = os.environ.get("PULSEGATE_DATABASE_URL")
+    if url is None:
+        return None  # the embedded server's socket is private to the gateway process
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM inbound_messages").fetchone()
+    return int(row[0]) if row else 0
+
+
+def report(results: list[Result], args: argparse.Namespace, stored: int | None) -> None:
+    print(f"\n{'run':<18}{'req/s':>10}{'events/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    for r in results:
+        print(
+            f"{r.name:<18}{r.requests_per_second:>10.0f}{r.events_per_second:>12.0f}"
+            f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.non_2xx:>9}"
+        )
+    by_name = {r.name: r for r in results}
+    track, noop_track = by_name["pulsegate track"], by_name["no-op track"]
+    batch, noop_batch = by_name["pulsegate batch"], by_name["no-op batch"]
+    track_ratio = track.requests_per_second / noop_track.requests_per_second
+    batch_ratio = batch.events_per_second / noop_batch.events_per_second
+    print(
+        f"\nsingle-event /v1/track, {args.connections} connections: "
+        f"pulsegate/no-op = {track_ratio:.0%} (target >= 70%)"
+    )
+    print(
+        f"/v1/batch x{args.batch_size}, {args.batch_connections} connections: "
+        f"pulsegate {batch.events_per_second:,.0f} events/s (target >= 30,000); "
+        f"pulsegate/no-op = {batch_ratio:.0%}"
+    )
+    if stored is not None:
+        print(f"rows in inbound_messages after the run: {stored:,}")
+
+
+if __name__ == "__main__":
+    main()
