@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from pulsegate import __version__
 from pulsegate.api import ops
@@ -22,6 +23,17 @@ from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+class PulsegateApp(FastAPI):
+    """FastAPI with the Segment routes answered in front of the whole middleware stack.
+
+    The Segment paths are the hot path and `SegmentIngress` renders its own errors, so it
+    sits outermost; every other request goes through FastAPI as usual.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SegmentIngress(super().build_middleware_stack(), service_holder=self.state)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,14 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
             log.info("app.stopped")
 
-    app = FastAPI(
+    app = PulsegateApp(
         title="pulsegate",
         version=__version__,
         summary="Segment-compatible ingestion gateway for customer-success data",
         lifespan=lifespan,
+        # No OpenTelemetry here (metrics are Prometheus): skip FastAPI's per-request checks.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
-    app.add_middleware(SegmentIngress, service_holder=app.state)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(ops.router)
     return app

@@ -39,6 +39,12 @@ class _Pending:
         return len(self.inbound) + len(self.rejected)
 
 
+@dataclass(slots=True)
+class _Batch:
+    writes: list[_Pending]
+    size: int  # messages, kept as writes are added
+
+
 _STOP = object()
 
 
@@ -105,15 +111,15 @@ class GroupCommitWriter:
             if first is _STOP:
                 break
             assert isinstance(first, _Pending)
-            batch = [first]
+            batch = _Batch([first], first.size)
             stopping = self._take_waiting(batch)
-            if not stopping and self._max_delay > 0 and self._count(batch) < self._max_messages:
+            if not stopping and self._max_delay > 0 and batch.size < self._max_messages:
                 await asyncio.sleep(self._max_delay)
                 stopping = self._take_waiting(batch)
             await slots.acquire()
             if not stopping:  # more arrived while every flush was busy
                 stopping = self._take_waiting(batch)
-            task = asyncio.create_task(self._flush_in_slot(batch, slots))
+            task = asyncio.create_task(self._flush_in_slot(batch.writes, slots))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         await asyncio.gather(*in_flight)
@@ -124,19 +130,16 @@ class GroupCommitWriter:
         finally:
             slots.release()
 
-    def _take_waiting(self, batch: list[_Pending]) -> bool:
+    def _take_waiting(self, batch: _Batch) -> bool:
         """Move waiting writes into `batch` up to the size limit; True when told to stop."""
-        while self._count(batch) < self._max_messages and not self._queue.empty():
+        while batch.size < self._max_messages and not self._queue.empty():
             item = self._queue.get_nowait()
             if item is _STOP:
                 return True
             assert isinstance(item, _Pending)
-            batch.append(item)
+            batch.writes.append(item)
+            batch.size += item.size
         return False
-
-    @staticmethod
-    def _count(batch: list[_Pending]) -> int:
-        return sum(pending.size for pending in batch)
 
     async def _flush(self, batch: list[_Pending]) -> None:
         try:
@@ -149,7 +152,7 @@ class GroupCommitWriter:
             for pending in batch:
                 await self._flush([pending])
             return
-        log.debug("ingest.flush.committed", writes=len(batch), messages=self._count(batch))
+        log.debug("ingest.flush.committed", writes=len(batch))
         self._settle(batch)
 
     async def _store(self, batch: list[_Pending]) -> None:
