@@ -19,6 +19,7 @@ from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
+from pulsegate.logging import configure_logging
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     `settings.database_url` must be resolved: the CLI starts the embedded PostgreSQL, if any,
     before it builds the app.
     """
-    settings = settings or Settings()
+    if settings is None:  # an entry point: uvicorn's factory in a `serve --workers N` process
+        settings = Settings()
+        configure_logging(level=settings.log_level, log_format=settings.log_format)
     if settings.database_url is None:
         raise RuntimeError(
             "PULSEGATE_DATABASE_URL is not set; start pulsegate with `pulsegate serve`"

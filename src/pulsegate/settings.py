@@ -51,9 +51,9 @@ class Settings(BaseSettings):
     # Group-commit writer: a flush happens when this many messages are waiting, or after
     # this many milliseconds, whichever comes first.
     writer_max_messages: int = Field(default=500, ge=1)
-    writer_max_delay_ms: float = Field(default=2.0, ge=0)
+    writer_max_delay_ms: float = Field(default=1.0, ge=0)
     # Flushes that may run at once (each holds a database connection).
-    writer_concurrency: int = Field(default=2, ge=1)
+    writer_concurrency: int = Field(default=4, ge=1)
     # Messages allowed to wait for the writer before ingest answers 503 (back-pressure).
     writer_max_pending: int = Field(default=50_000, ge=1)
 

@@ -281,14 +281,7 @@ class IngestService:
         model, errors = schemas.validate_message(message)
         if model is None:
             return None, errors
-        validated = model.__dict__  # declared fields only; faster than getattr on a model
-        for name in schemas.ID_FIELDS:  # ids as validated: numbers stringified, "" absent
-            if name in validated:
-                value = validated[name]
-                if value is not None:
-                    message[name] = value
-                elif name in message:
-                    del message[name]
+        schemas.normalize_ids(message)
         warnings = normalized.warnings + check_traits(model.type, message.get("traits"))
         if may_hold_nul and _NUL_ESCAPE.search(orjson.dumps(message)) is not None:
             return None, [

@@ -54,9 +54,9 @@ class GroupCommitWriter:
         engine: AsyncEngine,
         *,
         max_messages: int = 500,
-        max_delay: float = 0.002,
+        max_delay: float = 0.001,
         max_pending: int = 50_000,
-        concurrency: int = 2,
+        concurrency: int = 4,
     ) -> None:
         self._engine = engine
         self._concurrency = concurrency
