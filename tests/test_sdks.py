@@ -52,6 +52,15 @@ def send_mixed_workload(client: Any, prefix: str) -> set[str]:
     return message_ids
 
 
+def deliver_twice(client: Any, prefix: str) -> set[str]:
+    """Send the workload, then the same messages again (as an SDK retry would), and shut down."""
+    sent = send_mixed_workload(client, prefix)
+    client.flush()
+    send_mixed_workload(client, prefix)
+    client.shutdown()
+    return sent
+
+
 @pytest.mark.parametrize("gzip", [False, True])
 def test_segment_python_sdk_messages_are_stored_once(
     live_server: LiveServer, rows: Rows, gzip: bool
@@ -66,10 +75,7 @@ def test_segment_python_sdk_messages_are_stored_once(
         upload_interval=0.05,
         max_retries=2,
     )
-    sent = send_mixed_workload(client, "seg")
-    client.flush()
-    send_mixed_workload(client, "seg")  # the same batch again: a retry as the SDK would make it
-    client.shutdown()
+    sent = deliver_twice(client, "seg")
     assert errors == []
     stored = rows.inbound(uuid.UUID(source["workspace_id"]))
     assert sorted(row["message_id"] for row in stored) == sorted(sent)
@@ -94,10 +100,7 @@ def test_rudderstack_python_sdk_with_gzip_is_stored_once(
         upload_interval=0.05,
         max_retries=2,
     )
-    sent = send_mixed_workload(client, "rud")
-    client.flush()
-    send_mixed_workload(client, "rud")
-    client.shutdown()
+    sent = deliver_twice(client, "rud")
     assert errors == []
     stored = rows.inbound(uuid.UUID(source["workspace_id"]))
     assert sorted(row["message_id"] for row in stored) == sorted(sent)

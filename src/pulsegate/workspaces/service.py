@@ -46,13 +46,21 @@ class CreatedApiKey:
 
 async def create_workspace(session: AsyncSession, name: str) -> Workspace:
     workspace = Workspace(id=uuid.uuid4(), name=name)
-    session.add(workspace)
+    await _add_unique(session, workspace, f"a workspace named {name!r} already exists")
+    return workspace
+
+
+async def _add_unique(session: AsyncSession, row: object, message: str) -> None:
+    """Add a row whose name must be unique; a duplicate becomes `AlreadyExists`.
+
+    The savepoint keeps the caller's transaction usable after the violation.
+    """
+    session.add(row)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as error:
-        raise AlreadyExists(f"a workspace named {name!r} already exists") from error
-    return workspace
+        raise AlreadyExists(message) from error
 
 
 async def find_workspace(session: AsyncSession, name_or_id: str) -> Workspace:
@@ -87,12 +95,8 @@ async def create_source(
         allowed_origins=allowed_origins or None,
         enabled=True,
     )
-    session.add(source)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as error:
-        raise AlreadyExists(f"workspace {workspace.name!r} has a source named {name!r}") from error
+    message = f"workspace {workspace.name!r} has a source named {name!r}"
+    await _add_unique(session, source, message)
     return CreatedSource(source=source, write_key=write_key)
 
 
