@@ -238,3 +238,22 @@ async def test_same_message_id_in_two_workspaces_is_two_messages(
         )
     assert len(rows.inbound(tenant.workspace_id)) == 1
     assert len(rows.inbound(other.workspace_id)) == 1
+
+
+async def test_trailing_slash_names_the_same_route(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    response = await client.post(
+        "/v1/import/",
+        json={"batch": [{"type": "track", "userId": "u", "event": "e", "messageId": "slash"}]},
+        headers=basic(tenant.write_key),
+    )
+    assert response.json() == {"success": True}
+    assert [row["message_id"] for row in rows.inbound(tenant.workspace_id)] == ["slash"]
+
+
+async def test_other_methods_on_segment_routes_are_405(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/track")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "POST, OPTIONS"

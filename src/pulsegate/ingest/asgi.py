@@ -64,7 +64,8 @@ class SegmentIngress:
         self._holder = service_holder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        # Old tools post to `/v1/import/`: a trailing slash names the same route.
+        route = ROUTES.get(scope["path"].rstrip("/")) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
             return
@@ -91,7 +92,7 @@ class SegmentIngress:
         query = scope.get("query_string", b"")
         client = scope.get("client")
         request = IngestRequest(
-            endpoint=scope["path"],
+            endpoint=scope["path"].rstrip("/"),
             kind=kind,
             call_type=call_type,
             body=_body(receive),
