@@ -220,30 +220,12 @@ class IngestService:
             if row is not None:
                 accepted.append(row)
                 continue
-            message_id = item.get("messageId") if isinstance(item, dict) else None
-            message_id = str(message_id) if message_id is not None else None
-            refused.append(
-                RejectedRow(
-                    workspace_id=source.workspace_id,
-                    source_id=source.id,
-                    received_at=received_at,
-                    endpoint=request.endpoint,
-                    message_id=message_id,
-                    batch_index=index if root is not None or len(items) > 1 else None,
-                    raw_body=orjson.dumps(item),
-                    body_truncated=False,
-                    reasons_json=_reasons_json(reasons),
-                )
-            )
-            outcome.rejected.append(
-                {
-                    "index": index,
-                    "messageId": message_id,
-                    "code": "invalid_message",
-                    "message": _summary(reasons),
-                    "details": reasons,
-                }
-            )
+            rejected_row, summary = _refusal(
+                item, index=index, reasons=reasons, request=request, source=source,
+                received_at=received_at, in_batch=root is not None or len(items) > 1,
+            )  # fmt: skip
+            refused.append(rejected_row)
+            outcome.rejected.append(summary)
         await self._writer.write(accepted, refused)
         if outcome.rejected and len(items) == 1 and root is None:
             raise InvalidRequest(
@@ -317,6 +299,40 @@ class IngestService:
             reasons_json=_reasons_json([_reason("", refusal.code, refusal.message)]),
         )
         await self._writer.write([], [row])
+
+
+def _refusal(
+    item: Any,
+    *,
+    index: int,
+    reasons: list[dict[str, str]],
+    request: IngestRequest,
+    source: SourceInfo,
+    received_at: datetime,
+    in_batch: bool,
+) -> tuple[RejectedRow, dict[str, Any]]:
+    """The kept record of a refused message, and its entry in the response's `rejected`."""
+    message_id = item.get("messageId") if isinstance(item, dict) else None
+    message_id = str(message_id) if message_id is not None else None
+    row = RejectedRow(
+        workspace_id=source.workspace_id,
+        source_id=source.id,
+        received_at=received_at,
+        endpoint=request.endpoint,
+        message_id=message_id,
+        batch_index=index if in_batch else None,
+        raw_body=orjson.dumps(item),
+        body_truncated=False,
+        reasons_json=_reasons_json(reasons),
+    )
+    summary = {
+        "index": index,
+        "messageId": message_id,
+        "code": "invalid_message",
+        "message": _summary(reasons),
+        "details": reasons,
+    }
+    return row, summary
 
 
 def _reason(field: str, code: str, message: str) -> dict[str, str]:
