@@ -36,6 +36,7 @@ from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces
 
 SECRET_KEY = "test-secret-key"
+ADMIN_TOKEN = "test-admin-token"
 
 
 def _fresh_database(admin_url: str, name: str) -> str:
@@ -85,6 +86,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path / "data",
         secret_key=SECRET_KEY,
+        admin_token=ADMIN_TOKEN,
         scheduler_enabled=False,
     )
 

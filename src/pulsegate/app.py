@@ -22,6 +22,7 @@ from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.logging import configure_logging
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
+from pulsegate.workspaces import routes as workspaces_routes
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.secret_key
             else load_or_create_secret_key(settings.data_dir)
         )
+        secret_box = SecretBox(secret_key)
         writer = GroupCommitWriter(
             engine,
             max_messages=settings.writer_max_messages,
@@ -72,9 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await writer.start()
         app.state.engine = engine
+        app.state.secret_box = secret_box
+        app.state.admin_token = (
+            settings.admin_token.get_secret_value() if settings.admin_token else None
+        )
         app.state.migration_head = migrate.head_revision()
         app.state.ingest = IngestService(
-            directory=SourceDirectory(engine, SecretBox(secret_key)),
+            directory=SourceDirectory(engine, secret_box),
             writer=writer,
             limits=IngestLimits(
                 max_message_bytes=settings.max_message_bytes,
@@ -101,4 +107,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(ops.router)
+    app.include_router(workspaces_routes.router)
     return app

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pulsegate.db.models import Source, Workspace
+from pulsegate.db.models import AdminToken, Source, Workspace
 
 
 async def get_workspace_by_name(session: AsyncSession, name: str) -> Workspace | None:
@@ -25,4 +25,9 @@ async def any_workspace_exists(session: AsyncSession) -> bool:
 
 async def get_source_by_write_key_hash(session: AsyncSession, key_hash: str) -> Source | None:
     result = await session.execute(select(Source).where(Source.write_key_hash == key_hash))
+    return result.scalar_one_or_none()
+
+
+async def get_admin_token_by_hash(session: AsyncSession, token_hash: str) -> AdminToken | None:
+    result = await session.execute(select(AdminToken).where(AdminToken.token_hash == token_hash))
     return result.scalar_one_or_none()

@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.db.models import AdminToken, ApiKey, Source, Workspace
 from pulsegate.errors import PulsegateError
-from pulsegate.security import SecretBox, generate_secret, generate_write_key, hash_key
+from pulsegate.security import (
+    SecretBox,
+    generate_secret,
+    generate_write_key,
+    hash_key,
+    hashes_match,
+)
 from pulsegate.workspaces import repository
 
 DEFAULT_WORKSPACE = "default"
@@ -61,6 +67,18 @@ async def _add_unique(session: AsyncSession, row: object, message: str) -> None:
             await session.flush()
     except IntegrityError as error:
         raise AlreadyExists(message) from error
+
+
+async def get_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> Workspace:
+    workspace = await repository.get_workspace(session, workspace_id)
+    if workspace is None:
+        raise NotFound(f"no workspace {workspace_id}")
+    return workspace
+
+
+async def is_admin_token(session: AsyncSession, token: str) -> bool:
+    stored = await repository.get_admin_token_by_hash(session, hash_key(token))
+    return stored is not None and hashes_match(stored.token_hash, token)
 
 
 async def find_workspace(session: AsyncSession, name_or_id: str) -> Workspace:

@@ -1,0 +1,55 @@
+"""Request and response models of the admin API for tenants and their credentials.
+
+Our own API forbids unknown fields, so a typo is a 422, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspaceCreate(Strict):
+    name: Name
+
+
+class WorkspaceOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class SourceCreate(Strict):
+    name: Name
+    webhook_secret: Annotated[str, Field(min_length=8)] | None = None
+    allowed_origins: list[Annotated[str, Field(min_length=1)]] | None = None
+
+
+class SourceCreated(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    write_key: str = Field(description="Shown this once; only a hash is stored.")
+    webhook_secret_set: bool
+    allowed_origins: list[str]
+    enabled: bool
+
+
+class ApiKeyCreate(Strict):
+    name: Name = "default"
+
+
+class ApiKeyCreated(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    api_key: str = Field(description="Shown this once; only a hash is stored.")
