@@ -111,6 +111,7 @@ class Tenant:
     source_id: uuid.UUID
     write_key: str
     webhook_secret: str | None = None
+    api_key: str = ""
 
 
 async def create_tenant(
@@ -131,9 +132,12 @@ async def create_tenant(
                 webhook_secret=webhook_secret,
                 allowed_origins=allowed_origins,
             )
+            key = await workspaces.create_api_key(session, workspace=workspace, name="tests")
     finally:
         await engine.dispose()
-    return Tenant(workspace.id, created.source.id, created.write_key, webhook_secret)
+    return Tenant(
+        workspace.id, created.source.id, created.write_key, webhook_secret, api_key=key.secret
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pulsegate.db import migrate
 
 TABLES = {
     "workspaces", "sources", "api_keys", "admin_tokens", "inbound_messages", "rejected_messages",
+    "projector_state", "projection_failures", "events",
 }  # fmt: skip
 
 

@@ -15,11 +15,13 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.middleware import RequestIdMiddleware
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
+from pulsegate.events import routes as events_routes
 from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.logging import configure_logging
+from pulsegate.projection.runner import Projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 from pulsegate.workspaces import routes as workspaces_routes
@@ -88,10 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_batch_messages=settings.max_batch_messages,
             ),
         )
+        projector = Projector(engine) if settings.projector_enabled else None
+        if projector is not None:
+            await projector.start()
         log.info("app.started", version=__version__)
         try:
             yield
         finally:
+            if projector is not None:
+                await projector.stop()
             await writer.stop()  # store what was accepted before the connections go
             await engine.dispose()
             log.info("app.stopped")
@@ -108,4 +115,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(ops.router)
     app.include_router(workspaces_routes.router)
+    app.include_router(events_routes.router)
     return app

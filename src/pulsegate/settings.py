@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     nightly_cron: str = "0 2 * * *"
     timezone: str = "UTC"
     scheduler_enabled: bool = True
+    # Apply new inbound messages to accounts, users and events in this process.
+    projector_enabled: bool = True
 
     max_message_bytes: int = Field(default=32 * 1024, ge=1024)
     max_batch_bytes: int = Field(default=500 * 1024, ge=1024)

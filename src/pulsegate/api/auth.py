@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,3 +35,18 @@ async def require_admin(request: Request, token: Annotated[str, Depends(bearer_t
 
 
 AdminOnly = Depends(require_admin)
+
+
+async def require_workspace(
+    request: Request, token: Annotated[str, Depends(bearer_token)]
+) -> uuid.UUID:
+    """The workspace whose API key authorises the request; every query is scoped by it."""
+    engine: AsyncEngine = request.app.state.engine
+    async with unit_of_work(engine) as session:
+        workspace_id = await workspaces_service.workspace_for_api_key(session, token)
+    if workspace_id is None:
+        raise Unauthorized("the API key is not valid", code="invalid_api_key")
+    return workspace_id
+
+
+WorkspaceId = Annotated[uuid.UUID, Depends(require_workspace)]

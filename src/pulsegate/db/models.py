@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -111,7 +113,6 @@ class InboundMessage(Base):
     """
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("workspace_id", "message_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
@@ -124,6 +125,15 @@ class InboundMessage(Base):
     message: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Soft-validation findings: fields later processing must skip.
     warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # The inserting transaction's id: the projector's reading order (see projection.repository).
+    txid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint")
+    )
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "message_id"),
+        Index("ix_inbound_messages_txid_id", "txid", "id"),
+    )
 
 
 class RejectedMessage(Base):
@@ -145,3 +155,48 @@ class RejectedMessage(Base):
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class ProjectorState(Base):
+    """How far the projector has read the log: the last (txid, id) it applied."""
+
+    __tablename__ = "projector_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_txid: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProjectionFailure(Base):
+    """A stored message the projector could not apply, with why; later messages go on."""
+
+    __tablename__ = "projection_failures"
+
+    inbound_message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """A track, page or screen call: the feature (or page/screen name) and its module."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "message_id"),
+        Index("ix_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    message_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    account_id: Mapped[str | None] = mapped_column(Text)  # the Segment groupId
+    user_id: Mapped[str | None] = mapped_column(Text)
+    anonymous_id: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)  # track: the feature; page/screen: the name
+    module: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pulsegate.db.models import AdminToken, Source, Workspace
+from pulsegate.db.models import AdminToken, ApiKey, Source, Workspace
 
 
 async def get_workspace_by_name(session: AsyncSession, name: str) -> Workspace | None:
@@ -30,4 +30,9 @@ async def get_source_by_write_key_hash(session: AsyncSession, key_hash: str) -> 
 
 async def get_admin_token_by_hash(session: AsyncSession, token_hash: str) -> AdminToken | None:
     result = await session.execute(select(AdminToken).where(AdminToken.token_hash == token_hash))
+    return result.scalar_one_or_none()
+
+
+async def get_api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    result = await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
     return result.scalar_one_or_none()

@@ -81,6 +81,13 @@ async def is_admin_token(session: AsyncSession, token: str) -> bool:
     return stored is not None and hashes_match(stored.token_hash, token)
 
 
+async def workspace_for_api_key(session: AsyncSession, key: str) -> uuid.UUID | None:
+    stored = await repository.get_api_key_by_hash(session, hash_key(key))
+    if stored is None or not hashes_match(stored.key_hash, key):
+        return None
+    return stored.workspace_id
+
+
 async def find_workspace(session: AsyncSession, name_or_id: str) -> Workspace:
     """Scripts name workspaces by name; the API by id. Accept either."""
     workspace = await repository.get_workspace_by_name(session, name_or_id)

@@ -1,0 +1,30 @@
+"""The events read API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+EventType = Literal["track", "page", "screen"]
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    message_id: str
+    type: str
+    timestamp: datetime
+    account_id: str | None
+    user_id: str | None
+    anonymous_id: str | None
+    name: str | None
+    module: str | None
+    category: str | None
+    properties: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None

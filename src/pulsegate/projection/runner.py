@@ -1,0 +1,55 @@
+"""The projector as a background task of `pulsegate serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pulsegate.db.engine import is_unavailable
+from pulsegate.projection import service
+
+log = structlog.get_logger(__name__)
+
+
+class Projector:
+    """Applies new inbound messages continuously.
+
+    It polls every `idle_interval` seconds while there is nothing to do and goes straight on
+    while there is, so a message is projected well within a second of its acknowledgement.
+    When the database is away it waits and tries again; no message is lost, only delayed.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, batch_size: int = 1000, idle_interval: float = 0.2
+    ) -> None:
+        self._engine = engine
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="projector")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                applied = await service.project_next_batch(
+                    self._engine, batch_size=self._batch_size
+                )
+            except Exception as error:
+                if not is_unavailable(error):
+                    log.exception("projection.run.failed")
+                applied = 0
+                await asyncio.sleep(max(self._idle_interval, 1.0))
+            if applied < self._batch_size:
+                await asyncio.sleep(self._idle_interval)

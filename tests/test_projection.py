@@ -1,0 +1,194 @@
+"""The projector: events from the log, in a safe order, idempotent, never blocked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pulsegate.db.engine import create_engine
+from pulsegate.projection import service
+from pulsegate.settings import Settings
+from tests.conftest import Rows, Tenant
+from tests.test_ingest_refusals import basic
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(Settings(database_url=database_url).async_database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def project_until(engine: AsyncEngine, done: Callable[[], bool], timeout: float = 10) -> None:
+    """Run the projector until `done()`; another projector (a live server) may share the work."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the projector did not get there in time"
+        if await service.project_next_batch(engine) == 0:
+            await asyncio.sleep(0.05)
+
+
+def events(rows: Rows, tenant: Tenant) -> list[dict[str, Any]]:
+    return rows.query(
+        "SELECT * FROM events WHERE workspace_id = %s ORDER BY timestamp, message_id",
+        tenant.workspace_id,
+    )
+
+
+async def test_track_page_and_screen_become_events(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, engine: AsyncEngine
+) -> None:
+    batch = [
+        {"type": "track", "userId": "u-1", "event": "Widget Added", "messageId": "t-1",
+         "properties": {"module": "Dashboard", "widget": "chart"},
+         "context": {"groupId": "acct-1"}, "timestamp": "2026-01-01T10:00:00Z"},
+        {"type": "page", "anonymousId": "a-1", "name": "Pricing", "category": "Marketing",
+         "messageId": "p-1", "properties": {"path": "/pricing"},
+         "timestamp": "2026-01-01T10:01:00Z"},
+        {"type": "screen", "userId": "u-1", "name": "Home", "messageId": "s-1",
+         "groupId": "acct-2", "timestamp": "2026-01-01T10:02:00Z"},
+        {"type": "identify", "userId": "u-1", "traits": {"email": "a@example.com"}},
+        {"type": "group", "userId": "u-1", "groupId": "acct-1"},
+    ]  # fmt: skip
+    response = await client.post(
+        "/v1/batch", json={"batch": batch}, headers=basic(tenant.write_key)
+    )
+    assert response.json() == {"success": True}
+    await project_until(engine, lambda: len(events(rows, tenant)) == 3)
+    track, page, screen = events(rows, tenant)
+    assert (track["type"], track["name"], track["module"], track["account_id"]) == (
+        "track", "Widget Added", "Dashboard", "acct-1",
+    )  # fmt: skip
+    assert track["properties"] == {"module": "Dashboard", "widget": "chart"}
+    assert (page["name"], page["category"], page["anonymous_id"], page["user_id"]) == (
+        "Pricing", "Marketing", "a-1", None,
+    )  # fmt: skip
+    assert (screen["name"], screen["account_id"], screen["properties"]) == ("Home", "acct-2", {})
+
+
+async def test_projecting_again_changes_nothing(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, engine: AsyncEngine
+) -> None:
+    for number in range(5):
+        await client.post(
+            "/v1/track",
+            json={"userId": "u", "event": f"e{number}", "messageId": f"again-{number}"},
+            headers=basic(tenant.write_key),
+        )
+    await project_until(engine, lambda: len(events(rows, tenant)) == 5)
+    before = events(rows, tenant)
+    rows.query("UPDATE projector_state SET last_txid = 0, last_id = 0 RETURNING name")
+    await project_until(engine, lambda: _caught_up(rows))
+    assert events(rows, tenant) == before
+
+
+def _caught_up(rows: Rows) -> bool:
+    [state] = rows.query("SELECT last_txid, last_id FROM projector_state")
+    [newest] = rows.query("SELECT max(id) AS id FROM inbound_messages")
+    return bool(state["last_id"] >= newest["id"])
+
+
+INSERT_INBOUND = """
+INSERT INTO inbound_messages
+    (workspace_id, source_id, message_id, type, received_at, timestamp, message)
+VALUES (%s, %s, %s, 'track', now(), now(),
+        jsonb_build_object('type', 'track', 'userId', 'u', 'event', %s::text))
+RETURNING id
+"""
+
+
+@pytest.fixture
+def connections(database_url: str) -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
+    with psycopg.connect(database_url) as first, psycopg.connect(database_url) as second:
+        yield first, second
+
+
+async def test_a_row_committed_late_with_a_lower_id_is_not_skipped(
+    tenant: Tenant,
+    rows: Rows,
+    engine: AsyncEngine,
+    connections: tuple[psycopg.Connection, psycopg.Connection],
+) -> None:
+    """Two writers: `slow` inserts first (lower id) but commits after `fast` (higher id)."""
+    slow, fast = connections
+    fast.execute("SELECT pg_current_xact_id()")  # fast's transaction started first
+    [(slow_id,)] = slow.execute(
+        INSERT_INBOUND, (tenant.workspace_id, tenant.source_id, "slow", "slow")
+    ).fetchall()
+    [(fast_id,)] = fast.execute(
+        INSERT_INBOUND, (tenant.workspace_id, tenant.source_id, "fast", "fast")
+    ).fetchall()
+    assert slow_id < fast_id
+    fast.commit()
+    await project_until(engine, lambda: [e["name"] for e in events(rows, tenant)] == ["fast"])
+    # Following ids, a reader would now be past `slow` for good. It must still come.
+    slow.commit()
+    await project_until(engine, lambda: len(events(rows, tenant)) == 2)
+    assert sorted(e["name"] for e in events(rows, tenant)) == ["fast", "slow"]
+
+
+async def test_a_row_of_a_transaction_still_running_holds_back_later_ones(
+    tenant: Tenant,
+    rows: Rows,
+    engine: AsyncEngine,
+    connections: tuple[psycopg.Connection, psycopg.Connection],
+) -> None:
+    open_one, later = connections
+    open_one.execute(INSERT_INBOUND, (tenant.workspace_id, tenant.source_id, "open", "open"))
+    later.execute(INSERT_INBOUND, (tenant.workspace_id, tenant.source_id, "later", "later"))
+    later.commit()
+    for _ in range(5):
+        await service.project_next_batch(engine)
+    assert events(rows, tenant) == []  # not yet: an older transaction may still add rows
+    open_one.commit()
+    await project_until(engine, lambda: len(events(rows, tenant)) == 2)
+
+
+EXPLODE = """
+CREATE FUNCTION pulsegate_test_explode_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.message_id LIKE 'explode-%' THEN
+        RAISE EXCEPTION 'cannot project %', NEW.message_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER pulsegate_test_explode_event BEFORE INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION pulsegate_test_explode_event();
+"""
+
+
+@pytest.fixture
+def exploding_events(database_url: str) -> Iterator[None]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(EXPLODE)
+    yield
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER pulsegate_test_explode_event ON events")
+        conn.execute("DROP FUNCTION pulsegate_test_explode_event()")
+
+
+@pytest.mark.usefixtures("exploding_events")
+async def test_a_message_that_cannot_be_applied_is_recorded_and_the_rest_go_on(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, engine: AsyncEngine
+) -> None:
+    batch = [
+        {"type": "track", "userId": "u", "event": "e", "messageId": message_id}
+        for message_id in ("before", "explode-1", "after")
+    ]
+    await client.post("/v1/batch", json={"batch": batch}, headers=basic(tenant.write_key))
+    await project_until(engine, lambda: len(events(rows, tenant)) == 2)
+    assert [e["message_id"] for e in events(rows, tenant)] == ["after", "before"]
+    [failure] = rows.query(
+        "SELECT f.error, m.message_id FROM projection_failures f "
+        "JOIN inbound_messages m ON m.id = f.inbound_message_id WHERE f.workspace_id = %s",
+        tenant.workspace_id,
+    )
+    assert failure["message_id"] == "explode-1"
+    assert "cannot project explode-1" in failure["error"]
