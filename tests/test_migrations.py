@@ -8,7 +8,7 @@ from pulsegate.db import migrate
 
 TABLES = {
     "workspaces", "sources", "api_keys", "admin_tokens", "inbound_messages", "rejected_messages",
-    "projector_state", "projection_failures", "events",
+    "projector_state", "projection_failures", "events", "accounts", "users", "projection_notes",
 }  # fmt: skip
 
 

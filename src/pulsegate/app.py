@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from pulsegate import __version__
+from pulsegate.accounts import routes as accounts_routes
 from pulsegate.api import ops
 from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.middleware import RequestIdMiddleware
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(workspaces_routes.router)
     app.include_router(events_routes.router)
+    app.include_router(accounts_routes.router)
     return app

@@ -22,3 +22,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidRequest(
             "the cursor is not one this API gave out", code="invalid_cursor"
         ) from error
+
+
+def encode_id_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
+
+
+def decode_id_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(base64.urlsafe_b64decode(padded).decode())
+    except ValueError as error:
+        raise InvalidRequest(
+            "the cursor is not one this API gave out", code="invalid_cursor"
+        ) from error

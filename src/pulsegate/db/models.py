@@ -200,3 +200,51 @@ class Event(Base):
     module: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(Text)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class Account(Base):
+    """A customer account (the Segment `groupId`), with its fields merged per field.
+
+    `fields` maps a field name to `{"v": value, "t": event time in µs, "m": messageId}`; the
+    newer (t, m) wins per field (migration 0003). An account becomes visible once messages have
+    given it a `name` and a `createdAt` (the seed's insert rule, recorded as monotone `_has_`
+    entries); until then it is pending, not dropped.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("workspace_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    account_id: Mapped[str] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A product user (the Segment `userId`); fields merged like an account's.
+
+    `fields["account_id"]` is the account of the user's latest group call.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    user_id: Mapped[str] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProjectionNote(Base):
+    """Why part of a message was not applied (for example, an account not created yet)."""
+
+    __tablename__ = "projection_notes"
+
+    inbound_message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    message: Mapped[str] = mapped_column(Text)

@@ -6,7 +6,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pulsegate.projection import repository
+from pulsegate.projection import entities, repository
 from pulsegate.projection.repository import LogPosition, PendingMessage
 
 log = structlog.get_logger(__name__)
@@ -35,6 +35,11 @@ async def project_next_batch(engine: AsyncEngine, *, batch_size: int = 1000) -> 
     return len(messages)
 
 
+async def _project(connection: AsyncConnection, message_ids: list[int]) -> None:
+    await repository.project_events(connection, message_ids)
+    await entities.project_accounts_and_users(connection, message_ids)
+
+
 async def _apply(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
     """Set-based for the batch; one message at a time only when the batch fails.
 
@@ -43,14 +48,14 @@ async def _apply(connection: AsyncConnection, messages: list[PendingMessage]) ->
     """
     try:
         async with connection.begin_nested():
-            await repository.project_events(connection, [m.id for m in messages])
+            await _project(connection, [m.id for m in messages])
         return
     except DBAPIError:
         log.warning("projection.batch.failed", messages=len(messages))
     for message in messages:
         try:
             async with connection.begin_nested():
-                await repository.project_events(connection, [message.id])
+                await _project(connection, [message.id])
         except DBAPIError as error:
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
             log.error("projection.message.failed", inbound_message_id=message.id, error=reason)

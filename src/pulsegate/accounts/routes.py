@@ -1,0 +1,49 @@
+"""`/api/v1/accounts` and `/api/v1/users` (read)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from pulsegate.accounts import service
+from pulsegate.accounts.schemas import AccountOut, AccountPage, UserOut, UserPage
+from pulsegate.api.auth import WorkspaceId
+from pulsegate.db.engine import unit_of_work
+
+router = APIRouter(prefix="/api/v1", tags=["accounts and users"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.get("/accounts", summary="Accounts that have a name and a join date")
+async def list_accounts(
+    request: Request, workspace_id: WorkspaceId, cursor: str | None = None, limit: Limit = 100
+) -> AccountPage:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_accounts(session, workspace_id, cursor=cursor, limit=limit)
+
+
+@router.get("/accounts/{account_id}", summary="One account by its groupId")
+async def get_account(request: Request, workspace_id: WorkspaceId, account_id: str) -> AccountOut:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.get_account(session, workspace_id, account_id)
+
+
+@router.get("/accounts/{account_id}/users", summary="The users whose latest group is the account")
+async def list_account_users(
+    request: Request,
+    workspace_id: WorkspaceId,
+    account_id: str,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> UserPage:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_account_users(
+            session, workspace_id, account_id, cursor=cursor, limit=limit
+        )
+
+
+@router.get("/users/{user_id}", summary="One user by its userId")
+async def get_user(request: Request, workspace_id: WorkspaceId, user_id: str) -> UserOut:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.get_user(session, workspace_id, user_id)

@@ -1,0 +1,62 @@
+"""Accounts and users as the REST API shows them: the seed's standard fields, flat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AccountOut(BaseModel):
+    account_id: str = Field(description="The Segment groupId")
+    name: str | None = None
+    created_at: Any = Field(None, description="Join date, as sent in traits.createdAt")
+    email: str | None = None
+    description: str | None = None
+    phone: Any = None
+    website: str | None = None
+    industry: str | None = None
+    employees: Any = None
+    tier: str | None = None
+    lifecycle_stage: str | None = None
+    billing_street: str | None = None
+    billing_city: str | None = None
+    billing_state: str | None = None
+    billing_postal: Any = None
+    billing_country: str | None = None
+    is_churned: bool | None = None
+    first_seen: datetime
+    last_seen: datetime
+    user_count: int
+
+
+class UserOut(BaseModel):
+    user_id: str = Field(description="The Segment userId")
+    account_id: str | None = Field(None, description="The account of the latest group call")
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: Any = None
+    mobile_phone: Any = None
+    salutation: str | None = None
+    title: str | None = None
+    role: str | None = None
+    department: str | None = None
+    mailing_street: str | None = None
+    mailing_city: str | None = None
+    mailing_state: str | None = None
+    mailing_postal: Any = None
+    mailing_country: str | None = None
+    first_seen: datetime
+    last_seen: datetime
+
+
+class AccountPage(BaseModel):
+    items: list[AccountOut]
+    next_cursor: str | None
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None

@@ -1,0 +1,94 @@
+"""Reading accounts and users: merged fields shown as plain values."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsegate.accounts import repository
+from pulsegate.accounts.schemas import AccountOut, AccountPage, UserOut, UserPage
+from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
+from pulsegate.db.models import Account, User
+from pulsegate.errors import PulsegateError
+
+
+class NotFound(PulsegateError):
+    status_code = 404
+    code = "not_found"
+
+
+def _values(fields: dict[str, Any]) -> dict[str, Any]:
+    """`{"name": {"v": "Acme", "t": …, "m": …}}` -> `{"name": "Acme"}`, without bookkeeping
+    entries (`_has_…`)."""
+    return {name: entry.get("v") for name, entry in fields.items() if not name.startswith("_")}
+
+
+def _account(account: Account, user_count: int) -> AccountOut:
+    return AccountOut(
+        **_values(account.fields),
+        account_id=account.account_id,
+        first_seen=account.first_seen,
+        last_seen=account.last_seen,
+        user_count=user_count,
+    )
+
+
+def _user(user: User) -> UserOut:
+    return UserOut(
+        **_values(user.fields),
+        user_id=user.user_id,
+        first_seen=user.first_seen,
+        last_seen=user.last_seen,
+    )
+
+
+async def get_account(
+    session: AsyncSession, workspace_id: uuid.UUID, account_id: str
+) -> AccountOut:
+    row = await repository.get_account(session, workspace_id, account_id)
+    if row is None:
+        raise NotFound(f"no account {account_id!r}")
+    return _account(*row)
+
+
+async def list_accounts(
+    session: AsyncSession, workspace_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> AccountPage:
+    after = decode_id_cursor(cursor) if cursor else None
+    rows = await repository.list_accounts(session, workspace_id, after_id=after, limit=limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return AccountPage(
+        items=[_account(*row) for row in page],
+        next_cursor=encode_id_cursor(page[-1][0].id) if more else None,
+    )
+
+
+async def get_user(session: AsyncSession, workspace_id: uuid.UUID, user_id: str) -> UserOut:
+    user = await repository.get_user(session, workspace_id, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id!r}")
+    return _user(user)
+
+
+async def list_account_users(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    account_id: str,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> UserPage:
+    await get_account(session, workspace_id, account_id)  # 404 for an unknown account
+    after = decode_id_cursor(cursor) if cursor else None
+    users = await repository.list_account_users(
+        session, workspace_id, account_id, after_id=after, limit=limit + 1
+    )
+    page = users[:limit]
+    more = len(users) > limit
+    return UserPage(
+        items=[_user(user) for user in page],
+        next_cursor=encode_id_cursor(page[-1].id) if more else None,
+    )

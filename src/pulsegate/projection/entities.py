@@ -1,0 +1,130 @@
+"""Set-based SQL for the account and user projections.
+
+Each message contributes field entries `{"v", "t", "m"}` (see migration 0003); entries of a
+batch are merged per entity with `pulsegate_merge_fields_agg`, then merged into the stored row
+with `pulsegate_merge_fields`. A trait that ingest flagged with a warning is not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pulsegate.projection.fields import ACCOUNT_ALIASES, REQUIRED_FOR_INSERT, USER_ALIASES
+
+# Field entries from one JSON object of traits, through the alias table `f`.
+_ENTRIES = """
+COALESCE((
+    SELECT jsonb_object_agg(f.key, jsonb_build_object('v', tr.value, 't', msgs.t, 'm', msgs.mid))
+    FROM jsonb_each(CASE WHEN jsonb_typeof({traits}) = 'object' THEN {traits}
+                         ELSE '{{}}'::jsonb END) AS tr
+    JOIN aliases f ON f.canonical = lower(replace(tr.key, '_', ''))
+    WHERE NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements(COALESCE(msgs.warnings, '[]'::jsonb)) w
+        WHERE w->>'field' = 'traits.' || tr.key)
+), '{{}}'::jsonb)
+"""
+
+_MESSAGES = """
+aliases AS (SELECT * FROM unnest(%(canonical)s::text[], %(keys)s::text[]) AS a(canonical, key)),
+msgs AS (
+    SELECT m.id, m.workspace_id, m.type, m.message, m.warnings, m.timestamp,
+           m.message_id AS mid,
+           (extract(epoch FROM m.timestamp) * 1000000)::bigint AS t,
+           COALESCE(m.message->>'groupId', m.message->'context'->>'groupId') AS group_id
+    FROM inbound_messages m WHERE m.id = ANY(%(ids)s)
+)
+"""
+
+_UPSERT = """
+INSERT INTO {table} (workspace_id, {key}, fields, first_seen, last_seen)
+SELECT workspace_id, entity, pulsegate_merge_fields_agg(fields), min(timestamp), max(timestamp)
+FROM entries GROUP BY workspace_id, entity
+ON CONFLICT (workspace_id, {key}) DO UPDATE SET
+    fields = pulsegate_merge_fields({table}.fields, EXCLUDED.fields),
+    first_seen = LEAST({table}.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST({table}.last_seen, EXCLUDED.last_seen)
+"""
+
+
+def _evidence(field: str) -> str:
+    """A monotone `_has_<field>` entry: once any message gave the field a value, it stays."""
+    return (
+        f"CASE WHEN e->'{field}'->>'v' IS NOT NULL THEN jsonb_build_object('_has_{field}', "
+        "jsonb_build_object('v', true, 't', t, 'm', mid)) ELSE '{}'::jsonb END"
+    )
+
+
+# Accounts: group traits; any message naming an account counts as seeing it. Whether the
+# account exists follows the `_has_` evidence, so a later null name does not un-create it and
+# arrival order cannot matter.
+_ACCOUNTS = (
+    "WITH "
+    + _MESSAGES
+    + """,
+entries AS (
+    SELECT workspace_id, entity, timestamp, e || """
+    + " || ".join(_evidence(field) for field in REQUIRED_FOR_INSERT)
+    + """ AS fields
+    FROM (
+        SELECT workspace_id, group_id AS entity, timestamp, t, mid,
+               CASE WHEN type = 'group' THEN """
+    + _ENTRIES.format(traits="msgs.message->'traits'")
+    + """ ELSE '{}'::jsonb END AS e
+        FROM msgs WHERE group_id IS NOT NULL
+    ) AS per_message
+)
+"""
+    + _UPSERT.format(table="accounts", key="account_id")
+)
+
+# Users: identify traits over context.traits (traits win); a group call sets the account.
+_USERS = (
+    "WITH "
+    + _MESSAGES
+    + """,
+entries AS (
+    SELECT workspace_id, message->>'userId' AS entity, timestamp,
+           """
+    + _ENTRIES.format(traits="msgs.message->'context'->'traits'")
+    + " || CASE WHEN type = 'identify' THEN "
+    + _ENTRIES.format(traits="msgs.message->'traits'")
+    + """ ELSE '{}'::jsonb END
+           || CASE WHEN type = 'group' THEN jsonb_build_object('account_id',
+                  jsonb_build_object('v', group_id, 't', t, 'm', mid)) ELSE '{}'::jsonb END
+           AS fields
+    FROM msgs WHERE message->>'userId' IS NOT NULL
+)
+"""
+    + _UPSERT.format(table="users", key="user_id")
+)
+
+_NOTE_UNCREATED = """
+INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
+SELECT m.id, 'account_not_created', m.workspace_id,
+       'the account is created once a group call gives it a name and createdAt'
+FROM inbound_messages m
+JOIN accounts a ON a.workspace_id = m.workspace_id AND a.account_id = m.message->>'groupId'
+WHERE m.id = ANY(%(ids)s) AND m.type = 'group' AND NOT ({created})
+ON CONFLICT DO NOTHING
+"""
+
+
+def created_condition(alias: str) -> str:
+    """SQL: some message gave the account every field the seed requires for an insert."""
+    return " AND ".join(f"{alias}.fields ? '_has_{field}'" for field in REQUIRED_FOR_INSERT)
+
+
+async def project_accounts_and_users(
+    connection: AsyncConnection, message_ids: Sequence[int]
+) -> None:
+    ids = list(message_ids)
+    for sql, aliases in ((_ACCOUNTS, ACCOUNT_ALIASES), (_USERS, USER_ALIASES)):
+        await connection.exec_driver_sql(
+            sql,
+            {"ids": ids, "canonical": list(aliases), "keys": list(aliases.values())},
+        )
+    await connection.exec_driver_sql(
+        _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": ids}
+    )
