@@ -248,3 +248,18 @@ class ProjectionNote(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
     message: Mapped[str] = mapped_column(Text)
+
+
+class UserIdentity(Base):
+    """An anonymousId (or an alias's previousId) tied to a userId; the newest tie wins.
+
+    `t` and `m` are the event time (µs) and messageId of the message that made the tie.
+    """
+
+    __tablename__ = "identities"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    alias: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    t: Mapped[int] = mapped_column(BigInteger)
+    m: Mapped[str] = mapped_column(Text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EventType = Literal["track", "page", "screen"]
 
@@ -16,8 +16,8 @@ class EventOut(BaseModel):
     message_id: str
     type: str
     timestamp: datetime
-    account_id: str | None
-    user_id: str | None
+    account_id: str | None = Field(description="Its groupId, else its user's current account")
+    user_id: str | None = Field(description="Its userId, else the user its anonymousId became")
     anonymous_id: str | None
     name: str | None
     module: str | None

@@ -26,5 +26,5 @@ async def list_events(
         session, workspace_id=workspace_id, where=where, after=after, limit=limit + 1
     )
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].timestamp, page[-1].id) if more else None
+    next_cursor = encode_cursor(page[-1]["timestamp"], page[-1]["id"]) if more else None
     return EventPage(items=[EventOut.model_validate(row) for row in page], next_cursor=next_cursor)

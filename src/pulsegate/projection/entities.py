@@ -100,6 +100,32 @@ entries AS (
     + _UPSERT.format(table="users", key="user_id")
 )
 
+# Ties: identify (or any call) with both ids, and alias previousId -> userId. One row per alias
+# and batch (the newest), then the newest of that and the stored tie.
+_IDENTITIES = (
+    "WITH "
+    + _MESSAGES
+    + """,
+ties AS (
+    SELECT DISTINCT ON (workspace_id, alias) workspace_id, alias, user_id, t, mid
+    FROM (
+        SELECT workspace_id, message->>'anonymousId' AS alias, message->>'userId' AS user_id,
+               t, mid
+        FROM msgs WHERE message->>'anonymousId' IS NOT NULL AND message->>'userId' IS NOT NULL
+        UNION ALL
+        SELECT workspace_id, message->>'previousId', message->>'userId', t, mid
+        FROM msgs WHERE type = 'alias' AND message->>'previousId' <> message->>'userId'
+    ) AS all_ties
+    ORDER BY workspace_id, alias, t DESC, mid DESC
+)
+INSERT INTO identities (workspace_id, alias, user_id, t, m)
+SELECT workspace_id, alias, user_id, t, mid FROM ties
+ON CONFLICT (workspace_id, alias) DO UPDATE
+SET user_id = EXCLUDED.user_id, t = EXCLUDED.t, m = EXCLUDED.m
+WHERE (EXCLUDED.t, EXCLUDED.m) > (identities.t, identities.m)
+"""
+)
+
 _NOTE_UNCREATED = """
 INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
 SELECT m.id, 'account_not_created', m.workspace_id,
@@ -125,6 +151,7 @@ async def project_accounts_and_users(
             sql,
             {"ids": ids, "canonical": list(aliases), "keys": list(aliases.values())},
         )
+    await connection.exec_driver_sql(_IDENTITIES, {"ids": ids, "canonical": [], "keys": []})
     await connection.exec_driver_sql(
         _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": ids}
     )
