@@ -70,9 +70,22 @@ SEED_GROUP_TRAITS = {
 }
 
 
+async def set_choices(
+    client: httpx.AsyncClient, tenant: Tenant, tiers: list[str], stages: list[str]
+) -> None:
+    for path, names in (("tiers", tiers), ("lifecycle-stages", stages)):
+        response = await client.put(
+            f"/api/v1/settings/{path}",
+            json={"items": [{"name": name} for name in names]},
+            headers=bearer(tenant),
+        )
+        assert response.status_code == 200, response.text
+
+
 async def test_every_group_trait_of_the_seed_table(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
+    await set_choices(client, tenant, ["Gold", "Silver"], ["Onboarding", "Adoption"])
     await send(
         client,
         tenant,
@@ -262,3 +275,49 @@ async def test_another_workspace_reads_none_of_it(
         assert response.json()["code"] == "not_found"
     listing = await client.get("/api/v1/accounts", headers=bearer(other))
     assert listing.json() == {"items": [], "next_cursor": None}
+
+
+async def test_tier_and_lifecycle_stage_must_name_an_entry_of_the_workspace(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    await set_choices(client, tenant, ["Gold", "Silver"], ["Onboarding"])
+    base = {"type": "group", "userId": "u", "groupId": "acme"}
+    created = {"name": "Acme", "createdAt": "2024-01-01"}
+    await send(
+        client,
+        tenant,
+        [{**base, "messageId": "g-1", "timestamp": "2026-01-01T00:00:00Z",
+          "traits": {**created, "tier": "Gold", "lifecycle_stage": "Onboarding"}},
+         {**base, "messageId": "g-2", "timestamp": "2026-01-02T00:00:00Z",
+          "traits": {"tier": "Platinum", "lifecycle_stage": "Churned"}}],
+    )  # fmt: skip
+    await settle(client, tenant, rows)
+    account = (await client.get("/api/v1/accounts/acme", headers=bearer(tenant))).json()
+    assert (account["tier"], account["lifecycle_stage"]) == ("Gold", "Onboarding")
+    notes = rows.query(
+        "SELECT n.code, n.message FROM projection_notes n JOIN inbound_messages m "
+        "ON m.id = n.inbound_message_id WHERE m.workspace_id = %s AND m.message_id = 'g-2' "
+        "ORDER BY n.code",
+        tenant.workspace_id,
+    )
+    assert [note["code"] for note in notes] == ["unknown_lifecycle_stage", "unknown_tier"]
+    assert "'Platinum' is not in the workspace's list" in notes[1]["message"]
+
+
+async def test_choice_lists_are_replaced_whole_and_validated(
+    client: httpx.AsyncClient, tenant: Tenant, database_url: str
+) -> None:
+    await set_choices(client, tenant, ["Gold", "Silver", "Bronze"], [])
+    await set_choices(client, tenant, ["Silver", "Gold"], ["Trial"])
+    tiers = await client.get("/api/v1/settings/tiers", headers=bearer(tenant))
+    assert tiers.json() == {"items": [{"name": "Silver"}, {"name": "Gold"}]}
+    duplicate = await client.put(
+        "/api/v1/settings/tiers",
+        json={"items": [{"name": "Gold"}, {"name": "Gold"}]},
+        headers=bearer(tenant),
+    )
+    assert duplicate.status_code == 422
+    assert duplicate.json()["code"] == "invalid_request"
+    other = await create_tenant(database_url)
+    theirs = await client.get("/api/v1/settings/lifecycle-stages", headers=bearer(other))
+    assert theirs.json() == {"items": []}

@@ -9,7 +9,7 @@ from pulsegate.db import migrate
 TABLES = {
     "workspaces", "sources", "api_keys", "admin_tokens", "inbound_messages", "rejected_messages",
     "projector_state", "projection_failures", "events", "accounts", "users", "projection_notes",
-    "identities",
+    "identities", "account_choices",
 }  # fmt: skip
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pulsegate.db.models import Account, User
+from pulsegate.db.models import Account, AccountChoice, User
 from pulsegate.projection.entities import created_condition
 
 _CREATED = text(created_condition("accounts"))
@@ -64,3 +64,30 @@ async def list_account_users(
     if after_id is not None:
         query = query.where(User.id > after_id)
     return list((await session.scalars(query.order_by(User.id).limit(limit))).all())
+
+
+async def list_choices(session: AsyncSession, workspace_id: uuid.UUID, kind: str) -> list[str]:
+    query = (
+        select(AccountChoice.name)
+        .where(AccountChoice.workspace_id == workspace_id, AccountChoice.kind == kind)
+        .order_by(AccountChoice.position)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def replace_choices(
+    session: AsyncSession, workspace_id: uuid.UUID, kind: str, names: list[str]
+) -> None:
+    await session.execute(
+        delete(AccountChoice).where(
+            AccountChoice.workspace_id == workspace_id, AccountChoice.kind == kind
+        )
+    )
+    if names:
+        await session.execute(
+            insert(AccountChoice),
+            [
+                {"workspace_id": workspace_id, "kind": kind, "name": name, "position": position}
+                for position, name in enumerate(names)
+            ],
+        )

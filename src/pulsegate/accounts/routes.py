@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from pulsegate.accounts import service
-from pulsegate.accounts.schemas import AccountOut, AccountPage, UserOut, UserPage
+from pulsegate.accounts.schemas import AccountOut, AccountPage, ChoiceList, UserOut, UserPage
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.db.engine import unit_of_work
 
@@ -47,3 +47,21 @@ async def list_account_users(
 async def get_user(request: Request, workspace_id: WorkspaceId, user_id: str) -> UserOut:
     async with unit_of_work(request.app.state.engine) as session:
         return await service.get_user(session, workspace_id, user_id)
+
+
+def _choice_routes(path: str, kind: str, label: str) -> None:
+    @router.get(f"/settings/{path}", summary=f"The workspace's {label}, in order")
+    async def get_choices(request: Request, workspace_id: WorkspaceId) -> ChoiceList:
+        async with unit_of_work(request.app.state.engine) as session:
+            return await service.get_choices(session, workspace_id, kind)
+
+    @router.put(f"/settings/{path}", summary=f"Replace the workspace's {label}")
+    async def put_choices(
+        request: Request, workspace_id: WorkspaceId, body: ChoiceList
+    ) -> ChoiceList:
+        async with unit_of_work(request.app.state.engine) as session:
+            return await service.replace_choices(session, workspace_id, kind, body)
+
+
+_choice_routes("tiers", "tier", "tiers")
+_choice_routes("lifecycle-stages", "lifecycle_stage", "lifecycle stages")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class AccountOut(BaseModel):
@@ -60,3 +60,28 @@ class AccountPage(BaseModel):
 class UserPage(BaseModel):
     items: list[UserOut]
     next_cursor: str | None
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ChoiceList(BaseModel):
+    """A workspace's tiers or lifecycle stages, in order; a PUT replaces the whole list."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"items": [{"name": "Gold"}, {"name": "Silver"}]}]},
+    )
+
+    items: list[Choice]
+
+    @field_validator("items")
+    @classmethod
+    def _names_are_unique(cls, items: list[Choice]) -> list[Choice]:
+        names = [item.name for item in items]
+        if len(set(names)) != len(names):
+            raise ValueError("names must be unique")
+        return items

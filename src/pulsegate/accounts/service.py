@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.accounts import repository
-from pulsegate.accounts.schemas import AccountOut, AccountPage, UserOut, UserPage
+from pulsegate.accounts.schemas import (
+    AccountOut,
+    AccountPage,
+    Choice,
+    ChoiceList,
+    UserOut,
+    UserPage,
+)
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.models import Account, User
 from pulsegate.errors import PulsegateError
@@ -92,3 +99,19 @@ async def list_account_users(
         items=[_user(user) for user in page],
         next_cursor=encode_id_cursor(page[-1].id) if more else None,
     )
+
+
+async def get_choices(session: AsyncSession, workspace_id: uuid.UUID, kind: str) -> ChoiceList:
+    names = await repository.list_choices(session, workspace_id, kind)
+    return ChoiceList(items=[Choice(name=name) for name in names])
+
+
+async def replace_choices(
+    session: AsyncSession, workspace_id: uuid.UUID, kind: str, choices: ChoiceList
+) -> ChoiceList:
+    """Replace the list whole. Accounts keep the values they have; new group traits are
+    checked against the new list from now on."""
+    await repository.replace_choices(
+        session, workspace_id, kind, [choice.name for choice in choices.items]
+    )
+    return await get_choices(session, workspace_id, kind)

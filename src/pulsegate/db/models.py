@@ -263,3 +263,14 @@ class UserIdentity(Base):
     user_id: Mapped[str] = mapped_column(Text)
     t: Mapped[int] = mapped_column(BigInteger)
     m: Mapped[str] = mapped_column(Text)
+
+
+class AccountChoice(Base):
+    """An allowed tier or lifecycle stage of a workspace (`kind`), in its list's order."""
+
+    __tablename__ = "account_choices"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)

@@ -23,8 +23,16 @@ COALESCE((
     WHERE NOT EXISTS (
         SELECT 1 FROM jsonb_array_elements(COALESCE(msgs.warnings, '[]'::jsonb)) w
         WHERE w->>'field' = 'traits.' || tr.key)
+      AND ({choice_check})
 ), '{{}}'::jsonb)
 """
+
+# A tier or lifecycle stage must name an entry of the workspace's list (null clears).
+_CHOICE_CHECK = """f.key NOT IN ('tier', 'lifecycle_stage')
+        OR jsonb_typeof(tr.value) = 'null'
+        OR EXISTS (SELECT 1 FROM account_choices c
+                   WHERE c.workspace_id = msgs.workspace_id AND c.kind = f.key
+                     AND c.name = tr.value #>> '{{}}')"""
 
 _MESSAGES = """
 aliases AS (SELECT * FROM unnest(%(canonical)s::text[], %(keys)s::text[]) AS a(canonical, key)),
@@ -70,7 +78,7 @@ entries AS (
     FROM (
         SELECT workspace_id, group_id AS entity, timestamp, t, mid,
                CASE WHEN type = 'group' THEN """
-    + _ENTRIES.format(traits="msgs.message->'traits'")
+    + _ENTRIES.format(traits="msgs.message->'traits'", choice_check=_CHOICE_CHECK)
     + """ ELSE '{}'::jsonb END AS e
         FROM msgs WHERE group_id IS NOT NULL
     ) AS per_message
@@ -87,9 +95,9 @@ _USERS = (
 entries AS (
     SELECT workspace_id, message->>'userId' AS entity, timestamp,
            """
-    + _ENTRIES.format(traits="msgs.message->'context'->'traits'")
+    + _ENTRIES.format(traits="msgs.message->'context'->'traits'", choice_check="true")
     + " || CASE WHEN type = 'identify' THEN "
-    + _ENTRIES.format(traits="msgs.message->'traits'")
+    + _ENTRIES.format(traits="msgs.message->'traits'", choice_check="true")
     + """ ELSE '{}'::jsonb END
            || CASE WHEN type = 'group' THEN jsonb_build_object('account_id',
                   jsonb_build_object('v', group_id, 't', t, 'm', mid)) ELSE '{}'::jsonb END
@@ -137,6 +145,31 @@ ON CONFLICT DO NOTHING
 """
 
 
+_NOTE_UNKNOWN_CHOICES = """
+INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
+SELECT m.id, 'unknown_' || choice.kind, m.workspace_id,
+       format('%%s %%L is not in the workspace''s list; the field was left unchanged',
+              choice.kind, choice.value)
+FROM inbound_messages m
+CROSS JOIN LATERAL (
+    SELECT key AS kind, value #>> '{}' AS value
+    FROM jsonb_each(CASE WHEN jsonb_typeof(m.message->'traits') = 'object'
+                         THEN m.message->'traits' ELSE '{}'::jsonb END)
+    WHERE lower(replace(key, '_', '')) IN ('tier', 'lifecyclestage')
+      AND jsonb_typeof(value) <> 'null'
+) AS raw
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN raw.kind ILIKE 'tier' THEN 'tier' ELSE 'lifecycle_stage' END AS kind,
+           raw.value
+) AS choice
+WHERE m.id = ANY(%(ids)s) AND m.type = 'group'
+  AND NOT EXISTS (SELECT 1 FROM account_choices c
+                  WHERE c.workspace_id = m.workspace_id AND c.kind = choice.kind
+                    AND c.name = choice.value)
+ON CONFLICT DO NOTHING
+"""
+
+
 def created_condition(alias: str) -> str:
     """SQL: some message gave the account every field the seed requires for an insert."""
     return " AND ".join(f"{alias}.fields ? '_has_{field}'" for field in REQUIRED_FOR_INSERT)
@@ -152,6 +185,7 @@ async def project_accounts_and_users(
             {"ids": ids, "canonical": list(aliases), "keys": list(aliases.values())},
         )
     await connection.exec_driver_sql(_IDENTITIES, {"ids": ids, "canonical": [], "keys": []})
+    await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, {"ids": ids})
     await connection.exec_driver_sql(
         _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": ids}
     )
