@@ -9,7 +9,7 @@ from pulsegate.db import migrate
 TABLES = {
     "workspaces", "sources", "api_keys", "admin_tokens", "inbound_messages", "rejected_messages",
     "projector_state", "projection_failures", "events", "accounts", "users", "projection_notes",
-    "identities", "account_choices",
+    "identities", "account_choices", "custom_fields", "custom_field_settings", "trait_mappings",
 }  # fmt: skip
 
 

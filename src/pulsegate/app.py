@@ -17,6 +17,7 @@ from pulsegate.api.middleware import RequestIdMiddleware
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
 from pulsegate.events import routes as events_routes
+from pulsegate.fields import routes as fields_routes
 from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
@@ -118,4 +119,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspaces_routes.router)
     app.include_router(events_routes.router)
     app.include_router(accounts_routes.router)
+    app.include_router(fields_routes.router)
     return app

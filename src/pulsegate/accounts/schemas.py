@@ -26,6 +26,7 @@ class AccountOut(BaseModel):
     billing_postal: Any = None
     billing_country: str | None = None
     is_churned: bool | None = None
+    custom: dict[str, Any] = Field(default_factory=dict, description="Custom dimensions")
     first_seen: datetime
     last_seen: datetime
     user_count: int
@@ -48,6 +49,7 @@ class UserOut(BaseModel):
     mailing_state: str | None = None
     mailing_postal: Any = None
     mailing_country: str | None = None
+    custom: dict[str, Any] = Field(default_factory=dict, description="Custom dimensions")
     first_seen: datetime
     last_seen: datetime
 

@@ -19,6 +19,7 @@ from pulsegate.accounts.schemas import (
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.models import Account, User
 from pulsegate.errors import PulsegateError
+from pulsegate.projection.custom import CUSTOM_PREFIX
 
 
 class NotFound(PulsegateError):
@@ -27,9 +28,15 @@ class NotFound(PulsegateError):
 
 
 def _values(fields: dict[str, Any]) -> dict[str, Any]:
-    """`{"name": {"v": "Acme", "t": …, "m": …}}` -> `{"name": "Acme"}`, without bookkeeping
-    entries (`_has_…`)."""
-    return {name: entry.get("v") for name, entry in fields.items() if not name.startswith("_")}
+    """`{"name": {"v": "Acme", …}, "custom:plan": {"v": "pro", …}}` ->
+    `{"name": "Acme", "custom": {"plan": "pro"}}`, without bookkeeping entries (`_has_…`)."""
+    values: dict[str, Any] = {"custom": {}}
+    for name, entry in fields.items():
+        if name.startswith(CUSTOM_PREFIX):
+            values["custom"][name.removeprefix(CUSTOM_PREFIX)] = entry.get("v")
+        elif not name.startswith("_"):
+            values[name] = entry.get("v")
+    return values
 
 
 def _account(account: Account, user_count: int) -> AccountOut:

@@ -274,3 +274,41 @@ class AccountChoice(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class CustomField(Base):
+    """A custom dimension or metric of accounts or users in one workspace."""
+
+    __tablename__ = "custom_fields"
+    __table_args__ = (UniqueConstraint("workspace_id", "object", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    object: Mapped[str] = mapped_column(String(16))  # account | user
+    kind: Mapped[str] = mapped_column(String(16))  # dimension | metric
+    key: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))  # string | number | date | boolean
+    label: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)  # traits | api | a connector
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class CustomFieldSettings(Base):
+    """How a workspace turns unknown traits into custom dimensions: auto, mapped or off."""
+
+    __tablename__ = "custom_field_settings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+
+
+class TraitMapping(Base):
+    """In `mapped` mode: trait `trait` of a group (account) or identify (user) call fills
+    custom field `field_key`."""
+
+    __tablename__ = "trait_mappings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    object: Mapped[str] = mapped_column(String(16), primary_key=True)
+    trait: Mapped[str] = mapped_column(Text, primary_key=True)
+    field_key: Mapped[str] = mapped_column(Text)

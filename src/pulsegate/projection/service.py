@@ -6,7 +6,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pulsegate.projection import entities, repository
+from pulsegate.projection import custom, entities, repository
 from pulsegate.projection.repository import LogPosition, PendingMessage
 
 log = structlog.get_logger(__name__)
@@ -38,6 +38,7 @@ async def project_next_batch(engine: AsyncEngine, *, batch_size: int = 1000) -> 
 async def _project(connection: AsyncConnection, message_ids: list[int]) -> None:
     await repository.project_events(connection, message_ids)
     await entities.project_accounts_and_users(connection, message_ids)
+    await custom.project_custom_dimensions(connection, message_ids)
 
 
 async def _apply(connection: AsyncConnection, messages: list[PendingMessage]) -> None:

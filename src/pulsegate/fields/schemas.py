@@ -1,0 +1,68 @@
+"""Custom field definitions and the workspace's trait rule, as the REST API shows them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FieldObject = Literal["account", "user"]
+FieldKind = Literal["dimension", "metric"]
+FieldType = Literal["string", "number", "date", "boolean"]
+FieldKey = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class FieldIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "object": "account",
+                    "kind": "dimension",
+                    "key": "plan",
+                    "type": "string",
+                    "label": "Plan",
+                }
+            ]
+        },
+    )
+
+    object: FieldObject
+    kind: FieldKind
+    key: FieldKey
+    type: FieldType
+    label: str | None = Field(None, max_length=200)
+
+
+class FieldOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    object: FieldObject
+    kind: FieldKind
+    key: str
+    type: FieldType
+    label: str
+    source: str
+
+
+class FieldList(BaseModel):
+    items: list[FieldOut]
+    next_cursor: str | None = None
+
+
+class TraitMappingIO(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object: FieldObject
+    trait: str = Field(min_length=1, max_length=200)
+    field: FieldKey
+
+
+class CustomFieldSettingsIO(BaseModel):
+    """`auto`: unknown traits define dimensions; `mapped`: only `mappings`; `off`: none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "mapped", "off"]
+    mappings: list[TraitMappingIO] = []

@@ -1,0 +1,137 @@
+"""Custom dimensions from the traits of group (account) and identify (user) calls.
+
+Traits that are not standard fields become custom dimensions according to the workspace's mode
+(`custom_field_settings`, default `auto`):
+- `auto`: an unknown trait with a string, number or boolean value defines a dimension. Its type
+  is inferred from the earliest value of the batch: a string that starts like a date
+  (`2024-05-01…`) is a date.
+- `mapped`: only traits named in `trait_mappings` are applied, to the field they map to.
+- `off`: none.
+
+A value must fit its field's type (null always fits: it clears). One that does not is not
+applied, and the message gets an `invalid_custom_value` note. Values are kept in the entity's
+merged `fields` under `custom:<key>`, newest per field, like the standard fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pulsegate.projection.fields import ACCOUNT_ALIASES, USER_ALIASES
+
+CUSTOM_PREFIX = "custom:"
+_DATE = r"'^\d{4}-\d{2}-\d{2}'"
+
+_TRAITS = """
+WITH standard AS (SELECT unnest(%(standard)s::text[]) AS canonical),
+traits AS (
+    SELECT m.id, m.workspace_id, m.message_id AS mid, m.timestamp,
+           (extract(epoch FROM m.timestamp) * 1000000)::bigint AS t,
+           m.message->>__ENTITY__ AS entity, tr.key AS trait, tr.value,
+           COALESCE(s.mode, 'auto') AS mode
+    FROM inbound_messages m
+    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(m.message->'traits') = 'object'
+                                       THEN m.message->'traits' ELSE '{}'::jsonb END) AS tr
+    LEFT JOIN custom_field_settings s ON s.workspace_id = m.workspace_id
+    WHERE m.id = ANY(%(ids)s) AND m.type = %(type)s AND m.message->>__ENTITY__ IS NOT NULL
+      AND lower(replace(tr.key, '_', '')) NOT IN (SELECT canonical FROM standard)
+      AND NOT EXISTS (
+          SELECT 1 FROM jsonb_array_elements(COALESCE(m.warnings, '[]'::jsonb)) w
+          WHERE w->>'field' = 'traits.' || tr.key)
+)
+"""
+
+_DEFINE = (
+    _TRAITS
+    + f"""
+INSERT INTO custom_fields (workspace_id, object, kind, key, type, label, source)
+SELECT DISTINCT ON (workspace_id, trait)
+       workspace_id, %(object)s, 'dimension', trait,
+       CASE jsonb_typeof(value)
+            WHEN 'number' THEN 'number'
+            WHEN 'boolean' THEN 'boolean'
+            ELSE CASE WHEN value #>> '{{}}' ~ {_DATE} THEN 'date' ELSE 'string' END
+       END,
+       trait, 'traits'
+FROM traits
+WHERE mode = 'auto' AND jsonb_typeof(value) IN ('string', 'number', 'boolean')
+ORDER BY workspace_id, trait, t, mid
+ON CONFLICT (workspace_id, object, key) DO NOTHING
+"""
+)
+
+_APPLY = (
+    _TRAITS
+    + f""",
+typed AS (
+    SELECT traits.*, f.key AS field_key,
+           jsonb_typeof(value) = 'null' OR CASE f.type
+               WHEN 'string' THEN jsonb_typeof(value) = 'string'
+               WHEN 'number' THEN jsonb_typeof(value) = 'number'
+               WHEN 'boolean' THEN jsonb_typeof(value) = 'boolean'
+               WHEN 'date' THEN jsonb_typeof(value) = 'string' AND value #>> '{{}}' ~ {_DATE}
+               ELSE false
+           END AS fits
+    FROM traits
+    LEFT JOIN trait_mappings tm
+           ON tm.workspace_id = traits.workspace_id AND tm.object = %(object)s
+          AND tm.trait = traits.trait
+    JOIN custom_fields f
+      ON f.workspace_id = traits.workspace_id AND f.object = %(object)s
+     AND f.kind = 'dimension'
+     AND f.key = CASE traits.mode WHEN 'auto' THEN traits.trait
+                                  WHEN 'mapped' THEN tm.field_key END
+),
+notes AS (
+    INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
+    SELECT DISTINCT ON (id) id, 'invalid_custom_value', workspace_id,
+           format('%%s does not fit custom field %%s of type %%s; it was not applied',
+                  trait, field_key, (SELECT type FROM custom_fields c
+                                     WHERE c.workspace_id = typed.workspace_id
+                                       AND c.object = %(object)s AND c.key = typed.field_key))
+    FROM typed WHERE NOT fits
+    ORDER BY id, trait
+    ON CONFLICT DO NOTHING
+),
+entries AS (
+    SELECT workspace_id, entity, min(timestamp) AS timestamp,
+           jsonb_object_agg('{CUSTOM_PREFIX}' || field_key,
+                            jsonb_build_object('v', value, 't', t, 'm', mid)) AS fields
+    FROM typed WHERE fits
+    GROUP BY workspace_id, entity, id
+)
+INSERT INTO __TABLE__ (workspace_id, __KEY__, fields, first_seen, last_seen)
+SELECT workspace_id, entity, pulsegate_merge_fields_agg(fields), min(timestamp), max(timestamp)
+FROM entries GROUP BY workspace_id, entity
+ON CONFLICT (workspace_id, __KEY__) DO UPDATE SET
+    fields = pulsegate_merge_fields(__TABLE__.fields, EXCLUDED.fields)
+"""
+)
+
+_OBJECTS = (
+    # object, message type, id field, table, key column, standard trait spellings
+    ("account", "group", "'groupId'", "accounts", "account_id", ACCOUNT_ALIASES),
+    ("user", "identify", "'userId'", "users", "user_id", USER_ALIASES),
+)
+
+
+async def project_custom_dimensions(
+    connection: AsyncConnection, message_ids: Sequence[int]
+) -> None:
+    for object_name, message_type, id_field, table, key, aliases in _OBJECTS:
+        parameters = {
+            "ids": list(message_ids),
+            "type": message_type,
+            "object": object_name,
+            "standard": list(aliases),
+        }
+        define = _DEFINE.replace("__ENTITY__", id_field)
+        apply = (
+            _APPLY.replace("__ENTITY__", id_field)
+            .replace("__TABLE__", table)
+            .replace("__KEY__", key)
+        )
+        await connection.exec_driver_sql(define, parameters)
+        await connection.exec_driver_sql(apply, parameters)
