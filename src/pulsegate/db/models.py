@@ -7,12 +7,14 @@ distribution column of a distributed PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -312,3 +315,22 @@ class TraitMapping(Base):
     object: Mapped[str] = mapped_column(String(16), primary_key=True)
     trait: Mapped[str] = mapped_column(Text, primary_key=True)
     field_key: Mapped[str] = mapped_column(Text)
+
+
+class MetricValue(Base):
+    """A custom metric's value for one account or user on one day; the newest write wins.
+
+    `t` (µs) and `m` order writes of the same day: the event time and messageId of a trait, or
+    the request time and a generated id of `POST /api/v1/metrics`.
+    """
+
+    __tablename__ = "metric_values"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    object: Mapped[str] = mapped_column(String(16), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[Decimal] = mapped_column(Numeric)
+    t: Mapped[int] = mapped_column(BigInteger)
+    m: Mapped[str] = mapped_column(Text)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pulsegate.db.models import CustomField, CustomFieldSettings, TraitMapping
+from pulsegate.db.models import CustomField, CustomFieldSettings, MetricValue, TraitMapping
 
 
 async def list_fields(
@@ -66,3 +67,40 @@ async def replace_rule(
                 for obj, trait, key in mappings
             ],
         )
+
+
+async def upsert_metric_values(session: AsyncSession, values: Sequence[dict[str, object]]) -> None:
+    """One value per entity, metric and day; a write replaces an older one of the same day."""
+    statement = pg_insert(MetricValue).values(list(values))
+    await session.execute(
+        statement.on_conflict_do_update(
+            constraint="pk_metric_values",
+            set_={"value": statement.excluded.value, "t": statement.excluded.t,
+                  "m": statement.excluded.m},
+            where=tuple_(statement.excluded.t, statement.excluded.m)
+            > tuple_(MetricValue.t, MetricValue.m),
+        )
+    )  # fmt: skip
+
+
+async def metric_history(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    object_name: str,
+    entity_id: str,
+    key: str,
+    start: date | None,
+    end: date | None,
+) -> list[MetricValue]:
+    query = select(MetricValue).where(
+        MetricValue.workspace_id == workspace_id,
+        MetricValue.object == object_name,
+        MetricValue.entity_id == entity_id,
+        MetricValue.key == key,
+    )
+    if start is not None:
+        query = query.where(MetricValue.day >= start)
+    if end is not None:
+        query = query.where(MetricValue.day <= end)
+    return list((await session.scalars(query.order_by(MetricValue.day))).all())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.db.engine import unit_of_work
@@ -13,6 +17,9 @@ from pulsegate.fields.schemas import (
     FieldList,
     FieldObject,
     FieldOut,
+    MetricHistory,
+    MetricValuesIn,
+    MetricValuesStored,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["custom fields"])
@@ -44,3 +51,27 @@ async def put_rule(
 ) -> CustomFieldSettingsIO:
     async with unit_of_work(request.app.state.engine) as session:
         return await service.replace_rule(session, workspace_id, body)
+
+
+@router.post("/metrics", summary="Record custom metric values (one a day per account or user)")
+async def record_metrics(
+    request: Request, workspace_id: WorkspaceId, body: MetricValuesIn
+) -> MetricValuesStored:
+    today = datetime.now(ZoneInfo(request.app.state.timezone)).date()
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.record_metric_values(session, workspace_id, body, today=today)
+
+
+@router.get("/accounts/{account_id}/metrics/{key}", summary="A custom metric's daily history")
+async def account_metric_history(
+    request: Request,
+    workspace_id: WorkspaceId,
+    account_id: str,
+    key: str,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> MetricHistory:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.account_metric_history(
+            session, workspace_id, account_id=account_id, key=key, start=start, end=end
+        )

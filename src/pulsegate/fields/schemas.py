@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,3 +67,50 @@ class CustomFieldSettingsIO(BaseModel):
 
     mode: Literal["auto", "mapped", "off"]
     mappings: list[TraitMappingIO] = []
+
+
+class MetricValueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object: FieldObject
+    id: str = Field(min_length=1, description="The account's groupId or the user's userId")
+    key: FieldKey
+    value: float
+    date: dt.date | None = Field(None, description="Default: today, in the server's time zone")
+
+
+class MetricValuesIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "object": "account",
+                            "id": "acme",
+                            "key": "mrr",
+                            "value": 1200,
+                            "date": "2026-11-01",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    items: Annotated[list[MetricValueIn], Field(min_length=1, max_length=1000)]
+
+
+class MetricValuesStored(BaseModel):
+    stored: int
+
+
+class MetricPoint(BaseModel):
+    date: dt.date
+    value: float
+
+
+class MetricHistory(BaseModel):
+    key: str
+    items: list[MetricPoint]

@@ -9,8 +9,10 @@ Traits that are not standard fields become custom dimensions according to the wo
 - `off`: none.
 
 A value must fit its field's type (null always fits: it clears). One that does not is not
-applied, and the message gets an `invalid_custom_value` note. Values are kept in the entity's
-merged `fields` under `custom:<key>`, newest per field, like the standard fields.
+applied, and the message gets an `invalid_custom_value` note. Dimension values are kept in the
+entity's merged `fields` under `custom:<key>`, newest per field, like the standard fields. A
+trait that resolves to a metric (by mapping, or in auto mode by its key) writes the metric's
+value for the day of the event, newest per day.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ typed AS (
           AND tm.trait = traits.trait
     JOIN custom_fields f
       ON f.workspace_id = traits.workspace_id AND f.object = %(object)s
-     AND f.kind = 'dimension'
+     AND f.kind = %(kind)s
      AND f.key = CASE traits.mode WHEN 'auto' THEN traits.trait
                                   WHEN 'mapped' THEN tm.field_key END
 ),
@@ -95,9 +97,15 @@ notes AS (
     ORDER BY id, trait
     ON CONFLICT DO NOTHING
 ),
-entries AS (
+__TARGET__"""
+)
+
+_DIMENSIONS = (
+    """entries AS (
     SELECT workspace_id, entity, min(timestamp) AS timestamp,
-           jsonb_object_agg('{CUSTOM_PREFIX}' || field_key,
+           jsonb_object_agg('"""
+    + CUSTOM_PREFIX
+    + """' || field_key,
                             jsonb_build_object('v', value, 't', t, 'm', mid)) AS fields
     FROM typed WHERE fits
     GROUP BY workspace_id, entity, id
@@ -109,6 +117,22 @@ ON CONFLICT (workspace_id, __KEY__) DO UPDATE SET
     fields = pulsegate_merge_fields(__TABLE__.fields, EXCLUDED.fields)
 """
 )
+
+# A metric keeps one value a day: the day of the event, in UTC.
+_METRICS = """newest AS (
+    SELECT DISTINCT ON (workspace_id, entity, field_key, day)
+           workspace_id, entity, field_key, day, value, t, mid
+    FROM (SELECT typed.*, (timestamp AT TIME ZONE 'UTC')::date AS day FROM typed
+          WHERE fits AND jsonb_typeof(value) = 'number') AS numbers
+    ORDER BY workspace_id, entity, field_key, day, t DESC, mid DESC
+)
+INSERT INTO metric_values (workspace_id, object, entity_id, key, day, value, t, m)
+SELECT workspace_id, %(object)s, entity, field_key, day, (value #>> '{}')::numeric, t, mid
+FROM newest
+ON CONFLICT (workspace_id, object, entity_id, key, day) DO UPDATE
+SET value = EXCLUDED.value, t = EXCLUDED.t, m = EXCLUDED.m
+WHERE (EXCLUDED.t, EXCLUDED.m) > (metric_values.t, metric_values.m)
+"""
 
 _OBJECTS = (
     # object, message type, id field, table, key column, standard trait spellings
@@ -127,11 +151,12 @@ async def project_custom_dimensions(
             "object": object_name,
             "standard": list(aliases),
         }
-        define = _DEFINE.replace("__ENTITY__", id_field)
-        apply = (
-            _APPLY.replace("__ENTITY__", id_field)
-            .replace("__TABLE__", table)
-            .replace("__KEY__", key)
-        )
-        await connection.exec_driver_sql(define, parameters)
-        await connection.exec_driver_sql(apply, parameters)
+        await connection.exec_driver_sql(_DEFINE.replace("__ENTITY__", id_field), parameters)
+        for kind, target in (("dimension", _DIMENSIONS), ("metric", _METRICS)):
+            apply = (
+                _APPLY.replace("__TARGET__", target)
+                .replace("__ENTITY__", id_field)
+                .replace("__TABLE__", table)
+                .replace("__KEY__", key)
+            )
+            await connection.exec_driver_sql(apply, {**parameters, "kind": kind})
