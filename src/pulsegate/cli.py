@@ -7,7 +7,9 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from pulsegate.db import migrate
@@ -61,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_source.add_argument("--json", action="store_true")
     create_source.set_defaults(handler=_run_async(_create_source))
+
+    replay = commands.add_parser(
+        "replay", help="rebuild a workspace's projections from its stored messages"
+    )
+    replay.add_argument("--workspace", required=True, help="workspace name or id")
+    replay.add_argument(
+        "--since",
+        type=datetime.fromisoformat,
+        help="only re-apply messages received from this ISO-8601 time, over what is there",
+    )
+    replay.add_argument("--json", action="store_true")
+    replay.set_defaults(handler=_run_async(_replay))
 
     apikey = commands.add_parser("apikey", help="manage workspace API keys").add_subparsers(
         required=True, metavar="ACTION"
@@ -202,6 +216,23 @@ async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[s
         }
 
     return await _with_session(settings, work)
+
+
+async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from pulsegate.projection.replay import replay_workspace
+
+    async def find(session: Any) -> dict[str, Any]:
+        workspace = await workspaces.find_workspace(session, args.workspace)
+        return {"workspace_id": str(workspace.id)}
+
+    found = await _with_session(settings, find)
+    since = args.since.replace(tzinfo=UTC) if args.since and not args.since.tzinfo else args.since
+    engine = create_engine(settings.async_database_url)
+    try:
+        applied = await replay_workspace(engine, uuid.UUID(found["workspace_id"]), since=since)
+    finally:
+        await engine.dispose()
+    return {**found, "messages_applied": applied, "rebuilt": since is None}
 
 
 async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

@@ -111,7 +111,9 @@ _DIMENSIONS = (
     GROUP BY workspace_id, entity, id
 )
 INSERT INTO __TABLE__ (workspace_id, __KEY__, fields, first_seen, last_seen)
-SELECT workspace_id, entity, pulsegate_merge_fields_agg(fields), min(timestamp), max(timestamp)
+SELECT workspace_id, entity,
+       COALESCE(pulsegate_merge_fields_agg(fields) FILTER (WHERE fields <> '{}'), '{}'),
+       min(timestamp), max(timestamp)
 FROM entries GROUP BY workspace_id, entity
 ON CONFLICT (workspace_id, __KEY__) DO UPDATE SET
     fields = pulsegate_merge_fields(__TABLE__.fields, EXCLUDED.fields)

@@ -32,7 +32,7 @@ _CHOICE_CHECK = """f.key NOT IN ('tier', 'lifecycle_stage')
         OR jsonb_typeof(tr.value) = 'null'
         OR EXISTS (SELECT 1 FROM account_choices c
                    WHERE c.workspace_id = msgs.workspace_id AND c.kind = f.key
-                     AND c.name = tr.value #>> '{{}}')"""
+                     AND c.name = tr.value #>> '{}')"""
 
 _MESSAGES = """
 aliases AS (SELECT * FROM unnest(%(canonical)s::text[], %(keys)s::text[]) AS a(canonical, key)),
@@ -47,7 +47,9 @@ msgs AS (
 
 _UPSERT = """
 INSERT INTO {table} (workspace_id, {key}, fields, first_seen, last_seen)
-SELECT workspace_id, entity, pulsegate_merge_fields_agg(fields), min(timestamp), max(timestamp)
+SELECT workspace_id, entity,
+       COALESCE(pulsegate_merge_fields_agg(fields) FILTER (WHERE fields <> '{{}}'), '{{}}'),
+       min(timestamp), max(timestamp)
 FROM entries GROUP BY workspace_id, entity
 ON CONFLICT (workspace_id, {key}) DO UPDATE SET
     fields = pulsegate_merge_fields({table}.fields, EXCLUDED.fields),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -73,6 +74,30 @@ async def next_messages(
         LIMIT %(limit)s
         """,
         {"txid": after.txid, "id": after.id, "limit": limit},
+    )
+    return [
+        PendingMessage(id=row.id, txid=row.txid, workspace_id=row.workspace_id)
+        for row in result.all()
+    ]
+
+
+async def workspace_messages(
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    *,
+    after: LogPosition,
+    since: datetime | None,
+    limit: int,
+) -> list[PendingMessage]:
+    """A workspace's stored messages in log order, for replay (received since `since`)."""
+    result = await connection.exec_driver_sql(
+        """
+        SELECT id, txid, workspace_id FROM inbound_messages
+        WHERE workspace_id = %(w)s AND (txid, id) > (%(txid)s, %(id)s)
+          AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
+        ORDER BY txid, id LIMIT %(limit)s
+        """,
+        {"w": workspace_id, "txid": after.txid, "id": after.id, "since": since, "limit": limit},
     )
     return [
         PendingMessage(id=row.id, txid=row.txid, workspace_id=row.workspace_id)

@@ -28,7 +28,7 @@ async def project_next_batch(engine: AsyncEngine, *, batch_size: int = 1000) -> 
         messages = await repository.next_messages(connection, position, batch_size)
         if not messages:
             return 0
-        await _apply(connection, messages)
+        await apply_messages(connection, messages)
         last = messages[-1]
         await repository.save_position(connection, LogPosition(last.txid, last.id))
     log.debug("projection.batch.applied", messages=len(messages))
@@ -41,7 +41,7 @@ async def _project(connection: AsyncConnection, message_ids: list[int]) -> None:
     await custom.project_custom_dimensions(connection, message_ids)
 
 
-async def _apply(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
+async def apply_messages(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
     """Set-based for the batch; one message at a time only when the batch fails.
 
     A message that cannot be applied is recorded in `projection_failures` with its error and
