@@ -97,7 +97,9 @@ _USERS = (
 entries AS (
     SELECT workspace_id, message->>'userId' AS entity, timestamp,
            """
+    + "CASE WHEN msgs.message->'context' ? 'traits' THEN "
     + _ENTRIES.format(traits="msgs.message->'context'->'traits'", choice_check="true")
+    + " ELSE '{}'::jsonb END"
     + " || CASE WHEN type = 'identify' THEN "
     + _ENTRIES.format(traits="msgs.message->'traits'", choice_check="true")
     + """ ELSE '{}'::jsonb END
