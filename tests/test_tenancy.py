@@ -1,0 +1,104 @@
+"""Every REST route, with no key and with another workspace's key, reads and writes nothing
+of this workspace. A route added without a case here fails the first test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import Rows, Tenant, create_tenant
+from tests.test_accounts_api import bearer, send, settle
+
+# (method, path, body): every /api/v1 route, with values naming the owner's data.
+CASES: list[tuple[str, str, Any]] = [
+    ("GET", "/api/v1/events", None),
+    ("GET", "/api/v1/accounts", None),
+    ("GET", "/api/v1/accounts/acme-secret", None),
+    ("GET", "/api/v1/accounts/acme-secret/users", None),
+    ("GET", "/api/v1/users/user-secret", None),
+    ("GET", "/api/v1/settings/tiers", None),
+    ("PUT", "/api/v1/settings/tiers", {"items": [{"name": "Intruder"}]}),
+    ("GET", "/api/v1/settings/lifecycle-stages", None),
+    ("PUT", "/api/v1/settings/lifecycle-stages", {"items": [{"name": "Intruder"}]}),
+    ("GET", "/api/v1/fields", None),
+    ("POST", "/api/v1/fields",
+     {"object": "account", "kind": "metric", "key": "mrr", "type": "number"}),
+    ("GET", "/api/v1/settings/custom-fields", None),
+    ("PUT", "/api/v1/settings/custom-fields", {"mode": "off"}),
+    ("POST", "/api/v1/metrics",
+     {"items": [{"object": "account", "id": "acme-secret", "key": "mrr", "value": -1,
+                 "date": "2026-01-01"}]}),
+    ("GET", "/api/v1/accounts/acme-secret/metrics/mrr", None),
+]  # fmt: skip
+
+TEMPLATES = {
+    "/api/v1/accounts/acme-secret": "/api/v1/accounts/{account_id}",
+    "/api/v1/accounts/acme-secret/users": "/api/v1/accounts/{account_id}/users",
+    "/api/v1/users/user-secret": "/api/v1/users/{user_id}",
+    "/api/v1/accounts/acme-secret/metrics/mrr": "/api/v1/accounts/{account_id}/metrics/{key}",
+}
+
+
+def test_every_rest_route_has_an_isolation_case(app: FastAPI) -> None:
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/v1")
+        for method in operations
+    }
+    covered = {(method, TEMPLATES.get(path, path)) for method, path, _ in CASES}
+    assert routes == covered
+
+
+async def owner_state(client: httpx.AsyncClient, owner: Tenant) -> dict[str, Any]:
+    state = {}
+    for method, path, _ in CASES:
+        if method == "GET":
+            response = await client.get(path, headers=bearer(owner))
+            state[path] = (response.status_code, response.json())
+    return state
+
+
+async def test_no_key_is_401_everywhere(client: httpx.AsyncClient) -> None:
+    for method, path, body in CASES:
+        response = await client.request(method, path, json=body)
+        assert response.status_code == 401, (method, path)
+        assert response.json()["code"] == "missing_token"
+
+
+async def test_another_workspace_reads_and_writes_nothing_of_ours(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
+) -> None:
+    owner = tenant
+    for path, names in (("tiers", ["Gold"]), ("lifecycle-stages", ["Adoption"])):
+        await client.put(f"/api/v1/settings/{path}", json={"items": [{"name": n} for n in names]},
+                         headers=bearer(owner))  # fmt: skip
+    await client.post(
+        "/api/v1/fields",
+        json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
+        headers=bearer(owner),
+    )
+    await send(
+        client,
+        owner,
+        [{"type": "group", "userId": "user-secret", "groupId": "acme-secret",
+          "traits": {"name": "Secret Co", "createdAt": "2024-01-01", "tier": "Gold",
+                     "mrr": 100, "plan": "secret-plan"}, "timestamp": "2026-01-01T00:00:00Z"},
+         {"type": "track", "userId": "user-secret", "event": "Secret Feature"}],
+    )  # fmt: skip
+    await settle(client, owner, rows)
+    before = await owner_state(client, owner)
+    assert before["/api/v1/accounts/acme-secret"][0] == 200
+
+    intruder = await create_tenant(database_url)
+    for method, path, body in CASES:
+        response = await client.request(method, path, json=body, headers=bearer(intruder))
+        assert response.status_code in (200, 201, 400, 404), (method, path, response.text)
+        if response.status_code == 404:  # its message may echo the id the intruder asked for
+            assert response.json()["code"] == "not_found"
+        elif method == "GET":
+            for secret in ("acme-secret", "user-secret", "Secret", "secret-plan", "Gold"):
+                assert secret not in response.text, (path, secret)
+    assert await owner_state(client, owner) == before
