@@ -31,6 +31,8 @@ CASES: list[tuple[str, str, Any]] = [
      {"items": [{"object": "account", "id": "acme-secret", "key": "mrr", "value": -1,
                  "date": "2026-01-01"}]}),
     ("GET", "/api/v1/accounts/acme-secret/metrics/mrr", None),
+    ("GET", "/api/v1/rejected-messages", None),
+    ("POST", "/api/v1/rejected-messages/1/replay", None),
 ]  # fmt: skip
 
 TEMPLATES = {
@@ -38,6 +40,7 @@ TEMPLATES = {
     "/api/v1/accounts/acme-secret/users": "/api/v1/accounts/{account_id}/users",
     "/api/v1/users/user-secret": "/api/v1/users/{user_id}",
     "/api/v1/accounts/acme-secret/metrics/mrr": "/api/v1/accounts/{account_id}/metrics/{key}",
+    "/api/v1/rejected-messages/1/replay": "/api/v1/rejected-messages/{rejected_id}/replay",
 }
 
 

@@ -24,6 +24,7 @@ from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.logging import configure_logging
 from pulsegate.projection.runner import Projector
+from pulsegate.rejected import routes as rejected_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 from pulsegate.workspaces import routes as workspaces_routes
@@ -121,4 +122,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(fields_routes.router)
+    app.include_router(rejected_routes.router)
     return app

@@ -158,6 +158,8 @@ class RejectedMessage(Base):
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # Set when `POST /api/v1/rejected-messages/{id}/replay` got it stored.
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ProjectorState(Base):

@@ -29,18 +29,12 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pulsegate.api.errors import as_domain_error, error_body
-from pulsegate.ingest.schemas import MODELS, SHORT_PATHS
-from pulsegate.ingest.service import IngestOutcome, IngestRequest, IngestService, Kind
+from pulsegate.ingest.paths import ROUTES, Kind
+from pulsegate.ingest.service import IngestOutcome, IngestRequest, IngestService
 
 SUCCESS = b'{"success":true}'
 ALLOWED_HEADERS = b"content-type, authorization, x-retry-count, x-write-key, x-signature"
 
-ROUTES: dict[str, tuple[Kind, str | None]] = {
-    **{f"/v1/{call}": ("single", call) for call in MODELS},
-    **{f"/v1/{letter}": ("single", call) for letter, call in SHORT_PATHS.items()},
-    **dict.fromkeys(("/v1/batch", "/v1/import", "/v1/b"), ("batch", None)),
-    "/v1/webhook": ("webhook", None),
-}
 
 _WANTED_HEADERS = {
     b"authorization", b"content-encoding", b"x-write-key", b"x-signature", b"origin",

@@ -12,7 +12,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -27,11 +27,10 @@ from pulsegate.ingest import auth, schemas
 from pulsegate.ingest.auth import SourceDirectory, SourceInfo
 from pulsegate.ingest.body import BodyTooLarge, InvalidGzip, read_body
 from pulsegate.ingest.normalize import normalize
+from pulsegate.ingest.paths import ROUTES, Kind
 from pulsegate.ingest.repository import InboundRow, RejectedRow
 from pulsegate.ingest.traits import check_traits
 from pulsegate.ingest.writer import GroupCommitWriter
-
-Kind = Literal["single", "batch", "webhook"]
 
 # PostgreSQL's jsonb cannot hold U+0000; find the escape but not an escaped backslash before "u".
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -59,6 +58,9 @@ class IngestRequest:
     signature: str | None = None
     origin: str | None = None
     client_ip: str | None = None
+    # A replay of a kept message, authorised by a workspace API key: no signature or origin
+    # checks, and a refusal is not kept a second time.
+    trusted: bool = False
 
 
 @dataclass(slots=True)
@@ -93,13 +95,31 @@ class IngestService:
         self._limits = limits
 
     async def ingest(self, request: IngestRequest) -> IngestOutcome:
-        now = datetime.now(UTC)
-        # Milliseconds, as Segment writes timestamps: the columns then equal the JSON exactly.
-        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
         key = auth.write_key_from_request(
             request.authorization, request.write_key_header, request.write_key_query
         )
         source = await self._authorise(key, request) if key else None
+        return await self._ingest(request, source)
+
+    async def replay(
+        self, *, source: SourceInfo, raw: bytes, endpoint: str, batch_item: bool
+    ) -> IngestOutcome:
+        """Run a kept message (or request) through ingestion again, under today's rules.
+
+        It is stored if it passes now (deduplicated by messageId as always); otherwise the
+        refusal is raised with its current reasons, and nothing new is kept.
+        """
+        kind, call_type = ("single", None) if batch_item else ROUTES[endpoint]
+        request = IngestRequest(
+            endpoint=endpoint, kind=kind, call_type=call_type, body=_once(raw), gzipped=False,
+            trusted=True,
+        )  # fmt: skip
+        return await self._ingest(request, source)
+
+    async def _ingest(self, request: IngestRequest, source: SourceInfo | None) -> IngestOutcome:
+        now = datetime.now(UTC)
+        # Milliseconds, as Segment writes timestamps: the columns then equal the JSON exactly.
+        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
         try:
             payload, raw = await self._read(request, source)
             if source is None:
@@ -107,7 +127,7 @@ class IngestService:
                 self._check_signature(source, request, raw)
             items, root = self._items(request, payload, raw)
         except RefusedRequest as refusal:
-            if source is not None:
+            if source is not None and not request.trusted:
                 await self._keep_refusal(source, request, received_at, refusal)
             raise
         return await self._store(request, source, items, root, raw, received_at)
@@ -158,7 +178,7 @@ class IngestService:
 
     @staticmethod
     def _check_signature(source: SourceInfo, request: IngestRequest, raw: bytes) -> None:
-        if request.kind != "webhook" or not source.webhook_secret:
+        if request.kind != "webhook" or not source.webhook_secret or request.trusted:
             return
         if not auth.signature_is_valid(raw, request.signature, source.webhook_secret):
             code = "invalid_signature" if request.signature else "missing_signature"
@@ -226,7 +246,7 @@ class IngestService:
             )  # fmt: skip
             refused.append(rejected_row)
             outcome.rejected.append(summary)
-        await self._writer.write(accepted, refused)
+        await self._writer.write(accepted, [] if request.trusted else refused)
         if outcome.rejected and len(items) == 1 and root is None:
             raise InvalidRequest(
                 outcome.rejected[0]["message"],
@@ -349,3 +369,7 @@ def _summary(reasons: list[dict[str, str]]) -> str:
 def _reasons_json(reasons: list[dict[str, str]]) -> str:
     # Field names come from the client and may hold a NUL, which jsonb refuses.
     return orjson.dumps(reasons).decode().replace("\\u0000", "\\ufffd")
+
+
+async def _once(raw: bytes) -> AsyncIterator[bytes]:
+    yield raw

@@ -1,0 +1,33 @@
+"""`/api/v1/rejected-messages`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from pulsegate.api.auth import WorkspaceId
+from pulsegate.db.engine import unit_of_work
+from pulsegate.rejected import service
+from pulsegate.rejected.schemas import RejectedPage, ReplayOut
+
+router = APIRouter(prefix="/api/v1", tags=["rejected messages"])
+
+
+@router.get("/rejected-messages", summary="Refused messages, newest first, with their reasons")
+async def list_rejected(
+    request: Request,
+    workspace_id: WorkspaceId,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> RejectedPage:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_rejected(session, workspace_id, cursor=cursor, limit=limit)
+
+
+@router.post("/rejected-messages/{rejected_id}/replay", summary="Ingest a refused message again")
+async def replay(request: Request, workspace_id: WorkspaceId, rejected_id: int) -> ReplayOut:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.replay(
+            session, workspace_id, rejected_id, ingest=request.app.state.ingest
+        )
