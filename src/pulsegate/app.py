@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await writer.start()
         app.state.engine = engine
+        app.state.writer = writer
         app.state.secret_box = secret_box
         app.state.timezone = settings.timezone
         app.state.admin_token = (

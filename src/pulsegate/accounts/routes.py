@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 
-from pulsegate.accounts import service
-from pulsegate.accounts.schemas import AccountOut, AccountPage, ChoiceList, UserOut, UserPage
+from pulsegate.accounts import service, writes
+from pulsegate.accounts.schemas import (
+    Accepted,
+    AccountIn,
+    AccountOut,
+    AccountPage,
+    ChoiceList,
+    UserIn,
+    UserOut,
+    UserPage,
+)
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.db.engine import unit_of_work
 
@@ -47,6 +56,28 @@ async def list_account_users(
 async def get_user(request: Request, workspace_id: WorkspaceId, user_id: str) -> UserOut:
     async with unit_of_work(request.app.state.engine) as session:
         return await service.get_user(session, workspace_id, user_id)
+
+
+@router.put(
+    "/accounts/{account_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Upsert an account from a backend (stored as a group call; applied within a second)",
+)
+async def put_account(
+    request: Request, workspace_id: WorkspaceId, account_id: str, body: AccountIn
+) -> Accepted:
+    return await writes.upsert_account(request.app.state.writer, workspace_id, account_id, body)
+
+
+@router.put(
+    "/users/{user_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Upsert a user from a backend (stored as an identify call; applied within a second)",
+)
+async def put_user(
+    request: Request, workspace_id: WorkspaceId, user_id: str, body: UserIn
+) -> Accepted:
+    return await writes.upsert_user(request.app.state.writer, workspace_id, user_id, body)
 
 
 def _choice_routes(path: str, kind: str, label: str) -> None:

@@ -87,3 +87,66 @@ class ChoiceList(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("names must be unique")
         return items
+
+
+class AccountIn(BaseModel):
+    """An upsert from a backend: the fields given are set, the others are left alone; `null`
+    clears. It becomes a group call in the log, applied like any other."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Acme",
+                    "created_at": "2024-03-01",
+                    "tier": "Gold",
+                    "custom": {"plan": "pro"},
+                }
+            ]
+        },
+    )
+
+    name: str | None = None
+    created_at: str | None = Field(None, description="Join date, ISO-8601")
+    email: str | None = None
+    description: str | None = Field(None, max_length=512)
+    phone: str | None = None
+    website: str | None = None
+    industry: str | None = None
+    employees: float | None = None
+    tier: str | None = None
+    lifecycle_stage: str | None = None
+    billing_street: str | None = None
+    billing_city: str | None = None
+    billing_state: str | None = None
+    billing_postal: str | None = None
+    billing_country: str | None = None
+    is_churned: bool | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+class UserIn(BaseModel):
+    """An upsert from a backend, like `AccountIn`; it becomes an identify call in the log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    mobile_phone: str | None = None
+    salutation: str | None = None
+    title: str | None = None
+    role: str | None = None
+    department: str | None = None
+    mailing_street: str | None = None
+    mailing_city: str | None = None
+    mailing_state: str | None = None
+    mailing_postal: str | None = None
+    mailing_country: str | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+class Accepted(BaseModel):
+    message_id: str = Field(description="The message the upsert was stored as in the log")
