@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
@@ -123,3 +125,38 @@ def test_sdk_sees_a_refusal_as_final_with_code_and_message(live_server: LiveServ
     with pytest.raises(Exception, match="invalid_write_key") as raised:
         client.track(user_id="u", event="e")
     assert getattr(raised.value, "status", None) == 401
+
+
+def test_segment_sdk_in_rest_api_out_through_a_running_server(
+    live_server: LiveServer,
+) -> None:
+    """Seed 001's calls from the unmodified SDK; the server's projector and REST API answer."""
+    source = new_tenant(live_server)
+    workspace = source["workspace_id"]
+    api_key = cli_json(live_server.env, "apikey", "create", workspace)["api_key"]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    client = SegmentClient(source["write_key"], host=live_server.url, sync_mode=True)
+    client.identify("ada", {"firstName": "Ada", "email": "ada@acme.example", "title": "CTO"},
+                    anonymous_id="anon-7")  # fmt: skip
+    client.group("ada", "acme", {"name": "Acme", "createdAt": "2024-03-01",
+                                 "biling_city": "Springfield", "employees": 40})  # fmt: skip
+    client.page(anonymous_id="anon-7", name="Pricing", category="Marketing")
+    client.track("ada", "Report Built", {"module": "Reports"})
+
+    deadline = time.monotonic() + 10
+    while True:
+        account = httpx.get(f"{live_server.url}/api/v1/accounts/acme", headers=headers)
+        events = httpx.get(f"{live_server.url}/api/v1/events?account_id=acme", headers=headers)
+        if account.status_code == 200 and len(events.json()["items"]) == 2:
+            break
+        assert time.monotonic() < deadline, (account.text, events.text)
+        time.sleep(0.1)
+    body = account.json()
+    assert (body["name"], body["billing_city"], body["employees"], body["user_count"]) == (
+        "Acme", "Springfield", 40, 1,
+    )  # fmt: skip
+    user = httpx.get(f"{live_server.url}/api/v1/users/ada", headers=headers).json()
+    assert (user["first_name"], user["title"], user["account_id"]) == ("Ada", "CTO", "acme")
+    page, track = events.json()["items"]
+    assert (page["type"], page["name"], page["user_id"]) == ("page", "Pricing", "ada")  # stitched
+    assert (track["name"], track["module"]) == ("Report Built", "Reports")
