@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,28 @@ def live_server(
     server = start_server(database_url, tmp_path_factory.mktemp("live"))
     yield server
     server.stop()
+
+
+@contextmanager
+def failing_inserts(database_url: str, *, table: str, prefix: str) -> Iterator[None]:
+    """A real failure inside the writing transaction: inserting into `table` a row whose
+    `message_id` starts with `prefix` raises, until the block ends."""
+    name = f"pulsegate_test_fail_{table}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.message_id LIKE '{prefix}%' THEN
+                    RAISE EXCEPTION 'forced failure for %', NEW.message_id;
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER {name} BEFORE INSERT ON {table}
+                FOR EACH ROW EXECUTE FUNCTION {name}();"""
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"DROP TRIGGER {name} ON {table}")
+            conn.execute(f"DROP FUNCTION {name}()")

@@ -15,31 +15,14 @@ from segment.analytics.client import Client as SegmentClient
 
 from pulsegate.db import migrate
 from pulsegate.db.embedded import start_embedded_postgres
-from tests.conftest import Rows, Tenant, create_tenant, start_server
+from tests.conftest import Rows, Tenant, create_tenant, failing_inserts, start_server
 from tests.test_ingest_refusals import basic
-
-EXPLODE = """
-CREATE FUNCTION pulsegate_test_explode() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.message_id LIKE 'explode-%' THEN
-        RAISE EXCEPTION 'forced failure for %', NEW.message_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER pulsegate_test_explode BEFORE INSERT ON inbound_messages
-    FOR EACH ROW EXECUTE FUNCTION pulsegate_test_explode();
-"""
 
 
 @pytest.fixture
 def exploding_inserts(database_url: str) -> Iterator[None]:
-    """A real failure inside the storing transaction, for message ids starting `explode-`."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(EXPLODE)
-    yield
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TRIGGER pulsegate_test_explode ON inbound_messages")
-        conn.execute("DROP FUNCTION pulsegate_test_explode()")
+    with failing_inserts(database_url, table="inbound_messages", prefix="explode-"):
+        yield
 
 
 @pytest.mark.usefixtures("exploding_inserts")

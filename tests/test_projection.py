@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
-from tests.conftest import Rows, Tenant
+from tests.conftest import Rows, Tenant, failing_inserts
 from tests.test_ingest_refusals import basic
 
 
@@ -151,27 +151,10 @@ async def test_a_row_of_a_transaction_still_running_holds_back_later_ones(
     await project_until(engine, lambda: len(events(rows, tenant)) == 2)
 
 
-EXPLODE = """
-CREATE FUNCTION pulsegate_test_explode_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.message_id LIKE 'explode-%' THEN
-        RAISE EXCEPTION 'cannot project %', NEW.message_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER pulsegate_test_explode_event BEFORE INSERT ON events
-    FOR EACH ROW EXECUTE FUNCTION pulsegate_test_explode_event();
-"""
-
-
 @pytest.fixture
 def exploding_events(database_url: str) -> Iterator[None]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(EXPLODE)
-    yield
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TRIGGER pulsegate_test_explode_event ON events")
-        conn.execute("DROP FUNCTION pulsegate_test_explode_event()")
+    with failing_inserts(database_url, table="events", prefix="explode-"):
+        yield
 
 
 @pytest.mark.usefixtures("exploding_events")
@@ -191,4 +174,4 @@ async def test_a_message_that_cannot_be_applied_is_recorded_and_the_rest_go_on(
         tenant.workspace_id,
     )
     assert failure["message_id"] == "explode-1"
-    assert "cannot project explode-1" in failure["error"]
+    assert "forced failure for explode-1" in failure["error"]

@@ -54,6 +54,16 @@ class Forbidden(PulsegateError):
     code = "forbidden"
 
 
+class NotFound(PulsegateError):
+    status_code = 404
+    code = "not_found"
+
+
+class AlreadyExists(PulsegateError):
+    status_code = 409
+    code = "already_exists"
+
+
 class PayloadTooLarge(PulsegateError):
     status_code = 413
     code = "payload_too_large"

@@ -18,13 +18,8 @@ from pulsegate.accounts.schemas import (
 )
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.models import Account, User
-from pulsegate.errors import PulsegateError
+from pulsegate.errors import NotFound
 from pulsegate.projection.custom import CUSTOM_PREFIX
-
-
-class NotFound(PulsegateError):
-    status_code = 404
-    code = "not_found"
 
 
 def _values(fields: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.db.models import CustomField
-from pulsegate.errors import InvalidRequest, PulsegateError
+from pulsegate.errors import AlreadyExists, InvalidRequest, NotFound
 from pulsegate.fields import repository
 from pulsegate.fields.schemas import (
     CustomFieldSettingsIO,
@@ -23,16 +23,6 @@ from pulsegate.fields.schemas import (
 )
 
 DEFAULT_MODE = "auto"
-
-
-class NotFound(PulsegateError):
-    status_code = 404
-    code = "not_found"
-
-
-class FieldExists(PulsegateError):
-    status_code = 409
-    code = "already_exists"
 
 
 async def list_fields(
@@ -50,7 +40,7 @@ async def create_field(session: AsyncSession, workspace_id: uuid.UUID, body: Fie
     if body.kind == "metric" and body.type != "number":
         raise InvalidRequest("a metric is numeric: its type must be number", code="invalid_field")
     if not await repository.insert_field(session, field):
-        raise FieldExists(f"the workspace already has a {body.object} field {body.key!r}")
+        raise AlreadyExists(f"the workspace already has a {body.object} field {body.key!r}")
     return FieldOut.model_validate(field)
 
 

@@ -8,16 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.models import RejectedMessage
-from pulsegate.errors import PulsegateError
+from pulsegate.errors import NotFound, PulsegateError
 from pulsegate.ingest.auth import SourceInfo
 from pulsegate.ingest.service import IngestService
 from pulsegate.rejected import repository
 from pulsegate.rejected.schemas import RejectedOut, RejectedPage, ReplayOut
-
-
-class NotFound(PulsegateError):
-    status_code = 404
-    code = "not_found"
 
 
 class NotReplayable(PulsegateError):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.db.models import AdminToken, ApiKey, Source, Workspace
-from pulsegate.errors import PulsegateError
+from pulsegate.errors import AlreadyExists, NotFound
 from pulsegate.security import (
     SecretBox,
     generate_secret,
@@ -26,16 +26,6 @@ from pulsegate.workspaces import repository
 
 DEFAULT_WORKSPACE = "default"
 BOOTSTRAP_LOCK_ID = 0x626F6F74  # "boot"
-
-
-class AlreadyExists(PulsegateError):
-    status_code = 409
-    code = "already_exists"
-
-
-class NotFound(PulsegateError):
-    status_code = 404
-    code = "not_found"
 
 
 @dataclass(frozen=True)
