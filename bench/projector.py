@@ -27,34 +27,42 @@ from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
 
+# Each message is assigned a user by a hash of its number, so every kind of call reaches every
+# user (a plain `n % 10000` would tie each call type to one last digit of the user id). A user
+# belongs to one account (`user % 1000`), as in a real product. Times increase with log order.
 FILL = """
 INSERT INTO inbound_messages
     (workspace_id, source_id, message_id, type, received_at, timestamp, message)
 SELECT %(w)s, %(s)s, 'bench-' || n, kind, now(), ts,
-       CASE kind
+       jsonb_build_object('messageId', 'bench-' || n, 'type', kind,
+                          'context', jsonb_build_object(
+                              'library', jsonb_build_object('name', 'analytics-python',
+                                                            'version', '2.3.2'),
+                              'ip', '10.1.' || (u %% 250) || '.7'))
+       || CASE kind
          WHEN 'track' THEN jsonb_build_object(
-             'type', 'track', 'event', 'Feature ' || (n %% 40), 'messageId', 'bench-' || n,
+             'event', 'Feature ' || (n %% 40),
              'properties', jsonb_build_object('module', 'Module ' || (n %% 8), 'n', n))
-             || CASE WHEN n %% 4 = 0 THEN jsonb_build_object('anonymousId', 'anon-' || (n %% 10000))
-                     ELSE jsonb_build_object('userId', 'user-' || (n %% 10000)) END
+             || CASE WHEN n %% 4 = 0 THEN jsonb_build_object('anonymousId', 'anon-' || u)
+                     ELSE jsonb_build_object('userId', 'user-' || u) END
          WHEN 'page' THEN jsonb_build_object(
-             'type', 'page', 'name', 'Page ' || (n %% 20), 'userId', 'user-' || (n %% 10000),
-             'messageId', 'bench-' || n, 'properties', jsonb_build_object('path', '/p/' || n))
+             'name', 'Page ' || (n %% 20), 'userId', 'user-' || u,
+             'properties', jsonb_build_object('path', '/p/' || (n %% 50)))
          WHEN 'identify' THEN jsonb_build_object(
-             'type', 'identify', 'userId', 'user-' || (n %% 10000),
-             'anonymousId', 'anon-' || (n %% 10000), 'messageId', 'bench-' || n,
-             'traits', jsonb_build_object('first_name', 'First ' || n, 'email', n || '@x.io',
+             'userId', 'user-' || u, 'anonymousId', 'anon-' || u,
+             'traits', jsonb_build_object('first_name', 'First ' || u, 'lastName', 'Last ' || n,
+                                          'email', u || '@x.io', 'title', 'Engineer',
                                           'plan_seats', n %% 50))
          ELSE jsonb_build_object(
-             'type', 'group', 'userId', 'user-' || (n %% 10000),
-             'groupId', 'acct-' || (n %% 1000), 'messageId', 'bench-' || n,
-             'traits', jsonb_build_object('name', 'Account ' || (n %% 1000),
+             'userId', 'user-' || u, 'groupId', 'acct-' || (u %% 1000),
+             'traits', jsonb_build_object('name', 'Account ' || (u %% 1000),
                                           'createdAt', '2024-01-01', 'industry', 'Tools',
-                                          'employees', n %% 500))
+                                          'employees', n %% 500, 'plan', 'Pro'))
        END
-FROM (SELECT n, CASE WHEN n %% 10 < 7 THEN 'track' WHEN n %% 10 = 7 THEN 'page'
-                     WHEN n %% 10 = 8 THEN 'identify' ELSE 'group' END AS kind,
-             now() - make_interval(secs => n) AS ts
+FROM (SELECT n, abs(hashtext(n::text)) %% 10000 AS u,
+             CASE WHEN n %% 10 < 7 THEN 'track' WHEN n %% 10 = 7 THEN 'page'
+                  WHEN n %% 10 = 8 THEN 'identify' ELSE 'group' END AS kind,
+             now() - make_interval(secs => %(count)s - n) AS ts
       FROM generate_series(1, %(count)s) AS n) AS g
 """
 
