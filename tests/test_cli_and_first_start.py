@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -80,3 +84,47 @@ def test_create_commands_print_one_time_secrets_as_json(database_url: str, tmp_p
     missing = run_cli(env, "source", "create", "no-such-ws", "web")
     assert missing.returncode == 1
     assert "no workspace 'no-such-ws'" in missing.stderr
+
+
+def test_worker_projects_what_a_server_without_projector_accepted(
+    tmp_path: Path, scratch_database: str
+) -> None:
+    """Design §4: `pulsegate worker` runs the background work, no HTTP, and stops on SIGTERM."""
+    server = start_server(scratch_database, tmp_path / "data", PULSEGATE_PROJECTOR_ENABLED="false")
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        credentials = json.loads((tmp_path / "data" / "credentials.json").read_text())
+        api = {"Authorization": f"Bearer {credentials['api_key']}"}
+        sent = httpx.post(
+            f"{server.url}/v1/track",
+            auth=(credentials["write_key"], ""),
+            json={"userId": "u-w", "event": "Report Built", "properties": {"module": "Reports"}},
+        )
+        assert sent.json() == {"success": True}
+        time.sleep(1.0)  # five of the server's poll intervals, had it a projector
+        events = httpx.get(f"{server.url}/api/v1/events", headers=api).json()
+        assert events["items"] == []
+
+        log_path = tmp_path / "worker.log"
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "pulsegate", "worker"],
+            env=server.env,
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not (items := httpx.get(f"{server.url}/api/v1/events", headers=api).json()["items"]):
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        assert [(e["name"], e["module"], e["user_id"]) for e in items] == [
+            ("Report Built", "Reports", "u-w")
+        ]
+
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+        assert "worker.stopped" in log_path.read_text()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        server.stop()

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
+    commands.add_parser(
+        "worker", help="migrate, then run the background work (projector) without HTTP"
+    ).set_defaults(handler=_worker)
 
     workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
         required=True, metavar="ACTION"
@@ -108,6 +111,16 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
     assert settings.database_url is not None
     migrate.upgrade(settings.database_url)
     _out(f"database migrated to {migrate.head_revision()}")
+    return 0
+
+
+def _worker(_: argparse.Namespace, settings: Settings) -> int:
+    from pulsegate.worker import run_worker
+
+    settings = resolve_database(settings)
+    assert settings.database_url is not None
+    migrate.upgrade(settings.database_url)
+    asyncio.run(run_worker(settings))
     return 0
 
 

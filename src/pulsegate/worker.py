@@ -1,0 +1,46 @@
+"""`pulsegate worker`: the background work without HTTP.
+
+Today that is the projector; the scheduler's jobs join it here. Any number of workers (and
+`serve` processes) may run against one database: the projector's advisory lock lets one of
+them apply a batch at a time, and the others find the lock taken and wait their turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from pulsegate import __version__
+from pulsegate.db.engine import create_engine
+from pulsegate.projection.runner import Projector
+from pulsegate.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT.
+
+    A batch cut short by the stop is rolled back with its log position, so the next projector
+    applies it again: nothing is lost or applied twice.
+    """
+    engine = create_engine(
+        settings.async_database_url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    projector = Projector(engine)
+    await projector.start()
+    log.info("worker.started", version=__version__)
+    try:
+        await stopping.wait()
+    finally:
+        await projector.stop()
+        await engine.dispose()
+        log.info("worker.stopped")
