@@ -129,7 +129,20 @@ class AccountIn(BaseModel):
 class UserIn(BaseModel):
     """An upsert from a backend, like `AccountIn`; it becomes an identify call in the log."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "email": "ada@acme.com",
+                    "title": "CTO",
+                    "custom": {"seats_used": 12},
+                }
+            ]
+        },
+    )
 
     first_name: str | None = None
     last_name: str | None = None

@@ -63,7 +63,21 @@ class TraitMappingIO(BaseModel):
 class CustomFieldSettingsIO(BaseModel):
     """`auto`: unknown traits define dimensions; `mapped`: only `mappings`; `off`: none."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"mode": "auto", "mappings": []},
+                {
+                    "mode": "mapped",
+                    "mappings": [
+                        {"object": "account", "trait": "plan", "field": "plan"},
+                        {"object": "account", "trait": "seats_used", "field": "seats"},
+                    ],
+                },
+            ]
+        },
+    )
 
     mode: Literal["auto", "mapped", "off"]
     mappings: list[TraitMappingIO] = []

@@ -19,6 +19,8 @@ class Strict(BaseModel):
 
 
 class WorkspaceCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "acme"}]})
+
     name: Name
 
 
@@ -29,6 +31,15 @@ class WorkspaceOut(BaseModel):
 
 
 class SourceCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "web", "allowed_origins": ["https://app.acme.com"]},
+                {"name": "segment-webhooks", "webhook_secret": "the shared secret"},
+            ]
+        }
+    )
+
     name: Name
     webhook_secret: Annotated[str, Field(min_length=8)] | None = None
     allowed_origins: list[Annotated[str, Field(min_length=1)]] | None = None
@@ -45,6 +56,8 @@ class SourceCreated(BaseModel):
 
 
 class ApiKeyCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing-service"}]})
+
     name: Name = "default"
 
 
