@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from pulsegate.sessions import service as sessions
+from pulsegate.sessions.sessionize import SessionRules
 from tests.conftest import Rows, Tenant, create_tenant
 from tests.test_accounts_api import bearer, send, settle
 
@@ -35,6 +37,9 @@ CASES: list[tuple[str, str, Any]] = [
     ("PUT", "/api/v1/accounts/acme-secret", {"name": "Hijacked"}),
     ("PUT", "/api/v1/users/user-secret", {"first_name": "Hijacked"}),
     ("POST", "/api/v1/rejected-messages/1/replay", None),
+    ("GET", "/api/v1/sessions", None),
+    ("GET", "/api/v1/accounts/acme-secret/usage", None),
+    ("GET", "/api/v1/users/user-secret/usage", None),
 ]  # fmt: skip
 
 TEMPLATES = {
@@ -43,6 +48,8 @@ TEMPLATES = {
     "/api/v1/users/user-secret": "/api/v1/users/{user_id}",
     "/api/v1/accounts/acme-secret/metrics/mrr": "/api/v1/accounts/{account_id}/metrics/{key}",
     "/api/v1/rejected-messages/1/replay": "/api/v1/rejected-messages/{rejected_id}/replay",
+    "/api/v1/accounts/acme-secret/usage": "/api/v1/accounts/{account_id}/usage",
+    "/api/v1/users/user-secret/usage": "/api/v1/users/{user_id}/usage",
 }
 
 
@@ -74,7 +81,7 @@ async def test_no_key_is_401_everywhere(client: httpx.AsyncClient) -> None:
 
 
 async def test_another_workspace_reads_and_writes_nothing_of_ours(
-    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
 ) -> None:
     owner = tenant
     for path, names in (("tiers", ["Gold"]), ("lifecycle-stages", ["Adoption"])):
@@ -94,8 +101,10 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
          {"type": "track", "userId": "user-secret", "event": "Secret Feature"}],
     )  # fmt: skip
     await settle(client, owner, rows)
+    await sessions.sweep(app.state.engine, rules=SessionRules())
     before = await owner_state(client, owner)
     assert before["/api/v1/accounts/acme-secret"][0] == 200
+    assert before["/api/v1/sessions"][1]["items"][0]["user_id"] == "user-secret"
 
     intruder = await create_tenant(database_url)
     for method, path, body in CASES:

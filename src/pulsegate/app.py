@@ -22,10 +22,12 @@ from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
+from pulsegate.jobs.scheduler import build_scheduler
 from pulsegate.logging import configure_logging
 from pulsegate.projection.runner import Projector
 from pulsegate.rejected import routes as rejected_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key
+from pulsegate.sessions import routes as sessions_routes
 from pulsegate.settings import Settings
 from pulsegate.workspaces import routes as workspaces_routes
 
@@ -98,10 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projector = Projector(engine) if settings.projector_enabled else None
         if projector is not None:
             await projector.start()
+        scheduler = build_scheduler(engine, settings) if settings.scheduler_enabled else None
+        if scheduler is not None:
+            scheduler.start()
         log.info("app.started", version=__version__)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             if projector is not None:
                 await projector.stop()
             await writer.stop()  # store what was accepted before the connections go
@@ -123,5 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_routes.router)
     app.include_router(accounts_routes.router)
     app.include_router(fields_routes.router)
+    app.include_router(sessions_routes.router)
     app.include_router(rejected_routes.router)
     return app

@@ -7,11 +7,14 @@ also come from a `.env` file in the working directory.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pulsegate.sessions.sessionize import SessionRules
 
 
 class LogFormat(StrEnum):
@@ -40,6 +43,8 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.AUTO
 
     session_timeout_minutes: int = Field(default=30, ge=1)
+    # Time credited to the last event of every session (so a one-event session is not 0 s).
+    session_tail_seconds: float = Field(default=0, ge=0)
     nightly_cron: str = "0 2 * * *"
     timezone: str = "UTC"
     scheduler_enabled: bool = True
@@ -61,6 +66,13 @@ class Settings(BaseSettings):
 
     database_pool_size: int = Field(default=5, ge=1)
     database_connect_timeout_seconds: int = Field(default=3, ge=1)
+
+    @property
+    def session_rules(self) -> SessionRules:
+        return SessionRules(
+            timeout=timedelta(minutes=self.session_timeout_minutes),
+            tail=timedelta(seconds=self.session_tail_seconds),
+        )
 
     @property
     def async_database_url(self) -> str:

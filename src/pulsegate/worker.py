@@ -1,6 +1,6 @@
 """`pulsegate worker`: the background work without HTTP.
 
-Today that is the projector; the scheduler's jobs join it here. Any number of workers (and
+The projector, and the scheduler's jobs (pulsegate.jobs). Any number of workers (and
 `serve` processes) may run against one database: the projector's advisory lock lets one of
 them apply a batch at a time, and the others find the lock taken and wait their turn.
 """
@@ -14,6 +14,7 @@ import structlog
 
 from pulsegate import __version__
 from pulsegate.db.engine import create_engine
+from pulsegate.jobs.scheduler import build_scheduler
 from pulsegate.projection.runner import Projector
 from pulsegate.settings import Settings
 
@@ -37,10 +38,15 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stopping.set)
     projector = Projector(engine)
     await projector.start()
+    scheduler = build_scheduler(engine, settings) if settings.scheduler_enabled else None
+    if scheduler is not None:
+        scheduler.start()
     log.info("worker.started", version=__version__)
     try:
         await stopping.wait()
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await projector.stop()
         await engine.dispose()
         log.info("worker.stopped")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -191,6 +192,7 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "message_id"),
         Index("ix_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+        Index("ix_events_session_order", "workspace_id", "session_key", "timestamp", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -205,6 +207,10 @@ class Event(Base):
     module: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(Text)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # What sessions are keyed by: the anonymousId, else the userId (issue 4).
+    session_key: Mapped[str | None] = mapped_column(
+        Text, Computed("COALESCE(anonymous_id, user_id)", persisted=True)
+    )
 
 
 class Account(Base):
@@ -336,3 +342,45 @@ class MetricValue(Base):
     value: Mapped[Decimal] = mapped_column(Numeric)
     t: Mapped[int] = mapped_column(BigInteger)
     m: Mapped[str] = mapped_column(Text)
+
+
+class Session(Base):
+    """One visit of a session key: its events with no gap over the timeout, cut at 24 hours.
+
+    A pure function of the key's events (pulsegate.sessions.sessionize), rebuilt by the
+    session sweep for the window that new events touch. `chain_started_at` is the first event
+    after the last gap over the timeout: sessions are rebuilt from there, because a 24-hour cut
+    depends on where its chain began. `modules` and `features` hold
+    `[{"module"|"feature": name or null, "ms": time, "events": count}]`.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "session_key", "started_at"),
+        Index("ix_sessions_workspace_id_started_at", "workspace_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    session_key: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    chain_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_message_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str | None] = mapped_column(Text)  # the last userId among its events
+    group_id: Mapped[str | None] = mapped_column(Text)  # the last groupId among its events
+    events: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    modules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    features: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    closed: Mapped[bool] = mapped_column(Boolean)
+
+
+class SessionDirty(Base):
+    """Session keys with new events since the last sweep, and the earliest new event time."""
+
+    __tablename__ = "session_dirty"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    session_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -20,6 +20,8 @@ BATCH = 1000
 # in the log, so they are kept (their `m` starts with "api:").
 _CLEAR = (
     "DELETE FROM events WHERE workspace_id = %(w)s",
+    "DELETE FROM sessions WHERE workspace_id = %(w)s",
+    "DELETE FROM session_dirty WHERE workspace_id = %(w)s",
     "DELETE FROM accounts WHERE workspace_id = %(w)s",
     "DELETE FROM users WHERE workspace_id = %(w)s",
     "DELETE FROM identities WHERE workspace_id = %(w)s",

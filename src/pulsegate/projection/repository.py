@@ -106,6 +106,7 @@ async def workspace_messages(
 
 
 _INSERT_EVENTS = """
+WITH inserted AS (
 INSERT INTO events (workspace_id, message_id, type, timestamp, account_id, user_id,
                     anonymous_id, name, module, category, properties)
 SELECT m.workspace_id, m.message_id, m.type, m.timestamp,
@@ -121,11 +122,23 @@ SELECT m.workspace_id, m.message_id, m.type, m.timestamp,
 FROM inbound_messages m
 WHERE m.id = ANY(%(ids)s) AND m.type IN ('track', 'page', 'screen')
 ON CONFLICT (workspace_id, message_id) DO NOTHING
+RETURNING workspace_id, session_key, timestamp
+)
+INSERT INTO session_dirty (workspace_id, session_key, since)
+SELECT workspace_id, session_key, min(timestamp) FROM inserted
+WHERE session_key IS NOT NULL
+GROUP BY workspace_id, session_key
+ON CONFLICT (workspace_id, session_key) DO UPDATE
+SET since = LEAST(session_dirty.since, EXCLUDED.since)
 """
 
 
 async def project_events(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
-    """Events of track, page and screen calls; a message already projected is skipped."""
+    """Events of track, page and screen calls; a message already projected is skipped.
+
+    The session key of every new event is queued for the session sweep with its earliest
+    new event time, so the sweep rebuilds only the sessions that new events can change.
+    """
     await connection.exec_driver_sql(_INSERT_EVENTS, {"ids": list(message_ids)})
 
 

@@ -1,0 +1,72 @@
+"""`GET /api/v1/sessions` and the daily usage of accounts and users."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+
+from pulsegate.api.auth import WorkspaceId
+from pulsegate.db.engine import unit_of_work
+from pulsegate.sessions import service
+from pulsegate.sessions.repository import SessionFilter
+from pulsegate.sessions.schemas import SessionPage, UsageReport
+
+router = APIRouter(prefix="/api/v1", tags=["sessions"])
+
+FromDay = Annotated[date | None, Query(alias="from", description="Default: 29 days before `to`")]
+ToDay = Annotated[date | None, Query(alias="to", description="Default: today")]
+
+
+@router.get("/sessions", summary="Sessions in start order, with time per module and feature")
+async def list_sessions(
+    request: Request,
+    workspace_id: WorkspaceId,
+    account_id: str | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> SessionPage:
+    where = SessionFilter(account_id=account_id, user_id=user_id, since=since, until=until)
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_sessions(
+            session, workspace_id=workspace_id, where=where, cursor=cursor, limit=limit
+        )
+
+
+@router.get(
+    "/accounts/{account_id}/usage",
+    summary="An account's daily usage, and its health measures as of `to`",
+)
+async def account_usage(
+    request: Request, workspace_id: WorkspaceId, account_id: str, first: FromDay = None,
+    last: ToDay = None,
+) -> UsageReport:  # fmt: skip
+    first_day, last_day = _days(request, first, last)
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.usage(
+            session, workspace_id=workspace_id, account_id=account_id, first_day=first_day,
+            last_day=last_day, timezone=request.app.state.timezone,
+        )  # fmt: skip
+
+
+@router.get("/users/{user_id}/usage", summary="A user's daily usage")
+async def user_usage(
+    request: Request, workspace_id: WorkspaceId, user_id: str, first: FromDay = None,
+    last: ToDay = None,
+) -> UsageReport:  # fmt: skip
+    first_day, last_day = _days(request, first, last)
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.usage(
+            session, workspace_id=workspace_id, user_id=user_id, first_day=first_day,
+            last_day=last_day, timezone=request.app.state.timezone,
+        )  # fmt: skip
+
+
+def _days(request: Request, first: date | None, last: date | None) -> tuple[date, date]:
+    last = last or datetime.now(ZoneInfo(request.app.state.timezone)).date()
+    return first or last - timedelta(days=service.MEASURE_DAYS - 1), last

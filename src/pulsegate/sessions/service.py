@@ -1,0 +1,249 @@
+"""Sessions: the sweep that keeps them current, and reading them as sessions and daily usage.
+
+The projector queues the session key of every new event with its time (`session_dirty`). The
+sweep takes keys off that queue and rebuilds each key's sessions from the start of the chain
+the earliest new event joins (see `repository.find_windows`) with the pure rules of
+`sessionize`. Sessions are therefore a function of the set of events, whatever order,
+duplication or lateness they arrived with. The sweep also closes sessions idle past the timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from pulsegate.accounts import service as accounts_service
+from pulsegate.api.pagination import decode_cursor, encode_cursor
+from pulsegate.errors import InvalidRequest
+from pulsegate.sessions import repository
+from pulsegate.sessions.repository import DirtyKey, SessionFilter
+from pulsegate.sessions.schemas import (
+    DailyUsage,
+    FeatureTime,
+    ModuleTime,
+    SessionOut,
+    SessionPage,
+    UsageMeasures,
+    UsageReport,
+)
+from pulsegate.sessions.sessionize import SessionEvent, SessionRules, build_sessions, module_of
+
+log = structlog.get_logger(__name__)
+
+MEASURE_DAYS = 30
+MAX_USAGE_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    keys: int
+    sessions: int
+    closed: int
+
+
+async def sweep(
+    engine: AsyncEngine, *, rules: SessionRules, keys_per_batch: int = 500
+) -> SweepResult:
+    """Rebuild the sessions of every queued key, in bounded batches, then close idle ones.
+
+    Each batch commits with its keys' removal from the queue, so a crash repeats a batch and
+    loses none. Safe to run on several replicas at once: they claim different keys.
+    """
+    keys = sessions = 0
+    while True:
+        async with engine.begin() as connection:
+            claimed = await repository.claim_dirty_keys(connection, keys_per_batch)
+            if not claimed:
+                break
+            sessions += await _rebuild(connection, claimed, rules)
+        keys += len(claimed)
+    async with engine.begin() as connection:
+        closed = await repository.close_idle_sessions(connection, session_timeout=rules.timeout)
+    if keys or closed:
+        log.info("sessions.sweep.done", keys=keys, sessions=sessions, closed=closed)
+    return SweepResult(keys=keys, sessions=sessions, closed=closed)
+
+
+async def _rebuild(
+    connection: AsyncConnection, claimed: Sequence[DirtyKey], rules: SessionRules
+) -> int:
+    windows = await repository.find_windows(connection, claimed, session_timeout=rules.timeout)
+    await repository.delete_sessions_from(connection, windows)
+    rows = await repository.events_from(connection, windows)
+    built = [
+        (workspace_id, session_key, session)
+        for (workspace_id, session_key), events in itertools.groupby(
+            rows, key=lambda row: (row.workspace_id, row.session_key)
+        )
+        for session in build_sessions(_session_events(events), rules)
+    ]
+    await repository.insert_sessions(connection, built, session_timeout=rules.timeout)
+    return len(built)
+
+
+def _session_events(rows: Iterable[Any]) -> Iterable[SessionEvent]:
+    for row in rows:
+        yield SessionEvent(
+            timestamp=row.timestamp,
+            message_id=row.message_id,
+            module=module_of(
+                type=row.type, module=row.module, category=row.category, name=row.name
+            ),
+            feature=row.name,
+            user_id=row.user_id,
+            group_id=row.account_id,
+        )
+
+
+async def list_sessions(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    where: SessionFilter,
+    cursor: str | None,
+    limit: int,
+) -> SessionPage:
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.list_sessions(
+        session, workspace_id=workspace_id, where=where, after=after, limit=limit + 1
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return SessionPage(
+        items=[_session_out(row) for row in page],
+        next_cursor=encode_cursor(page[-1]["started_at"], page[-1]["id"]) if more else None,
+    )
+
+
+def _session_out(row: Any) -> SessionOut:
+    return SessionOut(
+        session_key=row["session_key"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        seconds=row["duration_ms"] / 1000,
+        events=row["events"],
+        user_id=row["user_id"],
+        account_id=row["account_id"],
+        closed=row["closed"],
+        modules=[ModuleTime(module=m["module"], seconds=m["ms"] / 1000, events=m["events"])
+                 for m in row["modules"]],
+        features=[FeatureTime(feature=f["feature"], seconds=f["ms"] / 1000, events=f["events"])
+                  for f in row["features"]],
+    )  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Day:
+    sessions: int = 0
+    ms: int = 0
+    events: int = 0
+    users: set[str] = field(default_factory=set)
+    modules: dict[str | None, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )
+    features: dict[str | None, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )
+
+    def add(self, row: Any) -> None:
+        self.sessions += 1
+        self.ms += row["duration_ms"]
+        self.events += row["events"]
+        if row["user_id"] is not None:
+            self.users.add(row["user_id"])
+        for name, target in (("module", self.modules), ("feature", self.features)):
+            for entry in row[f"{name}s"]:
+                target[entry[name]][0] += entry["ms"]
+                target[entry[name]][1] += entry["events"]
+
+    def out(self, day: date) -> DailyUsage:
+        return DailyUsage(
+            date=day,
+            sessions=self.sessions,
+            seconds=self.ms / 1000,
+            events=self.events,
+            active_users=len(self.users),
+            modules=[ModuleTime(module=k, seconds=v[0] / 1000, events=v[1])
+                     for k, v in _by_name(self.modules)],
+            features=[FeatureTime(feature=k, seconds=v[0] / 1000, events=v[1])
+                      for k, v in _by_name(self.features)],
+        )  # fmt: skip
+
+
+def _by_name(usage: dict[str | None, list[int]]) -> list[tuple[str | None, list[int]]]:
+    return sorted(usage.items(), key=lambda item: (item[0] is not None, item[0] or ""))
+
+
+def _days(rows: Iterable[Any], first_day: date, last_day: date) -> dict[date, _Day]:
+    days = {first_day + timedelta(days=n): _Day() for n in range((last_day - first_day).days + 1)}
+    for row in rows:
+        days[row["day"]].add(row)
+    return days
+
+
+async def usage(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    account_id: str | None = None,
+    user_id: str | None = None,
+    first_day: date,
+    last_day: date,
+    timezone: str,
+) -> UsageReport:
+    """Daily usage of one account (with its health measures as of `last_day`) or one user.
+
+    A session counts on the day it starts, in `timezone`, with all its time and events.
+    """
+    if last_day < first_day or (last_day - first_day).days >= MAX_USAGE_DAYS:
+        raise InvalidRequest(
+            f"'from' must not be after 'to', and at most {MAX_USAGE_DAYS} days apart",
+            code="invalid_range",
+        )
+    user_count = None
+    if account_id is not None:
+        user_count = (
+            await accounts_service.get_account(session, workspace_id, account_id)
+        ).user_count
+    else:
+        assert user_id is not None
+        await accounts_service.get_user(session, workspace_id, user_id)
+    measure_from = last_day - timedelta(days=MEASURE_DAYS - 1)
+    rows = await repository.sessions_by_day(
+        session,
+        workspace_id=workspace_id,
+        account_id=account_id,
+        user_id=user_id,
+        first_day=min(first_day, measure_from),
+        last_day=last_day,
+        timezone=timezone,
+    )
+    days = _days(rows, min(first_day, measure_from), last_day)
+    return UsageReport(
+        account_id=account_id,
+        user_id=user_id,
+        days=[days[day].out(day) for day in sorted(days) if day >= first_day],
+        measures=_measures(days, last_day, user_count) if account_id is not None else None,
+    )
+
+
+def _measures(days: dict[date, _Day], as_of: date, user_count: int | None) -> UsageMeasures:
+    window = [days[as_of - timedelta(days=n)] for n in range(MEASURE_DAYS)]
+    active_user_days = sum(len(day.users) for day in window)
+    monthly_users = set().union(*(day.users for day in window))
+    return UsageMeasures(
+        as_of=as_of,
+        days_active=sum(1 for day in window if day.sessions),
+        seconds_per_active_user_day=(
+            sum(day.ms for day in window) / 1000 / active_user_days if active_user_days else 0.0
+        ),
+        dau_share=len(days[as_of].users) / user_count if user_count else None,
+        mau_share=len(monthly_users) / user_count if user_count else None,
+    )

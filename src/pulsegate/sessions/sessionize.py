@@ -1,0 +1,136 @@
+"""Sessions from one session key's events: the rules of seed 001, as a pure function.
+
+- Events are taken in order of their corrected timestamp, ties broken by messageId.
+- A gap longer than the timeout (30 minutes by default) ends a session; the next event starts
+  a new one. A gap of exactly the timeout does not.
+- A session is also cut at 24 hours: an event at or past 24 hours after the session's first
+  event starts a new session. The gap across such a cut is counted in neither session.
+- Session time is the sum of the gaps between its consecutive events, plus a tail for the
+  last event (0 by default): a single-event session lasts the tail.
+- Each gap is credited to the module, and to the feature, of the event that opens it; the tail
+  to the last event's. So the module times of a session add up to its time, and so do the
+  feature times.
+- An event's module is `properties.module` when given; a page or screen call without one
+  counts under its category, else its name; a track call without one counts under no module
+  (`null`). Its feature is the track call's event name, or the page or screen name.
+
+Times are whole milliseconds: each gap is rounded on its own, so the sums are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+MAX_SESSION_LENGTH = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRules:
+    timeout: timedelta = timedelta(minutes=30)
+    tail: timedelta = timedelta(0)
+    max_length: timedelta = MAX_SESSION_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    timestamp: datetime
+    message_id: str
+    module: str | None
+    feature: str | None
+    user_id: str | None = None
+    group_id: str | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    ms: int = 0
+    events: int = 0
+
+
+@dataclass(slots=True)
+class Session:
+    started_at: datetime
+    chain_started_at: datetime
+    first_message_id: str
+    ended_at: datetime
+    user_id: str | None
+    group_id: str | None
+    events: int = 0
+    duration_ms: int = 0
+    modules: dict[str | None, Usage] = field(default_factory=dict)
+    features: dict[str | None, Usage] = field(default_factory=dict)
+
+
+def module_of(
+    *, type: str, module: str | None, category: str | None, name: str | None
+) -> str | None:
+    """The module an event's time is credited to (see the module docstring)."""
+    if module:
+        return module
+    if type in ("page", "screen"):
+        return category or name or None
+    return None
+
+
+def build_sessions(events: Iterable[SessionEvent], rules: SessionRules) -> list[Session]:
+    """Sessions of one key's events, which must come in (timestamp, message_id) order.
+
+    `chain_started_at` is the first event after the last gap over the timeout; a rebuild must
+    start at a chain's start, because where a 24-hour cut falls depends on it.
+    """
+    sessions: list[Session] = []
+    current: Session | None = None
+    last: SessionEvent | None = None
+    for event in events:
+        if current is None or last is None:
+            current = _open(event, chain_started_at=event.timestamp)
+        elif event.timestamp - last.timestamp > rules.timeout:
+            sessions.append(_close(current, last, rules))
+            current = _open(event, chain_started_at=event.timestamp)
+        elif event.timestamp - current.started_at >= rules.max_length:
+            sessions.append(_close(current, last, rules))
+            current = _open(event, chain_started_at=current.chain_started_at)
+        else:
+            _credit(current, last, _milliseconds(event.timestamp - last.timestamp))
+        _count(current, event)
+        last = event
+    if current is not None and last is not None:
+        sessions.append(_close(current, last, rules))
+    return sessions
+
+
+def _open(event: SessionEvent, *, chain_started_at: datetime) -> Session:
+    return Session(
+        started_at=event.timestamp,
+        chain_started_at=chain_started_at,
+        first_message_id=event.message_id,
+        ended_at=event.timestamp,
+        user_id=None,
+        group_id=None,
+    )
+
+
+def _count(session: Session, event: SessionEvent) -> None:
+    session.events += 1
+    session.ended_at = event.timestamp
+    session.user_id = event.user_id or session.user_id
+    session.group_id = event.group_id or session.group_id
+    session.modules.setdefault(event.module, Usage()).events += 1
+    session.features.setdefault(event.feature, Usage()).events += 1
+
+
+def _credit(session: Session, opener: SessionEvent, ms: int) -> None:
+    session.duration_ms += ms
+    session.modules[opener.module].ms += ms
+    session.features[opener.feature].ms += ms
+
+
+def _close(session: Session, last: SessionEvent, rules: SessionRules) -> Session:
+    _credit(session, last, _milliseconds(rules.tail))
+    return session
+
+
+def _milliseconds(span: timedelta) -> int:
+    return round(span / timedelta(milliseconds=1))

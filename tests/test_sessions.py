@@ -1,0 +1,265 @@
+"""Sessions and daily usage from real deliveries: worked timelines, then any arrival order.
+
+Events go in through the ingest API (or straight into the log, for the property test), the
+projector applies them, and the session sweep builds sessions; reads go through the REST API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pulsegate.db.engine import create_engine
+from pulsegate.projection import service as projection
+from pulsegate.sessions import service as sessions
+from pulsegate.sessions.sessionize import SessionRules
+from pulsegate.settings import Settings
+from tests.conftest import Tenant
+from tests.test_events_api import bearer, send, wait_for_events
+from tests.test_projection_properties import INSERT, caught_up
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def track(mid: str, seconds: float, module: str | None, **ids: str) -> dict[str, Any]:
+    properties = {"module": module} if module else {}
+    return {"type": "track", "messageId": mid, "event": f"Feature {mid}",
+            "timestamp": at(seconds), "properties": properties, **ids}  # fmt: skip
+
+
+# The account and its two users, then three session keys:
+# - anon-1, tied to u-1 by an identify: events at 0, 60, 200 (Reports, Reports, Dashboards), a
+#   gap of 40 minutes, then 2600 and a page at 2700 with category Docs. A late event at 1400
+#   would bridge both into one session (the property test sends it).
+# - u-2 without an anonymousId (the key falls back to the userId): 100, then 1900 (a gap of
+#   exactly 30 minutes: same session), then 3800 (a gap of 1900 s: a new session).
+ACCOUNT = [
+    {"type": "group", "messageId": "g-1", "userId": "u-1", "groupId": "acct-1",
+     "timestamp": at(-10), "traits": {"name": "Acme", "createdAt": "2024-01-01"}},
+    {"type": "group", "messageId": "g-2", "userId": "u-2", "groupId": "acct-1",
+     "timestamp": at(-10)},
+    {"type": "identify", "messageId": "i-1", "userId": "u-1", "anonymousId": "anon-1",
+     "timestamp": at(2650)},
+]  # fmt: skip
+TIMELINE = [
+    track("a-0", 0, "Reports", anonymousId="anon-1"),
+    track("a-1", 60, "Reports", anonymousId="anon-1"),
+    track("a-2", 200, "Dashboards", anonymousId="anon-1"),
+    track("a-3", 2600, "Reports", anonymousId="anon-1"),
+    {"type": "page", "messageId": "a-4", "anonymousId": "anon-1", "name": "Guide",
+     "category": "Docs", "timestamp": at(2700), "properties": {}},
+    track("b-0", 100, None, userId="u-2"),
+    track("b-1", 1900, "Billing", userId="u-2"),
+    track("b-2", 3800, "Billing", userId="u-2"),
+]  # fmt: skip
+BRIDGE = track("a-late", 1400, "Reports", anonymousId="anon-1")
+
+
+async def sweep(app: FastAPI) -> None:
+    await sessions.sweep(app.state.engine, rules=SessionRules())
+
+
+async def test_sessions_and_daily_usage_of_a_worked_timeline(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await send(client, tenant, ACCOUNT + TIMELINE)
+    await wait_for_events(client, tenant, len(TIMELINE))
+    await wait_for_account(client, tenant, "acct-1")
+    await sweep(app)
+
+    listed = (await client.get("/api/v1/sessions", headers=bearer(tenant))).json()["items"]
+    summary = [(s["session_key"], s["started_at"][11:19], s["seconds"], s["events"],
+                s["user_id"], s["account_id"], s["closed"]) for s in listed]  # fmt: skip
+    assert summary == [
+        ("anon-1", "09:00:00", 200.0, 3, "u-1", "acct-1", True),
+        ("u-2", "09:01:40", 1800.0, 2, "u-2", "acct-1", True),
+        ("anon-1", "09:43:20", 100.0, 2, "u-1", "acct-1", True),
+        ("u-2", "10:03:20", 0.0, 1, "u-2", "acct-1", True),
+    ]
+    first, second = listed[0], listed[1]
+    assert first["modules"] == [
+        {"module": "Dashboards", "seconds": 0.0, "events": 1},
+        {"module": "Reports", "seconds": 200.0, "events": 2},
+    ]
+    # A track call without a module counts under null; the gap it opens is credited there.
+    assert second["modules"] == [
+        {"module": None, "seconds": 1800.0, "events": 1},
+        {"module": "Billing", "seconds": 0.0, "events": 1},
+    ]
+    # A page without a module counts under its category.
+    assert listed[2]["modules"] == [
+        {"module": "Docs", "seconds": 0.0, "events": 1},
+        {"module": "Reports", "seconds": 100.0, "events": 1},
+    ]
+
+    usage = (
+        await client.get(
+            "/api/v1/accounts/acct-1/usage?from=2026-03-01&to=2026-03-02", headers=bearer(tenant)
+        )
+    ).json()
+    quiet, active = usage["days"]
+    assert (quiet["date"], quiet["sessions"], quiet["seconds"]) == ("2026-03-01", 0, 0.0)
+    assert (active["sessions"], active["seconds"], active["events"], active["active_users"]) == (
+        4, 2100.0, 8, 2,
+    )  # fmt: skip
+    assert {m["module"]: m["seconds"] for m in active["modules"]} == {
+        "Reports": 300.0, "Dashboards": 0.0, "Docs": 0.0, None: 1800.0, "Billing": 0.0,
+    }  # fmt: skip
+    assert sum(m["seconds"] for m in active["modules"]) == active["seconds"]
+    assert usage["measures"] == {
+        "as_of": "2026-03-02",
+        "days_active": 1,
+        "seconds_per_active_user_day": 1050.0,  # 2,100 s over two active users that day
+        "dau_share": 1.0,
+        "mau_share": 1.0,
+    }
+    user = (await client.get("/api/v1/users/u-2/usage?from=2026-03-02&to=2026-03-02",
+                             headers=bearer(tenant))).json()  # fmt: skip
+    assert [(d["sessions"], d["seconds"]) for d in user["days"]] == [(2, 1800.0)]
+
+
+async def wait_for_account(client: httpx.AsyncClient, tenant: Tenant, account_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while (
+        await client.get(f"/api/v1/accounts/{account_id}", headers=bearer(tenant))
+    ).status_code != 200:
+        assert time.monotonic() < deadline, "the account was not projected"
+        await asyncio.sleep(0.1)
+
+
+async def test_usage_refuses_a_backwards_range_and_an_unknown_account(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    backwards = await client.get(
+        "/api/v1/accounts/acct-1/usage?from=2026-03-05&to=2026-03-01", headers=bearer(tenant)
+    )
+    assert backwards.status_code == 400
+    assert backwards.json()["code"] == "invalid_range"
+    unknown = await client.get("/api/v1/accounts/nope/usage", headers=bearer(tenant))
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "not_found"
+
+
+# --- any arrival order -------------------------------------------------------------------
+
+
+def store(database_url: str, workspace: uuid.UUID, message: dict[str, Any]) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            INSERT,
+            (workspace, uuid.uuid4(), message["messageId"], message["type"],
+             datetime.fromisoformat(message["timestamp"]), orjson.dumps(message).decode()),
+        )  # fmt: skip
+
+
+def new_workspace(database_url: str) -> uuid.UUID:
+    workspace = uuid.uuid4()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO workspaces (id, name) VALUES (%s, %s)", (workspace, str(workspace))
+        )
+    return workspace
+
+
+def deliver(database_url: str, order: list[dict[str, Any]], sweep_after: list[bool]) -> uuid.UUID:
+    """Store `order` one message at a time; after those marked, project and sweep, so later
+    messages arrive into sessions already built (and closed: their times are in the past)."""
+    workspace = new_workspace(database_url)
+
+    async def run() -> None:
+        engine = create_engine(Settings(database_url=database_url).async_database_url)
+        try:
+            for message, sweep_now in zip(order, sweep_after, strict=True):
+                store(database_url, workspace, message)
+                if sweep_now:
+                    await project_and_sweep(engine, database_url)
+            await project_and_sweep(engine, database_url)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return workspace
+
+
+async def project_and_sweep(engine: Any, database_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while not caught_up(database_url):
+        assert time.monotonic() < deadline, "the projector did not catch up"
+        await projection.project_next_batch(engine, batch_size=1)
+    await sessions.sweep(engine, rules=SessionRules())
+
+
+def session_state(database_url: str, workspace: uuid.UUID) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            """SELECT s.session_key, s.started_at, s.ended_at, s.chain_started_at,
+                      s.first_message_id, s.events, s.duration_ms, s.modules, s.features,
+                      s.closed, r.user_id, r.account_id
+               FROM sessions s JOIN resolved_sessions r ON r.id = s.id
+               WHERE s.workspace_id = %s ORDER BY s.session_key, s.started_at""",
+            (workspace,),
+        ).fetchall()
+
+
+EVERYTHING = ACCOUNT + TIMELINE + [BRIDGE]
+
+
+def test_the_bridging_event_merges_two_closed_sessions(database_url: str) -> None:
+    late = deliver(database_url, EVERYTHING, [True] * len(EVERYTHING))
+    state = session_state(database_url, late)
+    anon = [row for row in state if row[0] == "anon-1"]
+    assert [(row[5], row[6]) for row in anon] == [(6, 2_700_000)]  # one session, 45 minutes
+    assert all(row[9] for row in state)  # closed
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_order_duplicates_and_late_events_give_the_sessions_of_ordered_delivery(
+    database_url: str, data: st.DataObject
+) -> None:
+    order = data.draw(st.permutations(EVERYTHING))
+    order += data.draw(st.lists(st.sampled_from(EVERYTHING), max_size=4))  # duplicates
+    sweeps = data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)))
+    ordered = deliver(database_url, EVERYTHING, [False] * len(EVERYTHING))
+    shuffled = deliver(database_url, order, sweeps)
+    assert session_state(database_url, shuffled) == session_state(database_url, ordered)
+
+
+async def test_reversed_and_duplicated_delivery_give_the_same_usage(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, database_url: str
+) -> None:
+    from tests.conftest import create_tenant
+
+    other = await create_tenant(database_url)
+    messages = ACCOUNT + TIMELINE + [BRIDGE]
+    again = list(reversed(messages)) + random.Random(7).sample(messages, 5)
+    for target, batch in ((tenant, messages), (other, again)):
+        for message in batch:  # one request each: every event a batch of its own
+            await send(client, target, [message])
+            await sweep(app)
+        await wait_for_events(client, target, len(TIMELINE) + 1)
+        await wait_for_account(client, target, "acct-1")
+    await sweep(app)
+
+    query = "/api/v1/accounts/acct-1/usage?from=2026-03-02&to=2026-03-02"
+    first = (await client.get(query, headers=bearer(tenant))).json()
+    second = (await client.get(query, headers=bearer(other))).json()
+    assert first == second
+    assert first["days"][0]["seconds"] == 2700.0 + 1800.0
