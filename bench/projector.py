@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 
-from pulsegate.db import migrate
+from database import migrated_database_url
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
@@ -67,23 +64,13 @@ FROM (SELECT n, abs(hashtext(n::text)) %% 10000 AS u,
 """
 
 
-def database_url() -> str:
-    configured = os.environ.get("PULSEGATE_DATABASE_URL")
-    if configured:
-        return configured
-    from pulsegate.db.embedded import start_embedded_postgres
-
-    return start_embedded_postgres(Path(tempfile.mkdtemp(prefix="pulsegate-bench-")))
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     args = parser.parse_args()
 
-    url = database_url()
-    migrate.upgrade(url)
+    url = migrated_database_url()
     workspace, source = uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(url) as conn:
         conn.execute(

@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from pulsegate.sessions import service as sessions
+from pulsegate.sessions.sessionize import SessionRules
 from tests.conftest import SECRET_KEY, Rows, Tenant, cli_json
 from tests.test_accounts_api import bearer, send, settle
 from tests.test_attribution import JOURNEY
@@ -17,6 +20,7 @@ PATHS = (
     "/api/v1/events?limit=1000",
     "/api/v1/accounts/acme/metrics/mrr",
     "/api/v1/fields",
+    "/api/v1/sessions",
 )
 
 
@@ -28,7 +32,7 @@ async def snapshot(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
     return result
 
 
-async def build_state(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
+async def build_state(app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
     await client.post(
         "/api/v1/fields",
         json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
@@ -57,6 +61,8 @@ async def build_state(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> 
         headers=bearer(tenant),
     )
     await settle(client, tenant, rows)
+    await sessions.sweep(app.state.engine, rules=SessionRules())
+    assert (await client.get("/api/v1/sessions", headers=bearer(tenant))).json()["items"]
 
 
 def run_replay(database_url: str, tmp_path: Path, tenant: Tenant, *extra: str) -> dict[str, Any]:
@@ -70,15 +76,20 @@ def run_replay(database_url: str, tmp_path: Path, tenant: Tenant, *extra: str) -
 
 
 async def test_replay_rebuilds_the_same_projections_from_the_log(
-    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str, tmp_path: Path
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
-    await build_state(client, tenant, rows)
+    await build_state(app, client, tenant, rows)
     before = await snapshot(client, tenant)
     assert before["/api/v1/accounts/acme/metrics/mrr"][1]["items"] == [
         {"date": "2026-02-03", "value": 300.0}, {"date": "2026-02-04", "value": 310.0},
     ]  # fmt: skip
     # Damage every projection.
-    for table in ("events", "accounts", "identities", "metric_values"):
+    for table in ("events", "accounts", "identities", "metric_values", "sessions"):
         rows.query(f"DELETE FROM {table} WHERE workspace_id = %s RETURNING 1", tenant.workspace_id)
     rows.query(
         "UPDATE users SET fields = '{}' WHERE workspace_id = %s RETURNING 1", tenant.workspace_id
@@ -99,18 +110,28 @@ async def test_replay_rebuilds_the_same_projections_from_the_log(
 
 
 async def test_replay_keeps_metric_values_posted_through_the_api(
-    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str, tmp_path: Path
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
-    await build_state(client, tenant, rows)
+    await build_state(app, client, tenant, rows)
     before = await snapshot(client, tenant)
     run_replay(database_url, tmp_path, tenant)
     assert await snapshot(client, tenant) == before
 
 
 async def test_replay_since_reapplies_over_what_is_there(
-    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str, tmp_path: Path
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
-    await build_state(client, tenant, rows)
+    await build_state(app, client, tenant, rows)
     before = await snapshot(client, tenant)
     rows.query("DELETE FROM events WHERE workspace_id = %s RETURNING 1", tenant.workspace_id)
     result = run_replay(database_url, tmp_path, tenant, "--since", "2000-01-01T00:00:00")

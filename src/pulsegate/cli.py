@@ -233,6 +233,7 @@ async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[s
 
 async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from pulsegate.projection.replay import replay_workspace
+    from pulsegate.sessions import service as sessions_service
 
     async def find(session: Any) -> dict[str, Any]:
         workspace = await workspaces.find_workspace(session, args.workspace)
@@ -243,9 +244,17 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     engine = create_engine(settings.async_database_url)
     try:
         applied = await replay_workspace(engine, uuid.UUID(found["workspace_id"]), since=since)
+        # Replayed events queued their session keys; rebuild those sessions now, not at the
+        # server's next sweep.
+        swept = await sessions_service.sweep(engine, rules=settings.session_rules)
     finally:
         await engine.dispose()
-    return {**found, "messages_applied": applied, "rebuilt": since is None}
+    return {
+        **found,
+        "messages_applied": applied,
+        "rebuilt": since is None,
+        "sessions_rebuilt": swept.sessions,
+    }
 
 
 async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -46,12 +47,7 @@ async def account_usage(
     request: Request, workspace_id: WorkspaceId, account_id: str, first: FromDay = None,
     last: ToDay = None,
 ) -> UsageReport:  # fmt: skip
-    first_day, last_day = _days(request, first, last)
-    async with unit_of_work(request.app.state.engine) as session:
-        return await service.usage(
-            session, workspace_id=workspace_id, account_id=account_id, first_day=first_day,
-            last_day=last_day, timezone=request.app.state.timezone,
-        )  # fmt: skip
+    return await _usage(request, workspace_id, first, last, account_id=account_id)
 
 
 @router.get("/users/{user_id}/usage", summary="A user's daily usage")
@@ -59,14 +55,21 @@ async def user_usage(
     request: Request, workspace_id: WorkspaceId, user_id: str, first: FromDay = None,
     last: ToDay = None,
 ) -> UsageReport:  # fmt: skip
-    first_day, last_day = _days(request, first, last)
+    return await _usage(request, workspace_id, first, last, user_id=user_id)
+
+
+async def _usage(
+    request: Request,
+    workspace_id: uuid.UUID,
+    first: date | None,
+    last: date | None,
+    **subject: str,
+) -> UsageReport:
+    timezone = request.app.state.timezone
+    last = last or datetime.now(ZoneInfo(timezone)).date()
+    first = first or last - timedelta(days=service.MEASURE_DAYS - 1)
     async with unit_of_work(request.app.state.engine) as session:
         return await service.usage(
-            session, workspace_id=workspace_id, user_id=user_id, first_day=first_day,
-            last_day=last_day, timezone=request.app.state.timezone,
+            session, workspace_id=workspace_id, first_day=first, last_day=last,
+            timezone=timezone, **subject,
         )  # fmt: skip
-
-
-def _days(request: Request, first: date | None, last: date | None) -> tuple[date, date]:
-    last = last or datetime.now(ZoneInfo(request.app.state.timezone)).date()
-    return first or last - timedelta(days=service.MEASURE_DAYS - 1), last
