@@ -49,7 +49,8 @@ def test_one_session_is_the_sum_of_its_gaps() -> None:
     assert shape(sessions) == [(0, 300.5, 3, 300.5)]
 
 
-def test_a_gap_of_exactly_the_timeout_continues_and_one_millisecond_more_splits() -> None:
+def test_a_gap_just_under_or_exactly_the_timeout_continues_and_just_over_splits() -> None:
+    assert shape(build_sessions([at(0), at(1799.999)], RULES)) == [(0, 1799.999, 2, 1799.999)]
     just_under = build_sessions([at(0), at(1800)], RULES)
     assert shape(just_under) == [(0, 1800, 2, 1800)]
     just_over = build_sessions([at(0), at(1800.001)], RULES)
