@@ -384,3 +384,14 @@ class SessionDirty(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     session_key: Mapped[str] = mapped_column(Text, primary_key=True)
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RateBudgetUse(Base):
+    """One request sent to a third-party account (pulsegate.freshsales.budget)."""
+
+    __tablename__ = "rate_budget_uses"
+    __table_args__ = (Index("ix_rate_budget_uses_account_used_at", "account", "used_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    account: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
