@@ -1,0 +1,146 @@
+"""Forwarding one message to Freshsales: the lookups and writes around `mapping`.
+
+RudderStack resolves ids during its transform with extra calls (§B4, §B6, §B7); so does this,
+through the same client and so within the same rate budget. Selectors and field settings
+change rarely and are cached per destination for `LOOKUP_TTL` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulsegate.freshsales import mapping
+from pulsegate.freshsales.client import FreshsalesClient
+from pulsegate.freshsales.mapping import MISSING, MappingError
+
+LOOKUP_TTL = 600.0
+
+
+@dataclass
+class ForwardingRules:
+    """What a destination forwards: call types, and track events mapped `from` → `to`."""
+
+    types: frozenset[str] = frozenset({"identify", "group", "track"})
+    event_mappings: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Lookups:
+    """Selectors and field settings of one Freshsales account, cached."""
+
+    def __init__(self, client: FreshsalesClient) -> None:
+        self._client = client
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    async def _cached(self, key: str, fetch: Any) -> list[dict[str, Any]]:
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < LOOKUP_TTL:
+            return hit[1]
+        items: list[dict[str, Any]] = await fetch()
+        self._cache[key] = (time.monotonic(), items)
+        return items
+
+    async def selector(self, name: str) -> list[dict[str, Any]]:
+        return await self._cached(f"selector:{name}", lambda: self._client.selector(name))
+
+    async def custom_fields(self, entity: str) -> set[str]:
+        fields = await self._cached(f"fields:{entity}", lambda: self._client.fields(entity))
+        return {f["name"] for f in fields if str(f.get("name", "")).startswith("cf_")}
+
+
+class Forwarder:
+    def __init__(
+        self, client: FreshsalesClient, rules: ForwardingRules, lookups: Lookups | None = None
+    ) -> None:
+        self._client = client
+        self._rules = rules
+        self._lookups = lookups or Lookups(client)
+
+    async def forward(self, message: dict[str, Any]) -> None:
+        """Send what `message` means to Freshsales. Raises `MappingError` for a message that
+        cannot be forwarded, and `FreshsalesError` when Freshsales refuses or is away."""
+        kind = mapping.check_type(message, set(self._rules.types))
+        if kind == "identify":
+            await self._identify(message)
+        elif kind == "group":
+            await self._group(message)
+        elif kind == "track":
+            for target in mapping.track_targets(message.get("event"), self._rules.event_mappings):
+                if target == "sales_activity":
+                    await self._sales_activity(message)
+                else:
+                    await self._lifecycle_stage(message)
+        else:
+            raise MappingError(f"message type {kind} not supported")
+
+    async def _identify(self, message: dict[str, Any]) -> None:
+        contact = mapping.contact_payload(message, await self._lookups.custom_fields("contacts"))
+        email = contact["emails"]
+        company = mapping.first(message, "traits.company", "context.traits.company")
+        deal = mapping.first(message, "traits.deal", "context.traits.deal")
+        stored = await self._client.upsert_contact(
+            email=email, contact=contact, include_sales_accounts=isinstance(company, dict)
+        )
+        account_id = None
+        if isinstance(company, dict) and company.get("name"):
+            account = await self._client.upsert_sales_account(
+                unique={"name": company["name"]}, account=dict(company)
+            )
+            account_id = account["id"]
+            await self._link(email, stored.get("sales_accounts") or [], account_id)
+        if isinstance(deal, dict):
+            record = {**deal, "contacts_added_list": [stored["id"]]}
+            if account_id is not None:
+                record.setdefault("sales_account_id", account_id)
+            await self._client.create_deal(record)
+
+    async def _group(self, message: dict[str, Any]) -> None:
+        account = mapping.account_payload(message)
+        email = mapping.user_email(message)
+        if email is MISSING:
+            await self._client.upsert_sales_account(
+                unique={"name": account["name"]}, account=account
+            )
+            return
+        contact = await self._client.upsert_contact(
+            email=email, contact={"emails": email}, include_sales_accounts=True
+        )
+        if "sales_accounts" not in contact:
+            raise MappingError("Fails in fetching user accountDetails")
+        stored = await self._client.upsert_sales_account(
+            unique={"name": account["name"]}, account=account
+        )
+        await self._link(email, contact["sales_accounts"], stored["id"])
+
+    async def _link(self, email: Any, existing: list[dict[str, Any]], account_id: Any) -> None:
+        links = mapping.merged_account_links(existing, account_id)
+        if links != existing:
+            await self._client.upsert_contact(email=email, contact={"sales_accounts": links})
+
+    async def _sales_activity(self, message: dict[str, Any]) -> None:
+        activity = mapping.sales_activity_payload(message)
+        if "sales_activity_type_id" not in activity:
+            name = activity["sales_activity_name"]
+            types = await self._lookups.selector("sales_activity_types")
+            found = next((t for t in types if t.get("name") == name), None)
+            if found is None:
+                raise MappingError(f"sales Activity {name} doesn't exists. Aborting!")
+            activity["sales_activity_type_id"] = found["id"]
+        if "targetable_id" not in activity:
+            email = mapping.user_email(message)
+            contact = await self._client.upsert_contact(email=email, contact={"emails": email})
+            if contact.get("id") is None:
+                raise MappingError("Failed in fetching userId. Aborting!")
+            activity["targetable_id"] = contact["id"]
+        await self._client.create_sales_activity(activity)
+
+    async def _lifecycle_stage(self, message: dict[str, Any]) -> None:
+        email, stage_id, stage_name = mapping.lifecycle_stage_request(message)
+        if stage_id is MISSING:
+            stages = await self._lookups.selector("lifecycle_stages")
+            found = next((s for s in stages if s.get("name") == stage_name), None)
+            if found is None:
+                raise MappingError(f"failed to fetch lifeCycleStages with {stage_name}")
+            stage_id = found["id"]
+        await self._client.upsert_contact(email=email, contact={"lifecycle_stage_id": stage_id})
