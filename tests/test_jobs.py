@@ -9,7 +9,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from pulsegate.db.engine import create_engine
 from pulsegate.jobs.scheduler import build_scheduler, run_exclusive
+from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
+from tests.conftest import SECRET_KEY
 
 
 async def test_a_job_running_elsewhere_is_skipped_then_runs_once_free(settings: Settings) -> None:
@@ -41,7 +43,7 @@ async def test_a_job_running_elsewhere_is_skipped_then_runs_once_free(settings: 
 async def test_the_session_sweep_is_registered_every_minute(settings: Settings) -> None:
     engine = create_engine(settings.async_database_url)
     try:
-        scheduler = build_scheduler(engine, settings)
+        scheduler = build_scheduler(engine, settings, SecretBox(SECRET_KEY))
         job = scheduler.get_job("session_sweep")
         assert isinstance(job.trigger, IntervalTrigger)
         assert job.trigger.interval == timedelta(minutes=1)

@@ -11,6 +11,7 @@ TABLES = {
     "projector_state", "projection_failures", "events", "accounts", "users", "projection_notes",
     "identities", "account_choices", "custom_fields", "custom_field_settings", "trait_mappings",
     "metric_values", "sessions", "session_dirty", "rate_budget_uses",
+    "destinations", "deliveries",
 }  # fmt: skip
 
 

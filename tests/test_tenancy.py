@@ -13,6 +13,9 @@ from pulsegate.sessions.sessionize import SessionRules
 from tests.conftest import Rows, Tenant, create_tenant
 from tests.test_accounts_api import bearer, send, settle
 
+# The owner's destination, created with this id by the isolation test.
+DESTINATION = "00000000-0000-4000-8000-00000000c0de"
+
 # (method, path, body): every /api/v1 route, with values naming the owner's data.
 CASES: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/events", None),
@@ -40,8 +43,15 @@ CASES: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/sessions", None),
     ("GET", "/api/v1/accounts/acme-secret/usage", None),
     ("GET", "/api/v1/users/user-secret/usage", None),
+    ("GET", "/api/v1/destinations", None),
+    ("POST", "/api/v1/destinations",
+     {"kind": "freshsales", "name": "secret-crm", "domain": "x.myfreshworks.com",
+      "api_key": "intruder"}),
+    ("GET", f"/api/v1/destinations/{DESTINATION}/deliveries", None),
+    ("POST", f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry", None),
 ]  # fmt: skip
 
+DELIVERIES = "/api/v1/destinations/{destination_id}/deliveries"
 TEMPLATES = {
     "/api/v1/accounts/acme-secret": "/api/v1/accounts/{account_id}",
     "/api/v1/accounts/acme-secret/users": "/api/v1/accounts/{account_id}/users",
@@ -50,6 +60,8 @@ TEMPLATES = {
     "/api/v1/rejected-messages/1/replay": "/api/v1/rejected-messages/{rejected_id}/replay",
     "/api/v1/accounts/acme-secret/usage": "/api/v1/accounts/{account_id}/usage",
     "/api/v1/users/user-secret/usage": "/api/v1/users/{user_id}/usage",
+    f"/api/v1/destinations/{DESTINATION}/deliveries": DELIVERIES,
+    f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry": DELIVERIES + "/{delivery_id}/retry",
 }
 
 
@@ -100,11 +112,20 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
                      "mrr": 100, "plan": "secret-plan"}, "timestamp": "2026-01-01T00:00:00Z"},
          {"type": "track", "userId": "user-secret", "event": "Secret Feature"}],
     )  # fmt: skip
+    created = await client.post(
+        "/api/v1/destinations",
+        json={"kind": "freshsales", "name": "secret-crm", "domain": "acme-secret.freshsales.io",
+              "api_key": "Secret-key"},
+        headers=bearer(owner),
+    )  # fmt: skip
+    rows.query("UPDATE destinations SET id = %s WHERE id = %s RETURNING 1",
+               DESTINATION, created.json()["id"])  # fmt: skip
     await settle(client, owner, rows)
     await sessions.sweep(app.state.engine, rules=SessionRules())
     before = await owner_state(client, owner)
     assert before["/api/v1/accounts/acme-secret"][0] == 200
     assert before["/api/v1/sessions"][1]["items"][0]["user_id"] == "user-secret"
+    assert before["/api/v1/destinations"][1]["items"][0]["name"] == "secret-crm"
 
     intruder = await create_tenant(database_url)
     for method, path, body in CASES:

@@ -16,6 +16,7 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.middleware import RequestIdMiddleware
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
+from pulsegate.destinations import routes as destinations_routes
 from pulsegate.events import routes as events_routes
 from pulsegate.fields import routes as fields_routes
 from pulsegate.ingest.asgi import SegmentIngress
@@ -100,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projector = Projector(engine) if settings.projector_enabled else None
         if projector is not None:
             await projector.start()
-        scheduler = build_scheduler(engine, settings) if settings.scheduler_enabled else None
+        scheduler = (
+            build_scheduler(engine, settings, secret_box) if settings.scheduler_enabled else None
+        )
         if scheduler is not None:
             scheduler.start()
         log.info("app.started", version=__version__)
@@ -131,5 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_routes.router)
     app.include_router(fields_routes.router)
     app.include_router(sessions_routes.router)
+    app.include_router(destinations_routes.router)
     app.include_router(rejected_routes.router)
     return app

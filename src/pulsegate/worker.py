@@ -16,6 +16,7 @@ from pulsegate import __version__
 from pulsegate.db.engine import create_engine
 from pulsegate.jobs.scheduler import build_scheduler
 from pulsegate.projection.runner import Projector
+from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -38,7 +39,14 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stopping.set)
     projector = Projector(engine)
     await projector.start()
-    scheduler = build_scheduler(engine, settings) if settings.scheduler_enabled else None
+    secret_box = SecretBox(
+        settings.secret_key.get_secret_value()
+        if settings.secret_key
+        else load_or_create_secret_key(settings.data_dir)
+    )
+    scheduler = (
+        build_scheduler(engine, settings, secret_box) if settings.scheduler_enabled else None
+    )
     if scheduler is not None:
         scheduler.start()
     log.info("worker.started", version=__version__)

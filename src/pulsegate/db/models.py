@@ -395,3 +395,58 @@ class RateBudgetUse(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     account: Mapped[str] = mapped_column(Text)
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Destination(Base):
+    """Where a workspace's messages are forwarded: today a Freshsales account.
+
+    The API key is encrypted with the server's secret key (it must be sent, so it cannot be
+    hashed) and never returned by the API.
+    """
+
+    __tablename__ = "destinations"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(Text)
+    domain: Mapped[str] = mapped_column(Text)
+    api_key_encrypted: Mapped[str] = mapped_column(Text)
+    message_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    event_mappings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    per_minute: Mapped[int] = mapped_column(Integer)
+    per_hour: Mapped[int] = mapped_column(Integer)
+    retry_hours: Mapped[float] = mapped_column(Numeric)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Delivery(Base):
+    """One message to send to one destination: the outbox.
+
+    Written by the projector in the same transaction as the projection, sent by the delivery
+    job in log order per `ordering_key` (the message's user), retried with back-off until
+    `retry_hours` after creation, then dead. `status`: pending, sent, rejected (final: the
+    message cannot be forwarded, or Freshsales refused it) or dead.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("destination_id", "inbound_message_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_destination_id_ordering_key", "destination_id", "ordering_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    destination_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    inbound_message_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str] = mapped_column(String(100))
+    ordering_key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -51,6 +51,11 @@ class Endpoint:
     host: str
     base_url: str
 
+    @property
+    def domain(self) -> str:
+        """The domain to store: the host, with `http://` kept when it was given."""
+        return self.host if self.base_url.startswith("https://") else f"http://{self.host}"
+
 
 def endpoint_for(domain: str) -> Endpoint:
     """The API base for a domain as a user may type it: scheme and trailing slash tolerated.

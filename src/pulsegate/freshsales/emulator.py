@@ -138,11 +138,17 @@ def create_emulator(state: EmulatorState | None = None) -> FastAPI:
         if request.url.path.startswith("/_emulator"):
             return await call_next(request)
         body = await request.body()
-        state.requests.append({
+        entry = {
             "method": request.method, "path": request.url.path,
             "query": dict(request.query_params), "headers": dict(request.headers),
             "body": _json_or_none(body), "at": state.now(),
-        })  # fmt: skip
+        }  # fmt: skip
+        state.requests.append(entry)
+        response = await _answer(request, call_next)
+        entry["status"] = response.status_code
+        return response
+
+    async def _answer(request: Request, call_next: Any) -> Any:
         if state.faults.delay_seconds:
             await asyncio.sleep(state.faults.delay_seconds)
         if request.headers.get("authorization") != f"Token token={state.api_key}":

@@ -33,6 +33,10 @@ class Lookups:
         self._client = client
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 
+    def use(self, client: FreshsalesClient) -> None:
+        """Fetch through `client` from now on (the cache outlives one run's client)."""
+        self._client = client
+
     async def _cached(self, key: str, fetch: Any) -> list[dict[str, Any]]:
         hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < LOOKUP_TTL:

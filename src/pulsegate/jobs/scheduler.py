@@ -15,10 +15,14 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pulsegate.destinations.outbox import Outbox
+from pulsegate.security import SecretBox
 from pulsegate.sessions import service as sessions_service
 from pulsegate.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+OUTBOX_INTERVAL_SECONDS = 3
 
 
 def job_lock_id(name: str) -> int:
@@ -47,9 +51,26 @@ async def run_exclusive(
     return True
 
 
-def build_scheduler(engine: AsyncEngine, settings: Settings) -> AsyncIOScheduler:
+def build_scheduler(
+    engine: AsyncEngine, settings: Settings, secret_box: SecretBox
+) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     rules = settings.session_rules
+    outbox = Outbox(engine, secret_box)
+
+    async def outbox_delivery() -> None:
+        await outbox.deliver_due()
+
+    scheduler.add_job(
+        run_exclusive,
+        "interval",
+        seconds=OUTBOX_INTERVAL_SECONDS,
+        args=[engine, "outbox_delivery", outbox_delivery],
+        id="outbox_delivery",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=OUTBOX_INTERVAL_SECONDS,
+    )
 
     async def session_sweep() -> None:
         await sessions_service.sweep(engine, rules=rules)

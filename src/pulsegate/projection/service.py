@@ -6,6 +6,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pulsegate.destinations import service as destinations_service
 from pulsegate.projection import custom, entities, repository
 from pulsegate.projection.repository import LogPosition, PendingMessage
 
@@ -39,6 +40,7 @@ async def _project(connection: AsyncConnection, message_ids: list[int]) -> None:
     await repository.project_events(connection, message_ids)
     await entities.project_accounts_and_users(connection, message_ids)
     await custom.project_custom_dimensions(connection, message_ids)
+    await destinations_service.enqueue_deliveries(connection, message_ids)
 
 
 async def apply_messages(connection: AsyncConnection, messages: list[PendingMessage]) -> None:

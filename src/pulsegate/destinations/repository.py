@@ -1,0 +1,131 @@
+"""SQL of destinations and their outbox, always scoped to one workspace for the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from pulsegate.db.models import Delivery, Destination
+from pulsegate.errors import AlreadyExists
+
+
+async def add_destination(session: AsyncSession, destination: Destination) -> Destination:
+    session.add(destination)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise AlreadyExists(f"a destination named {destination.name!r} exists") from error
+    return destination
+
+
+async def list_destinations(session: AsyncSession, workspace_id: uuid.UUID) -> list[Destination]:
+    query = select(Destination).where(Destination.workspace_id == workspace_id)
+    return list((await session.scalars(query.order_by(Destination.created_at))).all())
+
+
+async def get_destination(
+    session: AsyncSession, workspace_id: uuid.UUID, destination_id: uuid.UUID
+) -> Destination | None:
+    query = select(Destination).where(
+        Destination.workspace_id == workspace_id, Destination.id == destination_id
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    destination_id: uuid.UUID,
+    status: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Delivery]:
+    query = select(Delivery).where(Delivery.destination_id == destination_id)
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if after_id is not None:
+        query = query.where(Delivery.id > after_id)
+    return list((await session.scalars(query.order_by(Delivery.id).limit(limit))).all())
+
+
+async def requeue_delivery(
+    session: AsyncSession, *, destination_id: uuid.UUID, delivery_id: int, now: datetime
+) -> Delivery | None:
+    """A dead or rejected delivery goes back to pending with a fresh retry window."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.destination_id == destination_id, Delivery.id == delivery_id,
+               Delivery.status.in_(("dead", "rejected")))
+        .values(status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        .returning(Delivery)
+    )  # fmt: skip
+    return result.scalars().one_or_none()
+
+
+_ENQUEUE = """
+INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, message_id,
+                        ordering_key, status, attempts, next_attempt_at, created_at)
+SELECT m.workspace_id, d.id, m.id, m.message_id,
+       COALESCE(m.message->>'userId', m.message->>'anonymousId', m.message_id),
+       'pending', 0, now(), now()
+FROM inbound_messages m
+JOIN destinations d ON d.workspace_id = m.workspace_id AND d.enabled
+                   AND m.type = ANY(d.message_types)
+WHERE m.id = ANY(%(ids)s)
+ON CONFLICT (destination_id, inbound_message_id) DO NOTHING
+"""
+
+
+async def enqueue(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
+    await connection.exec_driver_sql(_ENQUEUE, {"ids": list(message_ids)})
+
+
+# The first pending delivery of each (destination, user), when it is due: later ones of the
+# same user wait for it, so each contact sees its messages in the order they were stored.
+# Ordered by the stored message's id, not the delivery's: `INSERT ... SELECT` numbers the
+# deliveries of one batch in no particular order.
+_DUE = """
+SELECT * FROM (
+    SELECT DISTINCT ON (d.destination_id, d.ordering_key)
+           d.id, d.destination_id, d.attempts, d.created_at, d.next_attempt_at, m.message
+    FROM deliveries d JOIN inbound_messages m ON m.id = d.inbound_message_id
+    WHERE d.status = 'pending'
+    ORDER BY d.destination_id, d.ordering_key, d.inbound_message_id
+) AS first_pending
+WHERE next_attempt_at <= %(now)s
+ORDER BY id LIMIT %(limit)s
+"""
+
+
+async def due_deliveries(connection: AsyncConnection, *, now: datetime, limit: int) -> list[Any]:
+    result = await connection.exec_driver_sql(_DUE, {"now": now, "limit": limit})
+    return list(result.all())
+
+
+async def enabled_destinations(connection: AsyncConnection) -> list[Any]:
+    result = await connection.exec_driver_sql("SELECT * FROM destinations WHERE enabled")
+    return list(result.all())
+
+
+async def record_outcome(
+    connection: AsyncConnection,
+    delivery_id: int,
+    *,
+    status: str,
+    attempts: int,
+    next_attempt_at: datetime,
+    error: str | None,
+    sent_at: datetime | None,
+) -> None:
+    await connection.exec_driver_sql(
+        "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s, "
+        "last_error = %s, sent_at = %s WHERE id = %s",
+        (status, attempts, next_attempt_at, error, sent_at, delivery_id),
+    )

@@ -1,0 +1,84 @@
+"""The destinations API: Freshsales accounts to forward to, and their deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MessageType = Literal["identify", "group", "track"]
+DeliveryStatus = Literal["pending", "sent", "rejected", "dead"]
+
+
+class EventMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", min_length=1, description="A track event, any case")
+    to: Literal["sales_activity", "lifecycle_stage"]
+
+
+class DestinationIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "freshsales",
+                    "name": "crm",
+                    "domain": "acme.myfreshworks.com",
+                    "api_key": "your Freshsales API key",
+                    "message_types": ["identify", "group", "track"],
+                    "event_mappings": [{"from": "Demo Booked", "to": "sales_activity"}],
+                }
+            ]
+        },
+    )
+
+    kind: Literal["freshsales"]
+    name: str = Field(min_length=1, max_length=200)
+    domain: str = Field(
+        min_length=1, description="The account's host; a scheme and a trailing slash are fine"
+    )
+    api_key: str = Field(min_length=1, description="Write-only: stored encrypted, never returned")
+    message_types: list[MessageType] = ["identify", "group", "track"]
+    event_mappings: list[EventMapping] = []
+    per_minute: int = Field(400, ge=1, description="The plan's request limit per minute")
+    per_hour: int = Field(1000, ge=1, description="The plan's request limit per hour")
+    retry_hours: float = Field(4.0, gt=0, le=168, description="Retry for this long, then dead")
+
+
+class DestinationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    domain: str
+    api_base: str
+    message_types: list[str]
+    event_mappings: list[EventMapping]
+    per_minute: int
+    per_hour: int
+    retry_hours: float
+    enabled: bool
+    api_key_set: bool = True
+
+
+class DestinationList(BaseModel):
+    items: list[DestinationOut]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    message_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None

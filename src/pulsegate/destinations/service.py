@@ -1,0 +1,118 @@
+"""Destinations: connecting a Freshsales account, and the deliveries of its outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
+from pulsegate.db.models import Destination
+from pulsegate.destinations import repository
+from pulsegate.destinations.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    DestinationIn,
+    DestinationList,
+    DestinationOut,
+    EventMapping,
+)
+from pulsegate.errors import InvalidRequest, NotFound
+from pulsegate.freshsales.client import endpoint_for
+from pulsegate.security import SecretBox
+
+
+def _out(destination: Destination) -> DestinationOut:
+    return DestinationOut(
+        id=destination.id,
+        kind=destination.kind,
+        name=destination.name,
+        domain=destination.domain,
+        api_base=endpoint_for(destination.domain).base_url,
+        message_types=destination.message_types,
+        event_mappings=[EventMapping.model_validate(m) for m in destination.event_mappings],
+        per_minute=destination.per_minute,
+        per_hour=destination.per_hour,
+        retry_hours=float(destination.retry_hours),
+        enabled=destination.enabled,
+    )
+
+
+async def create_destination(
+    session: AsyncSession, workspace_id: uuid.UUID, body: DestinationIn, *, secret_box: SecretBox
+) -> DestinationOut:
+    try:
+        endpoint = endpoint_for(body.domain)
+    except ValueError as error:
+        raise InvalidRequest(str(error), code="invalid_domain") from error
+    destination = Destination(
+        id=uuid.uuid4(),
+        workspace_id=workspace_id,
+        kind=body.kind,
+        name=body.name,
+        domain=endpoint.domain,
+        api_key_encrypted=secret_box.encrypt(body.api_key),
+        message_types=sorted(set(body.message_types)),
+        event_mappings=[m.model_dump(by_alias=True) for m in body.event_mappings],
+        per_minute=body.per_minute,
+        per_hour=body.per_hour,
+        retry_hours=body.retry_hours,
+        enabled=True,
+    )
+    return _out(await repository.add_destination(session, destination))
+
+
+async def list_destinations(session: AsyncSession, workspace_id: uuid.UUID) -> DestinationList:
+    return DestinationList(
+        items=[_out(d) for d in await repository.list_destinations(session, workspace_id)]
+    )
+
+
+async def _destination(
+    session: AsyncSession, workspace_id: uuid.UUID, destination_id: uuid.UUID
+) -> Destination:
+    destination = await repository.get_destination(session, workspace_id, destination_id)
+    if destination is None:
+        raise NotFound(f"no destination {destination_id}")
+    return destination
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    destination_id: uuid.UUID,
+    *,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> DeliveryPage:
+    await _destination(session, workspace_id, destination_id)
+    rows = await repository.list_deliveries(
+        session, destination_id=destination_id, status=status,
+        after_id=decode_id_cursor(cursor) if cursor else None, limit=limit + 1,
+    )  # fmt: skip
+    page = rows[:limit]
+    return DeliveryPage(
+        items=[DeliveryOut.model_validate(row, from_attributes=True) for row in page],
+        next_cursor=encode_id_cursor(page[-1].id) if len(rows) > limit else None,
+    )
+
+
+async def retry_delivery(
+    session: AsyncSession, workspace_id: uuid.UUID, destination_id: uuid.UUID, delivery_id: int
+) -> DeliveryOut:
+    await _destination(session, workspace_id, destination_id)
+    requeued = await repository.requeue_delivery(
+        session, destination_id=destination_id, delivery_id=delivery_id, now=datetime.now(UTC)
+    )
+    if requeued is None:
+        raise NotFound(f"no dead or rejected delivery {delivery_id}")
+    return DeliveryOut.model_validate(requeued, from_attributes=True)
+
+
+async def enqueue_deliveries(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
+    """For the projector: queue the messages for every destination that forwards their type,
+    in the projector's transaction, so a projected message is never left undelivered."""
+    await repository.enqueue(connection, message_ids)

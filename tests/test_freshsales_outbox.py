@@ -1,0 +1,209 @@
+"""The outbox to Freshsales: messages in, emulator requests out, through storms and outages."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from segment.analytics.client import Client as SegmentClient
+
+from pulsegate.destinations.outbox import Outbox
+from tests.conftest import LiveServer, Rows, Tenant, cli_json
+from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.test_events_api import bearer, send
+from tests.test_sdks import new_tenant
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    with running_emulator() as running:
+        yield running
+
+
+class SimulatedClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def connect(
+    client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator, **options: Any
+) -> str:
+    response = await client.post(
+        "/api/v1/destinations",
+        json={"kind": "freshsales", "name": "crm", "domain": emulator.url,
+              "api_key": "test-key", **options},
+        headers=bearer(tenant),
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    assert "api_key" not in response.json()
+    return str(response.json()["id"])
+
+
+async def deliveries(
+    client: httpx.AsyncClient, tenant: Tenant, destination: str, count: int
+) -> list[dict[str, Any]]:
+    """The destination's deliveries, once the projector has queued `count` of them."""
+    deadline = time.monotonic() + 10
+    while True:
+        items: list[dict[str, Any]] = (
+            await client.get(f"/api/v1/destinations/{destination}/deliveries?limit=1000",
+                             headers=bearer(tenant))
+        ).json()["items"]  # fmt: skip
+        if len(items) >= count:
+            return items
+        assert time.monotonic() < deadline, items
+        time.sleep(0.05)
+
+
+def identify(user: int, version: int) -> dict[str, Any]:
+    traits = {"email": f"user{user}@acme.com", "first_name": f"u{user}-v{version}"}
+    return {"type": "identify", "userId": f"u-{user}", "messageId": f"id-{user}-{version}",
+            "traits": traits}  # fmt: skip
+
+
+async def test_a_ten_minute_storm_loses_nothing_and_keeps_under_the_plan(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
+) -> None:
+    plan_per_minute = 20
+    destination = await connect(client, tenant, emulator, per_minute=plan_per_minute)
+    # Five versions of eight users, interleaved: each contact must see its own in order.
+    await send(client, tenant, [identify(u, v) for v in range(5) for u in range(8)])
+    await deliveries(client, tenant, destination, 40)
+
+    clock = SimulatedClock()
+    emulator.state.clock = lambda: clock.now.timestamp()
+    outbox = Outbox(app.state.engine, app.state.secret_box, clock=clock)
+    storm = random.Random(4)
+    started = clock.now
+    while clock.now - started < timedelta(minutes=40):
+        storming = clock.now - started < timedelta(minutes=10)
+        emulator.state.faults.fail_next = storm.randint(0, 4) if storming else 0
+        emulator.state.faults.fail_status = storm.choice([429, 500, 502, 503])
+        await outbox.deliver_due()
+        states = Counter(d["status"] for d in await deliveries(client, tenant, destination, 40))
+        if states == {"sent": 40}:
+            break
+        clock.now += timedelta(seconds=5)
+    assert states == {"sent": 40}
+
+    sent = [r for r in emulator.state.requests if r["path"].endswith("contacts/upsert")]
+    landed = Counter(r["body"]["contact"]["first_name"] for r in sent if r["status"] < 300)
+    assert landed == Counter({f"u{u}-v{v}": 1 for u in range(8) for v in range(5)})  # once each
+    contacts = emulator.state.records["contacts"].values()
+    assert sorted(c["first_name"] for c in contacts) == [f"u{u}-v4" for u in range(8)]  # in order
+    statuses = Counter(r["status"] for r in emulator.state.requests)
+    assert statuses[429] > 0
+    assert sum(n for status, n in statuses.items() if status >= 500) > 0
+    times = sorted(r["at"] for r in emulator.state.requests)
+    busiest = max(sum(1 for t in times if start <= t < start + 60) for start in times)
+    assert busiest <= plan_per_minute
+
+
+async def test_deliveries_die_after_the_retry_window_and_can_be_retried(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
+) -> None:
+    destination = await connect(client, tenant, emulator, retry_hours=0.01)  # 36 seconds
+    await send(client, tenant, [identify(1, 0)])
+    [queued] = await deliveries(client, tenant, destination, 1)
+    clock = SimulatedClock()
+    outbox = Outbox(app.state.engine, app.state.secret_box, clock=clock)
+    emulator.state.faults.fail_next = 10_000
+    for _ in range(30):
+        await outbox.deliver_due()
+        clock.now += timedelta(seconds=5)
+    [dead] = await deliveries(client, tenant, destination, 1)
+    assert dead["status"] == "dead"
+    assert dead["attempts"] > 1
+    assert "Service temporarily unavailable" in dead["last_error"]
+
+    emulator.state.faults.fail_next = 0
+    retried = await client.post(
+        f"/api/v1/destinations/{destination}/deliveries/{queued['id']}/retry",
+        headers=bearer(tenant),
+    )
+    assert retried.json()["status"] == "pending"
+    await outbox.deliver_due()
+    [sent] = await deliveries(client, tenant, destination, 1)
+    assert (sent["status"], sent["last_error"]) == ("sent", None)
+    again = await client.post(
+        f"/api/v1/destinations/{destination}/deliveries/{queued['id']}/retry",
+        headers=bearer(tenant),
+    )
+    assert (again.status_code, again.json()["code"]) == (404, "not_found")
+
+
+async def test_a_message_that_cannot_be_forwarded_is_rejected_with_its_reason(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
+) -> None:
+    destination = await connect(client, tenant, emulator, message_types=["identify", "group"])
+    await send(client, tenant, [
+        {"type": "identify", "userId": "u-9", "messageId": "no-email", "traits": {"name": "x"}},
+        {"type": "group", "userId": "u-9", "groupId": "g", "messageId": "no-name"},
+        {"type": "track", "userId": "u-9", "event": "Not Forwarded", "messageId": "track"},
+    ])  # fmt: skip
+    queued = await deliveries(client, tenant, destination, 2)
+    outbox = Outbox(app.state.engine, app.state.secret_box)
+    await outbox.deliver_due()  # one message per user and run: the user's first
+    await outbox.deliver_due()
+    rejected = (
+        await client.get(f"/api/v1/destinations/{destination}/deliveries?status=rejected",
+                         headers=bearer(tenant))
+    ).json()["items"]  # fmt: skip
+    assert sorted((d["message_id"], d["last_error"]) for d in rejected) == [
+        ("no-email", 'Missing required value from "emailOnly"'),
+        ("no-name", 'Missing required value from "name"'),
+    ]
+    assert len(queued) == 2  # the track call is not a type this destination forwards
+    assert emulator.state.requests[-1]["path"].endswith("/fields")  # nothing was written
+
+
+def test_segment_sdk_in_freshsales_request_out_through_a_running_server(
+    live_server: LiveServer, emulator: RunningEmulator, rows: Rows
+) -> None:
+    """Reference §B9 case 1 end to end: the unmodified SDK, `pulsegate serve` with its outbox
+    job, and the emulator receiving the upsert."""
+    source = new_tenant(live_server)
+    api_key = cli_json(live_server.env, "apikey", "create", source["workspace_id"])["api_key"]
+    created = httpx.post(
+        f"{live_server.url}/api/v1/destinations",
+        json={"kind": "freshsales", "name": "crm", "domain": emulator.url + "/",
+              "api_key": "test-key"},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    sdk = SegmentClient(source["write_key"], host=live_server.url, sync_mode=True)
+    sdk.identify(None, {"email": "testuser@google.com", "first_name": "Rk", "last_name": "Mishra",
+                        "mobileNumber": "1-926-555-9504", "lifecycleStageId": 71010794467,
+                        "phone": "9988776655", "owner_id": "70000090119"},
+                 anonymous_id="ea5cfab2-3961-4d8a-8187-3d1858c99099")  # fmt: skip
+
+    deadline = time.monotonic() + 30
+    while not (upserts := [r for r in emulator.state.requests
+                           if r["path"] == "/crm/sales/api/contacts/upsert"]):  # fmt: skip
+        assert time.monotonic() < deadline, "nothing reached the emulator"
+        time.sleep(0.2)
+    [stored] = [
+        m["message"]
+        for m in rows.query(
+            "SELECT message FROM inbound_messages WHERE workspace_id = %s", source["workspace_id"]
+        )
+    ]
+    assert upserts[0]["body"] == {
+        "contact": {
+            "emails": "testuser@google.com", "first_name": "Rk", "last_name": "Mishra",
+            "work_number": "9988776655", "external_id": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
+            "mobile_number": "1-926-555-9504", "lifecycle_stage_id": 71010794467,
+            "created_at": stored["timestamp"], "updated_at": stored["timestamp"],
+        },
+        "unique_identifier": {"emails": "testuser@google.com"},
+    }  # fmt: skip
