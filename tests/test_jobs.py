@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pulsegate.db.engine import create_engine
@@ -49,5 +50,20 @@ async def test_the_session_sweep_is_registered_every_minute(settings: Settings) 
         assert job.trigger.interval == timedelta(minutes=1)
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert job.args[1] == "session_sweep"
+    finally:
+        await engine.dispose()
+
+
+async def test_reverse_sync_is_registered_nightly_in_the_configured_zone(
+    settings: Settings,
+) -> None:
+    nightly = settings.model_copy(update={"nightly_cron": "30 3 * * *", "timezone": "Europe/Paris"})
+    engine = create_engine(settings.async_database_url)
+    try:
+        job = build_scheduler(engine, nightly, SecretBox(SECRET_KEY)).get_job("reverse_sync")
+        assert isinstance(job.trigger, CronTrigger)
+        fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 22, 12, tzinfo=UTC))
+        assert fire == datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # 03:30 in Paris, UTC+1
+        assert (job.coalesce, job.max_instances, job.args[1]) == (True, 1, "reverse_sync")
     finally:
         await engine.dispose()

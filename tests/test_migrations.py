@@ -11,7 +11,8 @@ TABLES = {
     "projector_state", "projection_failures", "events", "accounts", "users", "projection_notes",
     "identities", "account_choices", "custom_fields", "custom_field_settings", "trait_mappings",
     "metric_values", "sessions", "session_dirty", "rate_budget_uses",
-    "destinations", "deliveries",
+    "destinations", "deliveries", "reverse_sync_rules", "reverse_sync_values",
+    "reverse_sync_runs", "reverse_sync_items",
 }  # fmt: skip
 
 

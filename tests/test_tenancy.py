@@ -15,6 +15,9 @@ from tests.test_accounts_api import bearer, send, settle
 
 # The owner's destination, created with this id by the isolation test.
 DESTINATION = "00000000-0000-4000-8000-00000000c0de"
+# The owner's reverse-sync rule, and a run of it with one item, made with these ids.
+RULE = "00000000-0000-4000-8000-0000000005e1"
+RUN = 990_001
 
 # (method, path, body): every /api/v1 route, with values naming the owner's data.
 CASES: list[tuple[str, str, Any]] = [
@@ -49,6 +52,14 @@ CASES: list[tuple[str, str, Any]] = [
       "api_key": "intruder"}),
     ("GET", f"/api/v1/destinations/{DESTINATION}/deliveries", None),
     ("POST", f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry", None),
+    ("GET", "/api/v1/reverse-sync/rules", None),
+    ("POST", "/api/v1/reverse-sync/rules",
+     {"destination_id": DESTINATION, "source": "last_seen", "target": "contact",
+      "field": "cf_stolen"}),
+    ("DELETE", f"/api/v1/reverse-sync/rules/{RULE}", None),
+    ("POST", "/api/v1/reverse-sync/runs", None),
+    ("GET", "/api/v1/reverse-sync/runs", None),
+    ("GET", f"/api/v1/reverse-sync/runs/{RUN}/items", None),
 ]  # fmt: skip
 
 DELIVERIES = "/api/v1/destinations/{destination_id}/deliveries"
@@ -62,6 +73,8 @@ TEMPLATES = {
     "/api/v1/users/user-secret/usage": "/api/v1/users/{user_id}/usage",
     f"/api/v1/destinations/{DESTINATION}/deliveries": DELIVERIES,
     f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry": DELIVERIES + "/{delivery_id}/retry",
+    f"/api/v1/reverse-sync/rules/{RULE}": "/api/v1/reverse-sync/rules/{rule_id}",
+    f"/api/v1/reverse-sync/runs/{RUN}/items": "/api/v1/reverse-sync/runs/{run_id}/items",
 }
 
 
@@ -120,12 +133,33 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
     )  # fmt: skip
     rows.query("UPDATE destinations SET id = %s WHERE id = %s RETURNING 1",
                DESTINATION, created.json()["id"])  # fmt: skip
+    rule = await client.post(
+        "/api/v1/reverse-sync/rules",
+        json={"destination_id": DESTINATION, "source": "last_seen", "target": "contact",
+              "field": "cf_secret_seen"},
+        headers=bearer(owner),
+    )  # fmt: skip
+    rows.query("UPDATE reverse_sync_rules SET id = %s WHERE id = %s RETURNING 1",
+               RULE, rule.json()["id"])  # fmt: skip
+    rows.query(
+        "INSERT INTO reverse_sync_runs (id, workspace_id, trigger, status, started_at, counts) "
+        "OVERRIDING SYSTEM VALUE VALUES (%s, %s, 'api', 'succeeded', now(), '{}') RETURNING 1",
+        RUN, owner.workspace_id,
+    )  # fmt: skip
+    rows.query(
+        "INSERT INTO reverse_sync_items (run_id, destination_id, target, entity_id, "
+        "unique_identifier, fields, status, at) VALUES (%s, %s, 'contact', 'user-secret', "
+        "'{\"emails\": \"Secret@acme.example\"}', '{}', 'sent', now()) RETURNING 1",
+        RUN, DESTINATION,
+    )  # fmt: skip
     await settle(client, owner, rows)
     await sessions.sweep(app.state.engine, rules=SessionRules())
     before = await owner_state(client, owner)
     assert before["/api/v1/accounts/acme-secret"][0] == 200
     assert before["/api/v1/sessions"][1]["items"][0]["user_id"] == "user-secret"
     assert before["/api/v1/destinations"][1]["items"][0]["name"] == "secret-crm"
+    assert before["/api/v1/reverse-sync/rules"][1]["items"][0]["id"] == RULE
+    assert before[f"/api/v1/reverse-sync/runs/{RUN}/items"][1]["items"][0]["status"] == "sent"
 
     intruder = await create_tenant(database_url)
     for method, path, body in CASES:

@@ -27,6 +27,7 @@ from pulsegate.jobs.scheduler import build_scheduler
 from pulsegate.logging import configure_logging
 from pulsegate.projection.runner import Projector
 from pulsegate.rejected import routes as rejected_routes
+from pulsegate.reverse_sync import routes as reverse_sync_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.sessions import routes as sessions_routes
 from pulsegate.settings import Settings
@@ -135,5 +136,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fields_routes.router)
     app.include_router(sessions_routes.router)
     app.include_router(destinations_routes.router)
+    app.include_router(reverse_sync_routes.router)
     app.include_router(rejected_routes.router)
     return app

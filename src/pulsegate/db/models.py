@@ -450,3 +450,77 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReverseSyncRule(Base):
+    """A pulsegate value kept current in a Freshsales field (pulsegate.reverse_sync).
+
+    `source` names an entry of the source registry; `key` is the custom field it reads, when it
+    reads one. `target` is `contact` (filled from users, matched by email) or `sales_account`
+    (from accounts, matched by `match_field`: `name`, or a `cf_*` field holding the account id).
+    """
+
+    __tablename__ = "reverse_sync_rules"
+    __table_args__ = (UniqueConstraint("destination_id", "target", "field"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    destination_id: Mapped[uuid.UUID] = mapped_column(
+        UUID, ForeignKey("destinations.id", ondelete="CASCADE")
+    )
+    source: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(String(16))
+    field: Mapped[str] = mapped_column(Text)
+    match_field: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class ReverseSyncValue(Base):
+    """The value of a rule last pushed for one account or user, and the record it matched:
+    a run sends a value only when one of the two differs."""
+
+    __tablename__ = "reverse_sync_values"
+
+    rule_id: Mapped[uuid.UUID] = mapped_column(
+        UUID, ForeignKey("reverse_sync_rules.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    match_value: Mapped[str] = mapped_column(Text)
+    value: Mapped[Any] = mapped_column(JSONB)
+    pushed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReverseSyncRun(Base):
+    """One reverse-sync run of a workspace, with its counts. `status`: running, succeeded,
+    incomplete (the rate budget ran out; the rest goes next run) or failed."""
+
+    __tablename__ = "reverse_sync_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReverseSyncItem(Base):
+    """One write a run made (or tried): the record matched, the fields sent, the outcome."""
+
+    __tablename__ = "reverse_sync_items"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("reverse_sync_runs.id", ondelete="CASCADE"), index=True
+    )
+    destination_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    target: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(Text)
+    unique_identifier: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -27,7 +27,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.destinations import repository
-from pulsegate.freshsales.budget import RateBudget
+from pulsegate.destinations.service import client_for
 from pulsegate.freshsales.client import FreshsalesClient, FreshsalesError
 from pulsegate.freshsales.forward import Forwarder, ForwardingRules, Lookups
 from pulsegate.freshsales.mapping import MappingError
@@ -99,15 +99,7 @@ class Outbox:
         return run
 
     def _client(self, destination: Any) -> FreshsalesClient:
-        budget = RateBudget(
-            self.engine, per_minute=destination.per_minute, per_hour=destination.per_hour,
-            clock=self.clock,
-        )  # fmt: skip
-        return FreshsalesClient(
-            domain=destination.domain,
-            api_key=self.secret_box.decrypt(destination.api_key_encrypted),
-            budget=budget,
-        )
+        return client_for(destination, self.engine, self.secret_box, clock=self.clock)
 
     async def _send(self, client: FreshsalesClient, destination: Any, delivery: Any) -> Outcome:
         rules = ForwardingRules(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.models import Destination
@@ -20,7 +21,8 @@ from pulsegate.destinations.schemas import (
     EventMapping,
 )
 from pulsegate.errors import InvalidRequest, NotFound
-from pulsegate.freshsales.client import endpoint_for
+from pulsegate.freshsales.budget import RateBudget
+from pulsegate.freshsales.client import FreshsalesClient, endpoint_for
 from pulsegate.security import SecretBox
 
 
@@ -116,3 +118,21 @@ async def enqueue_deliveries(connection: AsyncConnection, message_ids: Sequence[
     """For the projector: queue the messages for every destination that forwards their type,
     in the projector's transaction, so a projected message is never left undelivered."""
     await repository.enqueue(connection, message_ids)
+
+
+def client_for(
+    destination: Any,
+    engine: AsyncEngine,
+    secret_box: SecretBox,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> FreshsalesClient:
+    """A client for the destination's account, inside its plan's shared rate budget."""
+    budget = RateBudget(
+        engine, per_minute=destination.per_minute, per_hour=destination.per_hour, clock=clock
+    )
+    return FreshsalesClient(
+        domain=destination.domain,
+        api_key=secret_box.decrypt(destination.api_key_encrypted),
+        budget=budget,
+    )

@@ -169,8 +169,12 @@ def _limit_headers(state: EmulatorState) -> dict[str, str]:
 
 
 def _find(records: dict[int, dict[str, Any]], key: str, value: Any) -> dict[str, Any] | None:
+    """The record whose `key` (an email among `emails`; a `cf_*` under `custom_field`) is
+    `value`."""
     for record in records.values():
-        stored = record.get(key)
+        stored = (
+            record.get("custom_field", {}).get(key) if key.startswith("cf_") else record.get(key)
+        )
         values = [e["value"] for e in stored] if key == "emails" and stored else [stored]
         if value in values:
             return record
@@ -252,7 +256,11 @@ def _api_router(state: EmulatorState) -> APIRouter:
         if record is None:
             if entity == "sales_accounts" and not (payload.get("name") or key == "name"):
                 raise ApiError(400, ["Name can't be blank"])
-            record = {"id": next(state.ids), key: value}
+            record = {"id": next(state.ids)}
+            if key.startswith("cf_"):
+                record["custom_field"] = {key: value}
+            else:
+                record[key] = value
         record.update({k: v for k, v in payload.items() if k != "custom_field"})
         record.setdefault("custom_field", {}).update(payload.get("custom_field") or {})
         records[record["id"]] = record

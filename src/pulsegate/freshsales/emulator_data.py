@@ -23,6 +23,7 @@ DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
         {"name": "cf_alternate_number", "label": "Alternate number", "type": "text",
          "default": False},
         {"name": "cf_health_score", "label": "Health score", "type": "number", "default": False},
+        {"name": "cf_last_seen", "label": "Last seen", "type": "text", "default": False},
     ],
     "sales_accounts": [
         {"name": "name", "label": "Name", "type": "text", "default": True},
@@ -32,6 +33,7 @@ DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
         {"name": "cf_pulsegate_id", "label": "pulsegate id", "type": "text", "default": False},
         {"name": "cf_health_score", "label": "Health score", "type": "number", "default": False},
         {"name": "cf_mrr", "label": "MRR", "type": "number", "default": False},
+        {"name": "cf_active_users", "label": "Active users", "type": "number", "default": False},
     ],
     "deals": [
         {"name": "name", "label": "Name", "type": "text", "default": True},
