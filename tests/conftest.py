@@ -32,6 +32,7 @@ from pulsegate.app import create_app
 from pulsegate.db import migrate
 from pulsegate.db.embedded import ensure_database, start_embedded_postgres
 from pulsegate.db.engine import create_engine, unit_of_work
+from pulsegate.jobs.scheduler import job_lock_id
 from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces
@@ -256,6 +257,15 @@ def cli_json(env: dict[str, str], *args: str) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     created: dict[str, Any] = json.loads(result.stdout)
     return created
+
+
+@pytest.fixture
+def sole_delivery_job(database_url: str) -> Iterator[None]:
+    """Hold the delivery job's lock for the test, which runs the outbox itself: the session's
+    live server runs that job on the same database and must not send this test's deliveries."""
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (job_lock_id("outbox_delivery"),))
+        yield
 
 
 @pytest.fixture(scope="session")

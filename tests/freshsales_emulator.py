@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +13,6 @@ from dataclasses import dataclass
 import uvicorn
 
 from pulsegate.freshsales.emulator import EmulatorState, create_emulator
-from tests.conftest import free_port
 
 
 @dataclass
@@ -23,10 +24,16 @@ class RunningEmulator:
 @contextmanager
 def running_emulator(state: EmulatorState | None = None) -> Iterator[RunningEmulator]:
     state = state or EmulatorState()
-    port = free_port()
+    # An address of its own on the loopback network: an account's rate budget is kept by
+    # host, and the outbox serves every workspace of the shared test database, so a reused
+    # 127.0.0.1 port would hand this emulator another test's budget or leftover deliveries.
+    host = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(
-            create_emulator(state), host="127.0.0.1", port=port, log_level="warning",
+            create_emulator(state), host=host, port=port, log_level="warning",
             lifespan="off",
         )
     )  # fmt: skip
@@ -37,7 +44,7 @@ def running_emulator(state: EmulatorState | None = None) -> Iterator[RunningEmul
         assert time.monotonic() < deadline, "the emulator did not start"
         time.sleep(0.01)
     try:
-        yield RunningEmulator(url=f"http://127.0.0.1:{port}", state=state)
+        yield RunningEmulator(url=f"http://{host}:{port}", state=state)
     finally:
         server.should_exit = True
         thread.join(10)

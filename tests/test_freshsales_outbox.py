@@ -71,6 +71,7 @@ def identify(user: int, version: int) -> dict[str, Any]:
             "traits": traits}  # fmt: skip
 
 
+@pytest.mark.usefixtures("sole_delivery_job")
 async def test_a_ten_minute_storm_loses_nothing_and_keeps_under_the_plan(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
 ) -> None:
@@ -109,6 +110,7 @@ async def test_a_ten_minute_storm_loses_nothing_and_keeps_under_the_plan(
     assert busiest <= plan_per_minute
 
 
+@pytest.mark.usefixtures("sole_delivery_job")
 async def test_deliveries_die_after_the_retry_window_and_can_be_retried(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
 ) -> None:
@@ -142,6 +144,7 @@ async def test_deliveries_die_after_the_retry_window_and_can_be_retried(
     assert (again.status_code, again.json()["code"]) == (404, "not_found")
 
 
+@pytest.mark.usefixtures("sole_delivery_job")
 async def test_a_message_that_cannot_be_forwarded_is_rejected_with_its_reason(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
 ) -> None:

@@ -97,8 +97,12 @@ def writes(emulator: RunningEmulator, since: int) -> list[tuple[str, Any]]:
     )
 
 
-def last_seen(rows: Rows, user: str) -> str:
-    [row] = rows.query("SELECT last_seen FROM users WHERE user_id = %s", user)
+def last_seen(rows: Rows, tenant: Tenant, user: str) -> str:
+    [row] = rows.query(
+        "SELECT last_seen FROM users WHERE workspace_id = %s AND user_id = %s",
+        tenant.workspace_id,
+        user,
+    )
     moment: datetime = row["last_seen"]
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -132,9 +136,9 @@ async def test_a_changed_value_is_sent_once_and_an_unchanged_one_never(
                     "sales_account": {"custom_field": {"cf_mrr": 300, "cf_active_users": 1}}}),
         (contacts, {"unique_identifier": {"emails": "ann@acme.example"},
                     "contact": {"job_title": "Champion",
-                                "custom_field": {"cf_last_seen": last_seen(rows, "u-1")}}}),
+                                "custom_field": {"cf_last_seen": last_seen(rows, tenant, "u-1")}}}),
         (contacts, {"unique_identifier": {"emails": "bob@globex.example"},
-                    "contact": {"custom_field": {"cf_last_seen": last_seen(rows, "u-2")}}}),
+                    "contact": {"custom_field": {"cf_last_seen": last_seen(rows, tenant, "u-2")}}}),
     ], key=str)  # fmt: skip
 
     items = (

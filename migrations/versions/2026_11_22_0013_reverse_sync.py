@@ -32,18 +32,20 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.ForeignKeyConstraint(
-            ["destination_id"], ["destinations.id"],
-            name="fk_reverse_sync_rules_destination_id_destinations", ondelete="CASCADE",
-        ),  # fmt: skip
+            ["destination_id"],
+            ["destinations.id"],
+            name="fk_reverse_sync_rules_destination_id_destinations",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_reverse_sync_rules"),
         sa.UniqueConstraint(
-            "destination_id", "target", "field",
+            "destination_id",
+            "target",
+            "field",
             name="uq_reverse_sync_rules_destination_id_target_field",
-        ),  # fmt: skip
+        ),
     )
-    op.create_index(
-        "ix_reverse_sync_rules_workspace_id", "reverse_sync_rules", ["workspace_id"]
-    )
+    op.create_index("ix_reverse_sync_rules_workspace_id", "reverse_sync_rules", ["workspace_id"])
     op.create_table(
         "reverse_sync_values",
         sa.Column("rule_id", sa.UUID(), nullable=False),
@@ -52,9 +54,11 @@ def upgrade() -> None:
         sa.Column("value", postgresql.JSONB(), nullable=False),
         sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["rule_id"], ["reverse_sync_rules.id"],
-            name="fk_reverse_sync_values_rule_id_reverse_sync_rules", ondelete="CASCADE",
-        ),  # fmt: skip
+            ["rule_id"],
+            ["reverse_sync_rules.id"],
+            name="fk_reverse_sync_values_rule_id_reverse_sync_rules",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("rule_id", "entity_id", name="pk_reverse_sync_values"),
     )
     op.create_table(
@@ -83,9 +87,11 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["run_id"], ["reverse_sync_runs.id"],
-            name="fk_reverse_sync_items_run_id_reverse_sync_runs", ondelete="CASCADE",
-        ),  # fmt: skip
+            ["run_id"],
+            ["reverse_sync_runs.id"],
+            name="fk_reverse_sync_items_run_id_reverse_sync_runs",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_reverse_sync_items"),
     )
     op.create_index("ix_reverse_sync_items_run_id", "reverse_sync_items", ["run_id"])

@@ -418,6 +418,11 @@ class Destination(Base):
     per_minute: Mapped[int] = mapped_column(Integer)
     per_hour: Mapped[int] = mapped_column(Integer)
     retry_hours: Mapped[float] = mapped_column(Numeric)
+    # Track events without a mapping: reject (RudderStack's way), skip, or sales_activity.
+    other_events: Mapped[str] = mapped_column(String(16), server_default="reject")
+    # The sales activity type (by name) and owner of recorded events and page views.
+    activity_type: Mapped[str | None] = mapped_column(Text)
+    activity_owner_id: Mapped[int | None] = mapped_column(BigInteger)
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
@@ -428,7 +433,8 @@ class Delivery(Base):
     Written by the projector in the same transaction as the projection, sent by the delivery
     job in log order per `ordering_key` (the message's user), retried with back-off until
     `retry_hours` after creation, then dead. `status`: pending, sent, rejected (final: the
-    message cannot be forwarded, or Freshsales refused it) or dead.
+    message cannot be forwarded, or Freshsales refused it), skipped (final: the destination's
+    settings leave it out) or dead.
     """
 
     __tablename__ = "deliveries"

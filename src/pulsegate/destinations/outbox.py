@@ -5,6 +5,7 @@ and user (so a contact sees its messages in log order), and forwards each:
 - sent: done;
 - rejected: the message cannot be forwarded (the mapping's reason) or Freshsales refused it
   with a 4xx; final, with the reason kept, and retriable by hand;
+- skipped: the destination's settings leave it out (an unmapped event set to `skip`); final;
 - throttled: tried again when Freshsales (or our budget) says, and the destination is left
   alone for the rest of the run;
 - retryable (5xx, timeout, no answer): tried again after an exponential back-off with jitter,
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pulsegate.destinations import repository
 from pulsegate.destinations.service import client_for
 from pulsegate.freshsales.client import FreshsalesClient, FreshsalesError
-from pulsegate.freshsales.forward import Forwarder, ForwardingRules, Lookups
+from pulsegate.freshsales.forward import Forwarder, ForwardingRules, Lookups, Skipped
 from pulsegate.freshsales.mapping import MappingError
 from pulsegate.security import SecretBox
 
@@ -50,6 +51,7 @@ def backoff(attempts: int) -> timedelta:
 class DeliveryRun:
     sent: int = 0
     rejected: int = 0
+    skipped: int = 0
     retried: int = 0
     throttled: int = 0
     dead: int = 0
@@ -105,6 +107,9 @@ class Outbox:
         rules = ForwardingRules(
             types=frozenset(destination.message_types),
             event_mappings=list(destination.event_mappings),
+            other_events=destination.other_events,
+            activity_type=destination.activity_type,
+            activity_owner_id=destination.activity_owner_id,
         )
         lookups = self._lookups.setdefault(destination.id, Lookups(client))
         lookups.use(client)
@@ -114,6 +119,8 @@ class Outbox:
             await Forwarder(client, rules, lookups).forward(delivery.message)
         except MappingError as error:
             return Outcome("rejected", attempts, now, error.message)
+        except Skipped as skipped:
+            return Outcome("skipped", attempts, now, skipped.message)
         except FreshsalesError as error:
             if error.kind == "rejected":
                 return Outcome("rejected", attempts, now, f"Freshsales: {error.message}")

@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MessageType = Literal["identify", "group", "track"]
-DeliveryStatus = Literal["pending", "sent", "rejected", "dead"]
+MessageType = Literal["identify", "group", "track", "page"]
+DeliveryStatus = Literal["pending", "sent", "rejected", "skipped", "dead"]
+OtherEvents = Literal["reject", "skip", "sales_activity"]
 
 
 class EventMapping(BaseModel):
@@ -31,6 +32,7 @@ class DestinationIn(BaseModel):
                     "api_key": "your Freshsales API key",
                     "message_types": ["identify", "group", "track"],
                     "event_mappings": [{"from": "Demo Booked", "to": "sales_activity"}],
+                    "other_events": "skip",
                 }
             ]
         },
@@ -42,8 +44,22 @@ class DestinationIn(BaseModel):
         min_length=1, description="The account's host; a scheme and a trailing slash are fine"
     )
     api_key: str = Field(min_length=1, description="Write-only: stored encrypted, never returned")
-    message_types: list[MessageType] = ["identify", "group", "track"]
+    message_types: list[MessageType] = Field(
+        ["identify", "group", "track"],
+        description="`page` records each page view as a sales activity of `activity_type`",
+    )
     event_mappings: list[EventMapping] = []
+    other_events: OtherEvents = Field(
+        "reject",
+        description="Track events with no mapping: reject them with RudderStack's reason, "
+        "skip them, or record each as a sales activity of `activity_type`",
+    )
+    activity_type: str | None = Field(
+        None, min_length=1, description="The sales activity type (its name in Freshsales)"
+    )
+    activity_owner_id: int | None = Field(
+        None, description="Owner of recorded activities when the contact has none"
+    )
     per_minute: int = Field(400, ge=1, description="The plan's request limit per minute")
     per_hour: int = Field(1000, ge=1, description="The plan's request limit per hour")
     retry_hours: float = Field(4.0, gt=0, le=168, description="Retry for this long, then dead")
@@ -57,6 +73,9 @@ class DestinationOut(BaseModel):
     api_base: str
     message_types: list[str]
     event_mappings: list[EventMapping]
+    other_events: OtherEvents
+    activity_type: str | None
+    activity_owner_id: int | None
     per_minute: int
     per_hour: int
     retry_hours: float

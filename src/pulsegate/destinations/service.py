@@ -35,6 +35,9 @@ def _out(destination: Destination) -> DestinationOut:
         api_base=endpoint_for(destination.domain).base_url,
         message_types=destination.message_types,
         event_mappings=[EventMapping.model_validate(m) for m in destination.event_mappings],
+        other_events=destination.other_events,
+        activity_type=destination.activity_type,
+        activity_owner_id=destination.activity_owner_id,
         per_minute=destination.per_minute,
         per_hour=destination.per_hour,
         retry_hours=float(destination.retry_hours),
@@ -49,6 +52,14 @@ async def create_destination(
         endpoint = endpoint_for(body.domain)
     except ValueError as error:
         raise InvalidRequest(str(error), code="invalid_domain") from error
+    records = [f"{t} calls" for t in body.message_types if t == "page"]
+    if body.other_events == "sales_activity":
+        records.append("unmapped track events")
+    if records and body.activity_type is None:
+        raise InvalidRequest(
+            f"recording {' and '.join(records)} as sales activities needs `activity_type`",
+            code="activity_type_required",
+        )
     destination = Destination(
         id=uuid.uuid4(),
         workspace_id=workspace_id,
@@ -58,6 +69,9 @@ async def create_destination(
         api_key_encrypted=secret_box.encrypt(body.api_key),
         message_types=sorted(set(body.message_types)),
         event_mappings=[m.model_dump(by_alias=True) for m in body.event_mappings],
+        other_events=body.other_events,
+        activity_type=body.activity_type,
+        activity_owner_id=body.activity_owner_id,
         per_minute=body.per_minute,
         per_hour=body.per_hour,
         retry_hours=body.retry_hours,

@@ -52,6 +52,11 @@ class Endpoint:
     base_url: str
 
     @property
+    def classic(self) -> bool:
+        """Freshsales Classic (`*.freshsales.io`), which still has leads."""
+        return not self.base_url.endswith("/crm/sales/api/")
+
+    @property
     def domain(self) -> str:
         """The domain to store: the host, with `http://` kept when it was given."""
         return self.host if self.base_url.startswith("https://") else f"http://{self.host}"
@@ -133,6 +138,12 @@ class FreshsalesClient:
         return _record(
             await self.request("POST", "contacts/upsert", json=body, params=params), "contact"
         )
+
+    async def upsert_lead(self, *, email: str, lead: dict[str, Any]) -> dict[str, Any]:
+        """Classic only. The lead upsert mirrors the contact's; reference §A6 marks it not
+        verified against a live account."""
+        body = {"unique_identifier": {"emails": email}, "lead": lead}
+        return _record(await self.request("POST", "leads/upsert", json=body), "lead")
 
     async def upsert_sales_account(
         self, *, unique: dict[str, Any], account: dict[str, Any]

@@ -224,23 +224,30 @@ def _contact_out(state: EmulatorState, record: dict[str, Any], include: str) -> 
 def _api_router(state: EmulatorState) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/contacts/upsert")
-    async def upsert_contact(request: Request, include: str = "") -> JSONResponse:
+    async def upsert_person(entity: str, request: Request, include: str) -> JSONResponse:
+        """Contacts, and Classic's leads (whose company and deal ride inside)."""
+        root = ENTITIES[entity]
         body = await request.json()
         (key, value), = body["unique_identifier"].items()  # fmt: skip
-        payload = body.get("contact") or {}
-        _check_custom_fields(state, "contacts", payload)
-        contacts = state.records["contacts"]
-        record = _find(contacts, key, value)
+        payload = body.get(root) or {}
+        _check_custom_fields(state, entity, payload)
+        people = state.records[entity]
+        record = _find(people, key, value)
         created = record is None
         if record is None:
             record = {"id": next(state.ids)}
             _merge_contact(state, record, {key: value})
         _merge_contact(state, record, payload)
-        contacts[record["id"]] = record
-        return JSONResponse(
-            {"contact": _contact_out(state, record, include)}, 201 if created else 200
-        )
+        people[record["id"]] = record
+        return JSONResponse({root: _contact_out(state, record, include)}, 201 if created else 200)
+
+    @router.post("/contacts/upsert")
+    async def upsert_contact(request: Request, include: str = "") -> JSONResponse:
+        return await upsert_person("contacts", request, include)
+
+    @router.post("/leads/upsert")
+    async def upsert_lead(request: Request) -> JSONResponse:
+        return await upsert_person("leads", request, "")
 
     @router.post("/{entity}/upsert")
     async def upsert_other(entity: str, request: Request) -> JSONResponse:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-ENTITIES = {"contacts": "contact", "sales_accounts": "sales_account", "deals": "deal"}
+ENTITIES = {
+    "contacts": "contact", "sales_accounts": "sales_account", "deals": "deal", "leads": "lead",
+}  # fmt: skip
 
 DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
     "contacts": [
@@ -34,6 +36,13 @@ DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
         {"name": "cf_health_score", "label": "Health score", "type": "number", "default": False},
         {"name": "cf_mrr", "label": "MRR", "type": "number", "default": False},
         {"name": "cf_active_users", "label": "Active users", "type": "number", "default": False},
+    ],
+    "leads": [
+        {"name": "first_name", "label": "First name", "type": "text", "default": True},
+        {"name": "last_name", "label": "Last name", "type": "text", "default": True},
+        {"name": "emails", "label": "Emails", "type": "email", "default": True},
+        {"name": "cf_alternate_number", "label": "Alternate number", "type": "text",
+         "default": False},
     ],
     "deals": [
         {"name": "name", "label": "Name", "type": "text", "default": True},

@@ -18,12 +18,28 @@ from pulsegate.freshsales.mapping import MISSING, MappingError
 LOOKUP_TTL = 600.0
 
 
+NOTES_LIMIT = 2000
+
+
+class Skipped(Exception):
+    """The destination's settings leave this message out; `message` says which."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass
 class ForwardingRules:
-    """What a destination forwards: call types, and track events mapped `from` → `to`."""
+    """What a destination forwards: call types, track events mapped `from` → `to`, and what
+    becomes of other track events (`reject`, `skip`, `sales_activity`) and of page calls
+    (recorded as sales activities of `activity_type` when `page` is among the types)."""
 
     types: frozenset[str] = frozenset({"identify", "group", "track"})
     event_mappings: list[dict[str, Any]] = field(default_factory=list)
+    other_events: str = "reject"
+    activity_type: str | None = None
+    activity_owner_id: int | None = None
 
 
 class Lookups:
@@ -70,15 +86,35 @@ class Forwarder:
         elif kind == "group":
             await self._group(message)
         elif kind == "track":
-            for target in mapping.track_targets(message.get("event"), self._rules.event_mappings):
-                if target == "sales_activity":
-                    await self._sales_activity(message)
-                else:
-                    await self._lifecycle_stage(message)
+            await self._track(message)
+        elif kind == "page":
+            await self._recorded_activity(message, mapping.page_title(message))
         else:
             raise MappingError(f"message type {kind} not supported")
 
+    async def _track(self, message: dict[str, Any]) -> None:
+        event = message.get("event")
+        try:
+            targets = mapping.track_targets(event, self._rules.event_mappings)
+        except MappingError:
+            if not isinstance(event, str) or self._rules.other_events == "reject":
+                raise
+            if self._rules.other_events == "skip":
+                raise Skipped(
+                    f"event {event} has no mapping; this destination skips those"
+                ) from None
+            await self._recorded_activity(message, event)
+            return
+        for target in targets:
+            if target == "sales_activity":
+                await self._sales_activity(message)
+            else:
+                await self._lifecycle_stage(message)
+
     async def _identify(self, message: dict[str, Any]) -> None:
+        if self._client.endpoint.classic and not mapping.wants_contact(message):
+            await self._lead(message)
+            return
         contact = mapping.contact_payload(message, await self._lookups.custom_fields("contacts"))
         email = contact["emails"]
         company = mapping.first(message, "traits.company", "context.traits.company")
@@ -98,6 +134,16 @@ class Forwarder:
             if account_id is not None:
                 record.setdefault("sales_account_id", account_id)
             await self._client.create_deal(record)
+
+    async def _lead(self, message: dict[str, Any]) -> None:
+        """Freshsales Classic makes a lead of an identify unless the traits ask for a contact
+        (Segment's destination, reference §C); the company and deal ride inside the lead."""
+        lead = mapping.contact_payload(message, await self._lookups.custom_fields("leads"))
+        for name in ("company", "deal"):
+            value = mapping.first(message, f"traits.{name}", f"context.traits.{name}")
+            if isinstance(value, dict):
+                lead[name] = value
+        await self._client.upsert_lead(email=lead["emails"], lead=lead)
 
     async def _group(self, message: dict[str, Any]) -> None:
         account = mapping.account_payload(message)
@@ -148,3 +194,35 @@ class Forwarder:
                 raise MappingError(f"failed to fetch lifeCycleStages with {stage_name}")
             stage_id = found["id"]
         await self._client.upsert_contact(email=email, contact={"lifecycle_stage_id": stage_id})
+
+    async def _recorded_activity(self, message: dict[str, Any], title: str) -> None:
+        """A page view or an unmapped event, recorded on the user's contact as a sales
+        activity of the destination's `activity_type`, at the message's time."""
+        email = mapping.user_email(message)
+        if email is MISSING:
+            raise MappingError(
+                "Either of email or targetable_id is required for creating sales activity. "
+                "Aborting!"
+            )
+        name = self._rules.activity_type
+        types = await self._lookups.selector("sales_activity_types")
+        found = next((t for t in types if t.get("name") == name), None)
+        if found is None:
+            raise MappingError(f"sales Activity {name} doesn't exists. Aborting!")
+        contact = await self._client.upsert_contact(email=email, contact={"emails": email})
+        owner = contact.get("owner_id") or self._rules.activity_owner_id
+        if owner is None:
+            raise MappingError(
+                "a sales activity needs an owner: the contact has none and the destination "
+                "sets no activity_owner_id"
+            )
+        at = mapping.first(message, *mapping.TIMESTAMP)
+        activity = {
+            "title": title, "sales_activity_type_id": found["id"], "owner_id": owner,
+            "start_date": at, "end_date": at, "targetable_type": "Contact",
+            "targetable_id": contact["id"],
+        }  # fmt: skip
+        notes = mapping.notes(message)
+        if notes:
+            activity["notes"] = notes[:NOTES_LIMIT]
+        await self._client.create_sales_activity(activity)

@@ -332,3 +332,27 @@ def check_type(message: dict[str, Any], forwarded: set[str]) -> str:
     if kind not in forwarded:
         raise MappingError(f"message type {kind} not supported")
     return kind
+
+
+def wants_contact(message: dict[str, Any]) -> bool:
+    """Segment's Classic destination: `fsContact` or `fs_contact` truthy (true, "true", 1,
+    "yes") makes a contact of an identify; otherwise it makes a lead (reference §C)."""
+    value = first(message, *_traits("fsContact", "fs_contact"))
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return value is not MISSING and bool(value)
+
+
+def page_title(message: dict[str, Any]) -> str:
+    """The title of the sales activity a page call records."""
+    page = first(message, "name", "properties.name", "properties.title", "properties.url",
+                 "context.page.url")  # fmt: skip
+    return f"Viewed {page}" if page is not MISSING else "Viewed a page"
+
+
+def notes(message: dict[str, Any]) -> str:
+    """A recorded event's properties as `key: value` lines."""
+    properties = message.get("properties")
+    if not isinstance(properties, dict):
+        return ""
+    return "\n".join(f"{key}: {value}" for key, value in properties.items() if value is not None)
