@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,20 @@ async def build_state(app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, r
     assert (await client.get("/api/v1/sessions", headers=bearer(tenant))).json()["items"]
 
 
-def run_replay(database_url: str, tmp_path: Path, tenant: Tenant, *extra: str) -> dict[str, Any]:
+async def run_replay(
+    database_url: str, tmp_path: Path, tenant: Tenant, *extra: str
+) -> dict[str, Any]:
+    """`pulsegate replay` in a thread: the app's projector shares this event loop, and a replay
+    waits for the projector's lock, so blocking the loop on the child could deadlock them."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PULSEGATE_DATABASE_URL": database_url,
         "PULSEGATE_DATA_DIR": str(tmp_path),
         "PULSEGATE_SECRET_KEY": SECRET_KEY,
     }
-    return cli_json(env, "replay", "--workspace", str(tenant.workspace_id), *extra)
+    return await asyncio.to_thread(
+        cli_json, env, "replay", "--workspace", str(tenant.workspace_id), *extra
+    )
 
 
 async def test_replay_rebuilds_the_same_projections_from_the_log(
@@ -96,7 +103,7 @@ async def test_replay_rebuilds_the_same_projections_from_the_log(
     )
     assert await snapshot(client, tenant) != before
 
-    result = run_replay(database_url, tmp_path, tenant)
+    result = await run_replay(database_url, tmp_path, tenant)
     assert result["rebuilt"] is True
     assert result["messages_applied"] == len(JOURNEY) + 1
     after = await snapshot(client, tenant)
@@ -119,7 +126,7 @@ async def test_replay_keeps_metric_values_posted_through_the_api(
 ) -> None:
     await build_state(app, client, tenant, rows)
     before = await snapshot(client, tenant)
-    run_replay(database_url, tmp_path, tenant)
+    await run_replay(database_url, tmp_path, tenant)
     assert await snapshot(client, tenant) == before
 
 
@@ -134,6 +141,6 @@ async def test_replay_since_reapplies_over_what_is_there(
     await build_state(app, client, tenant, rows)
     before = await snapshot(client, tenant)
     rows.query("DELETE FROM events WHERE workspace_id = %s RETURNING 1", tenant.workspace_id)
-    result = run_replay(database_url, tmp_path, tenant, "--since", "2000-01-01T00:00:00")
+    result = await run_replay(database_url, tmp_path, tenant, "--since", "2000-01-01T00:00:00")
     assert (result["rebuilt"], result["messages_applied"]) == (False, len(JOURNEY) + 1)
     assert await snapshot(client, tenant) == before
