@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from pulsegate.sessions import service as sessions
@@ -105,6 +106,7 @@ async def test_no_key_is_401_everywhere(client: httpx.AsyncClient) -> None:
         assert response.json()["code"] == "missing_token"
 
 
+@pytest.mark.usefixtures("sole_delivery_job")  # the live server must not retry our outbox
 async def test_another_workspace_reads_and_writes_nothing_of_ours(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
 ) -> None:
