@@ -52,7 +52,7 @@ async def create_destination(
         endpoint = endpoint_for(body.domain)
     except ValueError as error:
         raise InvalidRequest(str(error), code="invalid_domain") from error
-    records = [f"{t} calls" for t in body.message_types if t == "page"]
+    records = ["page calls"] if "page" in body.message_types else []
     if body.other_events == "sales_activity":
         records.append("unmapped track events")
     if records and body.activity_type is None:

@@ -171,12 +171,9 @@ class Forwarder:
     async def _sales_activity(self, message: dict[str, Any]) -> None:
         activity = mapping.sales_activity_payload(message)
         if "sales_activity_type_id" not in activity:
-            name = activity["sales_activity_name"]
-            types = await self._lookups.selector("sales_activity_types")
-            found = next((t for t in types if t.get("name") == name), None)
-            if found is None:
-                raise MappingError(f"sales Activity {name} doesn't exists. Aborting!")
-            activity["sales_activity_type_id"] = found["id"]
+            activity["sales_activity_type_id"] = await self._activity_type_id(
+                activity["sales_activity_name"]
+            )
         if "targetable_id" not in activity:
             email = mapping.user_email(message)
             contact = await self._client.upsert_contact(email=email, contact={"emails": email})
@@ -184,6 +181,14 @@ class Forwarder:
                 raise MappingError("Failed in fetching userId. Aborting!")
             activity["targetable_id"] = contact["id"]
         await self._client.create_sales_activity(activity)
+
+    async def _activity_type_id(self, name: Any) -> Any:
+        """A sales activity type's id from its name, through the cached selector."""
+        types = await self._lookups.selector("sales_activity_types")
+        found = next((t for t in types if t.get("name") == name), None)
+        if found is None:
+            raise MappingError(f"sales Activity {name} doesn't exists. Aborting!")
+        return found["id"]
 
     async def _lifecycle_stage(self, message: dict[str, Any]) -> None:
         email, stage_id, stage_name = mapping.lifecycle_stage_request(message)
@@ -204,11 +209,7 @@ class Forwarder:
                 "Either of email or targetable_id is required for creating sales activity. "
                 "Aborting!"
             )
-        name = self._rules.activity_type
-        types = await self._lookups.selector("sales_activity_types")
-        found = next((t for t in types if t.get("name") == name), None)
-        if found is None:
-            raise MappingError(f"sales Activity {name} doesn't exists. Aborting!")
+        type_id = await self._activity_type_id(self._rules.activity_type)
         contact = await self._client.upsert_contact(email=email, contact={"emails": email})
         owner = contact.get("owner_id") or self._rules.activity_owner_id
         if owner is None:
@@ -218,7 +219,7 @@ class Forwarder:
             )
         at = mapping.first(message, *mapping.TIMESTAMP)
         activity = {
-            "title": title, "sales_activity_type_id": found["id"], "owner_id": owner,
+            "title": title, "sales_activity_type_id": type_id, "owner_id": owner,
             "start_date": at, "end_date": at, "targetable_type": "Contact",
             "targetable_id": contact["id"],
         }  # fmt: skip
