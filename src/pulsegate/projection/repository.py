@@ -121,6 +121,7 @@ SELECT m.workspace_id, m.message_id, m.type, m.timestamp,
             THEN m.message->'properties' ELSE '{}'::jsonb END
 FROM inbound_messages m
 WHERE m.id = ANY(%(ids)s) AND m.type IN ('track', 'page', 'screen')
+ORDER BY m.id  -- event ids follow the log, so events of one instant list in log order
 ON CONFLICT (workspace_id, message_id) DO NOTHING
 RETURNING workspace_id, session_key, timestamp
 )
