@@ -12,7 +12,7 @@ TABLES = {
     "identities", "account_choices", "custom_fields", "custom_field_settings", "trait_mappings",
     "metric_values", "sessions", "session_dirty", "rate_budget_uses",
     "destinations", "deliveries", "reverse_sync_rules", "reverse_sync_values",
-    "reverse_sync_runs", "reverse_sync_items",
+    "reverse_sync_runs", "reverse_sync_items", "connectors", "connector_runs", "connector_issues",
 }  # fmt: skip
 
 

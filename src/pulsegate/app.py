@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from pulsegate.accounts import routes as accounts_routes
 from pulsegate.api import ops
 from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.middleware import RequestIdMiddleware
+from pulsegate.connectors import routes as connectors_routes
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
 from pulsegate.destinations import routes as destinations_routes
@@ -86,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.writer = writer
         app.state.secret_box = secret_box
         app.state.timezone = settings.timezone
+        app.state.imports = settings.imports
+        # Work started by a request that outlives it (connector runs); cancelled at shutdown,
+        # which records each as interrupted.
+        app.state.background_tasks = set()
         app.state.admin_token = (
             settings.admin_token.get_secret_value() if settings.admin_token else None
         )
@@ -113,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            for task in list(app.state.background_tasks):
+                task.cancel()
+            await asyncio.gather(*app.state.background_tasks, return_exceptions=True)
             if projector is not None:
                 await projector.stop()
             await writer.stop()  # store what was accepted before the connections go
@@ -137,5 +146,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions_routes.router)
     app.include_router(destinations_routes.router)
     app.include_router(reverse_sync_routes.router)
+    app.include_router(connectors_routes.router)
     app.include_router(rejected_routes.router)
     return app

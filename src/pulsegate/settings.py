@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         description="Encrypts stored third-party secrets. When unset, one is generated and kept "
         "in data_dir/secret_key.",
     )
+    import_dir: Path | None = Field(
+        default=None,
+        description="Where CSV connectors' files are read from: each workspace reads only its "
+        "own folder, import_dir/<workspace id>/. Default: data_dir/imports.",
+    )
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO
 
@@ -80,6 +85,10 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise RuntimeError("database_url is not resolved yet")
         return to_driver_url(self.database_url)
+
+    @property
+    def imports(self) -> Path:
+        return self.import_dir or self.data_dir / "imports"
 
 
 def to_driver_url(url: str) -> str:

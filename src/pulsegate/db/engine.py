@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,6 +32,25 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     maker = async_sessionmaker(engine, expire_on_commit=False)
     async with maker() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def advisory_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
+    """Try a session-level advisory lock, held on a connection of its own for the block;
+    yields whether it was taken (another holder means the work runs elsewhere)."""
+    async with engine.connect() as connection:
+        taken = bool(
+            (
+                await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            ).scalar()
+        )
+        await connection.commit()
+        try:
+            yield taken
+        finally:
+            if taken:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await connection.commit()
 
 
 def is_unavailable(error: BaseException) -> bool:

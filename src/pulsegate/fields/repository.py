@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsegate.db.models import CustomField, CustomFieldSettings, MetricValue, TraitMapping
 
@@ -69,7 +69,9 @@ async def replace_rule(
         )
 
 
-async def upsert_metric_values(session: AsyncSession, values: Sequence[dict[str, object]]) -> None:
+async def upsert_metric_values(
+    session: AsyncSession | AsyncConnection, values: Sequence[dict[str, object]]
+) -> None:
     """One value per entity, metric and day; a write replaces an older one of the same day."""
     statement = pg_insert(MetricValue).values(list(values))
     await session.execute(

@@ -23,66 +23,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pulsegate.freshsales.emulator_data import (
-    DEFAULT_FIELDS,
-    ENTITIES,
-    LIFECYCLE_STAGES,
-    REQUIRED_ACTIVITY,
-    SALES_ACTIVITY_TYPES,
+from pulsegate.freshsales.emulator_data import ENTITIES, REQUIRED_ACTIVITY, EmulatorState
+from pulsegate.freshsales.emulator_records import (
+    ApiError,
+    check_custom_fields,
+    contact_out,
+    find,
+    known,
+    matches,
+    merge_contact,
+    page_of,
+    sort_records,
 )
-
-
-@dataclass
-class Faults:
-    fail_next: int = 0  # this many requests answer `fail_status`
-    fail_status: int = 503
-    delay_seconds: float = 0.0  # every answer waits this long
-
-
-@dataclass
-class EmulatorState:
-    """Everything the emulator holds; tests read and change it through `/_emulator/`."""
-
-    api_key: str = "test-key"
-    per_minute: int = 400
-    per_hour: int = 1000
-    clock: Callable[[], float] = time.time
-    clock_offset: float = 0.0
-    faults: Faults = field(default_factory=Faults)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    records: dict[str, dict[int, dict[str, Any]]] = field(
-        default_factory=lambda: {name: {} for name in (*ENTITIES, "sales_activities")}
-    )
-    fields: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {k: [dict(f) for f in v] for k, v in DEFAULT_FIELDS.items()}
-    )
-    sales_activity_types: list[dict[str, Any]] = field(
-        default_factory=lambda: [dict(t) for t in SALES_ACTIVITY_TYPES]
-    )
-    lifecycle_stages: list[dict[str, Any]] = field(
-        default_factory=lambda: [dict(s) for s in LIFECYCLE_STAGES]
-    )
-    answered: list[float] = field(default_factory=list)  # times of counted requests
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(70054866600))
-
-    def now(self) -> float:
-        return self.clock() + self.clock_offset
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, messages: list[str]) -> None:
-        super().__init__(messages)
-        self.status = status
-        self.messages = messages
 
 
 def _error(status: int, *messages: str) -> JSONResponse:
@@ -117,10 +74,18 @@ def create_emulator(state: EmulatorState | None = None) -> FastAPI:
         limited = _rate_limit(state)
         if limited is not None:
             return limited
-        if state.faults.fail_next > 0:
+        if state.faults.fail_next > 0 and state.faults.fail_after > 0:
+            state.faults.fail_after -= 1
+        elif state.faults.fail_next > 0:
             state.faults.fail_next -= 1
-            return JSONResponse({"message": "Service temporarily unavailable"},
-                                state.faults.fail_status)  # fmt: skip
+            status = state.faults.fail_status
+            if status == 429:
+                return JSONResponse(
+                    {"message": "Too many requests"},
+                    429,
+                    headers={"Retry-After": str(state.faults.retry_after)},
+                )
+            return JSONResponse({"message": "Service temporarily unavailable"}, status)  # fmt: skip
         response = await call_next(request)
         response.headers.update(_limit_headers(state))
         return response
@@ -168,57 +133,13 @@ def _limit_headers(state: EmulatorState) -> dict[str, str]:
     return {"X-RateLimit-Limit": str(state.per_hour), "X-RateLimit-Remaining": str(remaining)}
 
 
-def _find(records: dict[int, dict[str, Any]], key: str, value: Any) -> dict[str, Any] | None:
-    """The record whose `key` (an email among `emails`; a `cf_*` under `custom_field`) is
-    `value`."""
-    for record in records.values():
-        stored = (
-            record.get("custom_field", {}).get(key) if key.startswith("cf_") else record.get(key)
-        )
-        values = [e["value"] for e in stored] if key == "emails" and stored else [stored]
-        if value in values:
-            return record
-    return None
+ENTITY_OF = {root: entity for entity, root in ENTITIES.items()}
 
 
-def _check_custom_fields(state: EmulatorState, entity: str, payload: dict[str, Any]) -> None:
-    known = {f["name"] for f in state.fields.get(entity, [])}
-    unknown = sorted(set(payload.get("custom_field") or {}) - known)
-    if unknown:
-        raise ApiError(400, [f"Invalid custom field {name}" for name in unknown])
-
-
-def _merge_contact(state: EmulatorState, record: dict[str, Any], payload: dict[str, Any]) -> None:
-    for key, value in payload.items():
-        if key == "emails":
-            emails = value if isinstance(value, list) else [value]
-            record["emails"] = [
-                {"id": next(state.ids), "value": email, "is_primary": n == 0, "label": None}
-                for n, email in enumerate(emails)
-            ]
-            record["email"] = emails[0] if emails else None
-        elif key == "custom_field":
-            record.setdefault("custom_field", {}).update(value or {})
-        elif key == "sales_accounts":
-            if sum(1 for link in value if link.get("is_primary")) > 1:
-                raise ApiError(400, ["Only one primary sales account is allowed"])
-            record["sales_accounts"] = [dict(link) for link in value]
-        else:
-            record[key] = value
-
-
-def _contact_out(state: EmulatorState, record: dict[str, Any], include: str) -> dict[str, Any]:
-    out = {k: v for k, v in record.items() if k != "sales_accounts"}
-    out.setdefault("custom_field", {})
-    if "sales_accounts" in include.split(","):
-        accounts = state.records["sales_accounts"]
-        out["sales_accounts"] = [
-            {"partial": True, "id": link["id"], "name": accounts.get(link["id"], {}).get("name"),
-             "avatar": None, "website": None, "last_contacted": None, "record_type_id": "1",
-             "is_primary": bool(link.get("is_primary"))}
-            for link in record.get("sales_accounts", [])
-        ]  # fmt: skip
-    return out
+def stamp(state: EmulatorState, record: dict[str, Any], created: bool) -> None:
+    if created:
+        record["created_at"] = state.stamp()
+    record["updated_at"] = state.stamp()
 
 
 def _api_router(state: EmulatorState) -> APIRouter:
@@ -230,16 +151,17 @@ def _api_router(state: EmulatorState) -> APIRouter:
         body = await request.json()
         (key, value), = body["unique_identifier"].items()  # fmt: skip
         payload = body.get(root) or {}
-        _check_custom_fields(state, entity, payload)
+        check_custom_fields(state, entity, payload)
         people = state.records[entity]
-        record = _find(people, key, value)
+        record = find(people, key, value)
         created = record is None
         if record is None:
             record = {"id": next(state.ids)}
-            _merge_contact(state, record, {key: value})
-        _merge_contact(state, record, payload)
+            merge_contact(state, record, {key: value})
+        merge_contact(state, record, payload)
+        stamp(state, record, created)
         people[record["id"]] = record
-        return JSONResponse({root: _contact_out(state, record, include)}, 201 if created else 200)
+        return JSONResponse({root: contact_out(state, record, include)}, 201 if created else 200)
 
     @router.post("/contacts/upsert")
     async def upsert_contact(request: Request, include: str = "") -> JSONResponse:
@@ -256,9 +178,9 @@ def _api_router(state: EmulatorState) -> APIRouter:
         body = await request.json()
         (key, value), = body["unique_identifier"].items()  # fmt: skip
         payload = body.get(ENTITIES[entity]) or {}
-        _check_custom_fields(state, entity, payload)
+        check_custom_fields(state, entity, payload)
         records = state.records[entity]
-        record = _find(records, key, value)
+        record = find(records, key, value)
         created = record is None
         if record is None:
             if entity == "sales_accounts" and not (payload.get("name") or key == "name"):
@@ -270,6 +192,7 @@ def _api_router(state: EmulatorState) -> APIRouter:
                 record[key] = value
         record.update({k: v for k, v in payload.items() if k != "custom_field"})
         record.setdefault("custom_field", {}).update(payload.get("custom_field") or {})
+        stamp(state, record, created)
         records[record["id"]] = record
         return JSONResponse({ENTITIES[entity]: record}, 201 if created else 200)
 
@@ -279,7 +202,7 @@ def _api_router(state: EmulatorState) -> APIRouter:
         missing = [name for name in ("name", "amount") if payload.get(name) in (None, "")]
         if missing:
             raise ApiError(400, [f"{name.capitalize()} can't be blank" for name in missing])
-        _check_custom_fields(state, "deals", payload)
+        check_custom_fields(state, "deals", payload)
         record = {"id": next(state.ids), "custom_field": {}, **payload}
         state.records["deals"][record["id"]] = record
         return JSONResponse({"deal": record}, 201)
@@ -310,60 +233,39 @@ def _api_router(state: EmulatorState) -> APIRouter:
 
     @router.get("/{entity}/filters")
     async def views(entity: str) -> dict[str, Any]:
-        _known(entity)
-        return {"filters": [{"id": 1, "name": f"All {entity.replace('_', ' ').title()}"}]}
+        known(entity)
+        every = {"id": 1, "name": f"All {entity.replace('_', ' ').title()}"}
+        return {"filters": [every] + [{"id": v["id"], "name": v["name"]}
+                                      for v in state.views[entity]]}  # fmt: skip
 
     @router.get("/{entity}/view/{view_id}")
-    async def view(entity: str, view_id: int, page: int = 1, per_page: int = 25) -> dict[str, Any]:
-        _known(entity)
-        return _page(entity, sorted(state.records[entity].values(), key=lambda r: r["id"]),
-                     page, per_page)  # fmt: skip
+    async def view(
+        entity: str, view_id: int, page: int = 1, per_page: int = 25, sort: str = "id",
+        sort_type: str = "asc",
+    ) -> dict[str, Any]:  # fmt: skip
+        known(entity)
+        rules = [] if view_id == 1 else next(
+            (v["filter_rule"] for v in state.views[entity] if v["id"] == view_id), None
+        )  # fmt: skip
+        if rules is None:
+            raise ApiError(404, [f"no view {view_id}"])
+        found = [r for r in state.records[entity].values() if all(matches(r, x) for x in rules)]
+        return page_of(entity, sort_records(found, sort, sort_type), page, per_page)
 
     @router.post("/filtered_search/{entity}")
     async def filtered_search(entity: str, request: Request) -> dict[str, Any]:
-        _known(entity)
+        """By the singular name (`contact`, `sales_account`), paged by the query string."""
+        if entity not in ENTITY_OF:
+            raise ApiError(404, [f"no such resource {entity}"])
         body = await request.json()
-        found = [r for r in state.records[entity].values()
-                 if all(_matches(r, rule) for rule in body.get("filter_rule", []))]  # fmt: skip
-        found.sort(key=lambda r: (str(r.get(body.get("sort", "id"), "")), r["id"]))
-        if body.get("sort_type") == "desc":
-            found.reverse()
-        return _page(entity, found, int(body.get("page", 1)), int(body.get("per_page", 25)))
+        page = int(request.query_params.get("page", body.get("page", 1)))
+        per_page = int(request.query_params.get("per_page", body.get("per_page", 25)))
+        found = [r for r in state.records[ENTITY_OF[entity]].values()
+                 if all(matches(r, rule) for rule in body.get("filter_rule", []))]  # fmt: skip
+        found = sort_records(found, body.get("sort", "id"), body.get("sort_type", "asc"))
+        return page_of(ENTITY_OF[entity], found, page, per_page)
 
     return router
-
-
-def _known(entity: str) -> None:
-    if entity not in ENTITIES:
-        raise ApiError(404, [f"no such resource {entity}"])
-
-
-def _page(entity: str, records: list[dict[str, Any]], page: int, per_page: int) -> dict[str, Any]:
-    per_page = max(1, min(per_page, 100))
-    total_pages = max(1, -(-len(records) // per_page))
-    chunk = records[(page - 1) * per_page : page * per_page]
-    return {entity: chunk, "meta": {"total_pages": total_pages, "total": len(records)}}
-
-
-def _matches(record: dict[str, Any], rule: dict[str, Any]) -> bool:
-    attribute, operator, wanted = rule["attribute"], rule["operator"], rule["value"]
-    if attribute == "contact_email.email":
-        value: Any = record.get("email")
-    elif attribute.startswith("cf_"):
-        value = record.get("custom_field", {}).get(attribute)
-    else:
-        value = record.get(attribute)
-    if operator == "is_in":
-        return value in (wanted if isinstance(wanted, list) else [wanted])
-    if operator == "is":
-        return bool(value == wanted)
-    if operator == "contains":
-        return str(wanted).lower() in str(value or "").lower()
-    if operator in ("is_after", "is_before"):
-        if value is None:
-            return False
-        return str(value) > str(wanted) if operator == "is_after" else str(value) < str(wanted)
-    raise ApiError(400, [f"Invalid operator {operator}"])
 
 
 def _control_router(state: EmulatorState) -> APIRouter:
@@ -383,6 +285,37 @@ def _control_router(state: EmulatorState) -> APIRouter:
     async def clock(request: Request) -> dict[str, float]:
         state.clock_offset += float((await request.json())["advance_seconds"])
         return {"now": state.now()}
+
+    @router.post("/records/{entity}")
+    async def put_records(entity: str, request: Request) -> list[int]:
+        """Create records, or change those whose `id` is given; `updated_at` is now unless
+        given."""
+        known(entity)
+        ids = []
+        for given in (await request.json())["records"]:
+            record = state.records[entity].get(given.get("id")) or {"id": next(state.ids)}
+            custom = {**record.get("custom_field", {}), **given.get("custom_field", {})}
+            record.update({**given, "custom_field": custom, "id": record["id"]})
+            record.setdefault("created_at", state.stamp())
+            record["updated_at"] = given.get("updated_at") or state.stamp()
+            state.records[entity][record["id"]] = record
+            ids.append(record["id"])
+        return ids
+
+    @router.post("/fields/{entity}")
+    async def add_fields(entity: str, request: Request) -> int:
+        state.fields.setdefault(entity, []).extend((await request.json())["fields"])
+        return len(state.fields[entity])
+
+    @router.post("/views/{entity}")
+    async def add_view(entity: str, request: Request) -> dict[str, int]:
+        known(entity)
+        body = await request.json()
+        view_id = 2 + len(state.views[entity])
+        state.views[entity].append(
+            {"id": view_id, "name": body["name"], "filter_rule": body["filter_rule"]}
+        )
+        return {"id": view_id}
 
     @router.post("/limits")
     async def limits(request: Request) -> dict[str, int]:

@@ -6,6 +6,11 @@ stage "final Customer" as in §B9 case 13), plus the custom fields reverse sync 
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 ENTITIES = {
@@ -65,3 +70,50 @@ REQUIRED_ACTIVITY = (
     "title", "sales_activity_type_id", "owner_id", "start_date", "end_date", "targetable_type",
     "targetable_id",
 )  # fmt: skip
+
+
+@dataclass
+class Faults:
+    fail_next: int = 0  # this many requests answer `fail_status`
+    fail_after: int = 0  # ... once this many more have been answered normally
+    fail_status: int = 503
+    retry_after: int = 1  # the `Retry-After` of a 429 fault
+    delay_seconds: float = 0.0  # every answer waits this long
+
+
+@dataclass
+class EmulatorState:
+    """Everything the emulator holds; tests read and change it through `/_emulator/`."""
+
+    api_key: str = "test-key"
+    per_minute: int = 400
+    per_hour: int = 1000
+    clock: Callable[[], float] = time.time
+    clock_offset: float = 0.0
+    faults: Faults = field(default_factory=Faults)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[str, dict[int, dict[str, Any]]] = field(
+        default_factory=lambda: {name: {} for name in (*ENTITIES, "sales_activities")}
+    )
+    fields: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {k: [dict(f) for f in v] for k, v in DEFAULT_FIELDS.items()}
+    )
+    sales_activity_types: list[dict[str, Any]] = field(
+        default_factory=lambda: [dict(t) for t in SALES_ACTIVITY_TYPES]
+    )
+    lifecycle_stages: list[dict[str, Any]] = field(
+        default_factory=lambda: [dict(s) for s in LIFECYCLE_STAGES]
+    )
+    # Saved views per entity beyond "All …" (id 1): `{id, name, filter_rule}`.
+    views: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {name: [] for name in ENTITIES}
+    )
+    answered: list[float] = field(default_factory=list)  # times of counted requests
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(70054866600))
+
+    def now(self) -> float:
+        return self.clock() + self.clock_offset
+
+    def stamp(self) -> str:
+        """The emulator's time as Freshsales writes `updated_at`: ISO 8601 with an offset."""
+        return datetime.fromtimestamp(self.now(), UTC).isoformat(timespec="seconds")

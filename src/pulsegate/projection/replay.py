@@ -16,8 +16,28 @@ log = structlog.get_logger(__name__)
 
 BATCH = 1000
 
-# Everything the projector derives from the log. Metric values posted through the API are not
-# in the log, so they are kept (their `m` starts with "api:").
+# Values that are not in the log: metrics posted through the API (`m` starts with "api:") and
+# dimensions and metrics written by connector runs ("connector:"). They are kept, and the
+# connectors' dimensions are merged back into the rebuilt accounts and users.
+_KEEP = """
+CREATE TEMPORARY TABLE replay_kept ON COMMIT DROP AS
+SELECT 'accounts' AS tbl, account_id AS entity, fields AS kept FROM (
+    SELECT account_id, jsonb_object_agg(f.key, f.value) AS fields
+    FROM accounts, jsonb_each(fields) AS f
+    WHERE workspace_id = %(w)s AND f.value->>'m' LIKE 'connector:%%' GROUP BY account_id) a
+UNION ALL
+SELECT 'users', user_id, fields FROM (
+    SELECT user_id, jsonb_object_agg(f.key, f.value) AS fields
+    FROM users, jsonb_each(fields) AS f
+    WHERE workspace_id = %(w)s AND f.value->>'m' LIKE 'connector:%%' GROUP BY user_id) u
+"""
+_RESTORE = (
+    "UPDATE accounts a SET fields = pulsegate_merge_fields(a.fields, k.kept) FROM replay_kept k "
+    "WHERE k.tbl = 'accounts' AND a.workspace_id = %(w)s AND a.account_id = k.entity",
+    "UPDATE users u SET fields = pulsegate_merge_fields(u.fields, k.kept) FROM replay_kept k "
+    "WHERE k.tbl = 'users' AND u.workspace_id = %(w)s AND u.user_id = k.entity",
+)
+# Everything the projector derives from the log.
 _CLEAR = (
     "DELETE FROM events WHERE workspace_id = %(w)s",
     "DELETE FROM sessions WHERE workspace_id = %(w)s",
@@ -25,7 +45,8 @@ _CLEAR = (
     "DELETE FROM accounts WHERE workspace_id = %(w)s",
     "DELETE FROM users WHERE workspace_id = %(w)s",
     "DELETE FROM identities WHERE workspace_id = %(w)s",
-    "DELETE FROM metric_values WHERE workspace_id = %(w)s AND m NOT LIKE 'api:%%'",
+    "DELETE FROM metric_values WHERE workspace_id = %(w)s AND m NOT LIKE 'api:%%' "
+    "AND m NOT LIKE 'connector:%%'",
     "DELETE FROM projection_notes WHERE workspace_id = %(w)s",
     "DELETE FROM projection_failures WHERE workspace_id = %(w)s",
 )
@@ -44,10 +65,15 @@ async def replay_workspace(
     """
     async with engine.begin() as connection:
         await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_ID,))
-        if since is None:
-            for statement in _CLEAR:
-                await connection.exec_driver_sql(statement, {"w": workspace_id})
-        return await _apply_log(connection, workspace_id, since)
+        if since is not None:
+            return await _apply_log(connection, workspace_id, since)
+        await connection.exec_driver_sql(_KEEP, {"w": workspace_id})
+        for statement in _CLEAR:
+            await connection.exec_driver_sql(statement, {"w": workspace_id})
+        applied = await _apply_log(connection, workspace_id, since)
+        for statement in _RESTORE:
+            await connection.exec_driver_sql(statement, {"w": workspace_id})
+        return applied
 
 
 async def _apply_log(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -163,14 +163,3 @@ async def list_items(
     if after_id is not None:
         query = query.where(ReverseSyncItem.id > after_id)
     return list((await session.scalars(query.order_by(ReverseSyncItem.id).limit(limit))).all())
-
-
-async def try_lock(connection: AsyncConnection, key: int) -> bool:
-    result = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
-    await connection.commit()
-    return bool(result.scalar())
-
-
-async def unlock(connection: AsyncConnection, key: int) -> None:
-    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-    await connection.commit()

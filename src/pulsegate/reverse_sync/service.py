@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
+from pulsegate.db.engine import advisory_lock
 from pulsegate.db.models import CustomField, Destination, ReverseSyncRule
 from pulsegate.destinations.service import client_for
 from pulsegate.errors import AlreadyExists, InvalidRequest, NotFound
@@ -192,15 +193,12 @@ class Runner:
 
     async def run(self, workspace_id: uuid.UUID, *, trigger: str) -> RunOut:
         lock = zlib.crc32(f"pulsegate-reverse-sync:{workspace_id}".encode())
-        async with self.engine.connect() as lock_connection:
-            if not await repository.try_lock(lock_connection, lock):
+        async with advisory_lock(self.engine, lock) as taken:
+            if not taken:
                 raise AlreadyExists(
                     "a reverse sync of this workspace is running", code="run_in_progress"
                 )
-            try:
-                return await self._run(workspace_id, trigger)
-            finally:
-                await repository.unlock(lock_connection, lock)
+            return await self._run(workspace_id, trigger)
 
     async def run_all(self, *, trigger: str) -> list[RunOut]:
         """Every workspace with rules, one after another (the nightly job)."""

@@ -1,0 +1,167 @@
+"""`/api/v1/connectors`: third-party fields into custom dimensions and metrics."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from pulsegate.api.auth import WorkspaceId
+from pulsegate.connectors import service
+from pulsegate.connectors.runner import Runner
+from pulsegate.connectors.schemas import (
+    Catalog,
+    ConnectorIn,
+    ConnectorList,
+    ConnectorOut,
+    ConnectorRunIn,
+    ConnectorRunList,
+    ConnectorRunOut,
+    IssuePage,
+)
+from pulsegate.db.engine import unit_of_work
+from pulsegate.errors import PayloadTooLarge
+
+router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"])
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_NO_OPTIONS = ConnectorRunIn()  # a run without a body
+
+
+@router.get("", summary="The workspace's connectors")
+async def list_connectors(request: Request, workspace_id: WorkspaceId) -> ConnectorList:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_connectors(session, workspace_id)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a connector; its mappings are checked against the source's fields",
+)
+async def create_connector(
+    request: Request, workspace_id: WorkspaceId, body: ConnectorIn
+) -> ConnectorOut:
+    state = request.app.state
+    async with unit_of_work(state.engine) as session:
+        return await service.create_connector(
+            session, state.engine, workspace_id, body, secret_box=state.secret_box,
+            imports=state.imports,
+        )  # fmt: skip
+
+
+@router.get("/{connector_id}", summary="One connector")
+async def get_connector(
+    request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
+) -> ConnectorOut:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.describe(session, workspace_id, connector_id)
+
+
+@router.delete(
+    "/{connector_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a connector"
+)
+async def delete_connector(
+    request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
+) -> Response:
+    async with unit_of_work(request.app.state.engine) as session:
+        await service.delete_connector(session, workspace_id, connector_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put(
+    "/{connector_id}/file",
+    summary="Upload the CSV file runs read (the body is the file, text/csv)",
+)
+async def upload_file(
+    request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
+) -> ConnectorOut:
+    data = await request.body()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"the file is over {MAX_UPLOAD_BYTES} bytes")
+    state = request.app.state
+    async with unit_of_work(state.engine) as session:
+        return await service.upload(
+            session, state.engine, workspace_id, connector_id, data, secret_box=state.secret_box
+        )
+
+
+@router.get(
+    "/{connector_id}/fields",
+    summary="Every field the source offers, to pick mappings from (JSON, or CSV)",
+    response_model=Catalog,
+)
+async def list_fields(
+    request: Request,
+    workspace_id: WorkspaceId,
+    connector_id: uuid.UUID,
+    format: Literal["json", "csv"] = "json",
+) -> Catalog | Response:
+    state = request.app.state
+    async with unit_of_work(state.engine) as session:
+        found = await service.catalog(
+            session, state.engine, workspace_id, connector_id, secret_box=state.secret_box
+        )
+    if format == "csv":
+        return Response(
+            service.catalog_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="fields-{connector_id}.csv"'},
+        )
+    return found
+
+
+@router.post(
+    "/{connector_id}/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run now; answers once the run is recorded, follow it at GET …/runs/{run_id}",
+)
+async def create_run(
+    request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID,
+    body: ConnectorRunIn = _NO_OPTIONS,
+) -> ConnectorRunOut:  # fmt: skip
+    state = request.app.state
+    runner = Runner(state.engine, state.secret_box, timezone=state.timezone)
+    return await runner.start(
+        workspace_id, connector_id, trigger="api", full=body.full,
+        tasks=state.background_tasks,
+    )  # fmt: skip
+
+
+@router.get("/{connector_id}/runs", summary="The latest runs, newest first")
+async def list_runs(
+    request: Request,
+    workspace_id: WorkspaceId,
+    connector_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ConnectorRunList:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_runs(session, workspace_id, connector_id, limit=limit)
+
+
+@router.get("/{connector_id}/runs/{run_id}", summary="One run, with its progress while it runs")
+async def get_run(
+    request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID, run_id: int
+) -> ConnectorRunOut:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.get_run(session, workspace_id, connector_id, run_id)
+
+
+@router.get(
+    "/{connector_id}/runs/{run_id}/issues",
+    summary="The records a run could not use: unmatched ones, bad rows and values",
+)
+async def list_issues(
+    request: Request,
+    workspace_id: WorkspaceId,
+    connector_id: uuid.UUID,
+    run_id: int,
+    kind: Literal["unmatched", "invalid"] | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> IssuePage:
+    async with unit_of_work(request.app.state.engine) as session:
+        return await service.list_issues(
+            session, workspace_id, connector_id, run_id, kind=kind, cursor=cursor, limit=limit
+        )

@@ -1,0 +1,347 @@
+"""Connectors: checking a configuration against its source, the field catalog, runs' records.
+
+Creating a connector reads the source's catalog (the CRM's field settings, the CSV header), so a
+mapping that names a field by its label, or a field that does not exist, is refused at once with
+the names it could have meant. Each mapping's pulsegate field is defined if it is new (source
+`connector`) and must agree with it if it exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
+from pulsegate.connectors import repository
+from pulsegate.connectors.kinds import open_source
+from pulsegate.connectors.runner import object_of
+from pulsegate.connectors.schemas import (
+    Catalog,
+    CatalogField,
+    ConnectorIn,
+    ConnectorList,
+    ConnectorOut,
+    ConnectorRunList,
+    ConnectorRunOut,
+    FiltersIn,
+    IssueOut,
+    IssuePage,
+    MappingOut,
+    MatchIn,
+)
+from pulsegate.connectors.sources import PULSEGATE_TYPE, SourceField, SourceUnavailable
+from pulsegate.db.models import Connector, CustomField
+from pulsegate.errors import InvalidRequest, NotFound, PulsegateError
+from pulsegate.fields.repository import insert_field
+from pulsegate.freshsales.client import endpoint_for
+from pulsegate.security import SecretBox
+
+# The seed (000): user custom metrics are not synced from third-party systems.
+USER_METRIC_REASON = (
+    "user custom metrics are not synced from a third-party system: send them through the "
+    "JS library or the Event API (traits, or POST /api/v1/metrics)"
+)
+MATCH_BY = {"account": ("id", "name"), "user": ("email", "external_id")}
+FRESHSALES_MATCH_FIELD = {"name": "name", "email": "emails"}
+_KIND_FIELDS = {"freshsales": ("domain", "api_key"), "csv": ("path", "object")}
+
+
+class SourceError(PulsegateError):
+    """The source could not be read to check the configuration."""
+
+    status_code = 502
+    code = "source_unavailable"
+
+
+def _out(connector: Connector) -> ConnectorOut:
+    return ConnectorOut(
+        id=connector.id, kind=connector.kind, name=connector.name,
+        settings=connector.settings,
+        mappings=[MappingOut.model_validate(m) for m in connector.mappings],
+        match={k: MatchIn.model_validate(v) for k, v in connector.match.items()},
+        filters=FiltersIn.model_validate(connector.filters), state=connector.state,
+        has_upload=connector.upload is not None, created_at=connector.created_at,
+    )  # fmt: skip
+
+
+async def create_connector(
+    session: AsyncSession, engine: AsyncEngine, workspace_id: uuid.UUID, body: ConnectorIn,
+    *, secret_box: SecretBox, imports: Path,
+) -> ConnectorOut:  # fmt: skip
+    connector = Connector(
+        id=uuid.uuid4(), workspace_id=workspace_id, kind=body.kind, name=body.name,
+        settings=_settings(body, imports / str(workspace_id)), mappings=[], match={}, state={},
+        filters=body.filters.model_dump(exclude_none=True),
+        secret_encrypted=secret_box.encrypt(body.api_key) if body.api_key else None,
+    )  # fmt: skip
+    catalog = await _catalog_of(connector, engine, secret_box)
+    mappings = _mappings(body, catalog)
+    connector.mappings = [m.model_dump() for m in mappings]
+    connector.match = _match(body, {object_of(m) for m in mappings}, catalog)
+    await _define_fields(session, workspace_id, mappings)
+    return _out(await repository.add_connector(session, connector))
+
+
+def _settings(body: ConnectorIn, folder: Path) -> dict[str, Any]:
+    for kind, names in _KIND_FIELDS.items():
+        given = [name for name in names if getattr(body, name) is not None]
+        if kind != body.kind and given:
+            raise InvalidRequest(f"{', '.join(given)}: not for a {body.kind} connector",
+                                 code="not_for_kind")  # fmt: skip
+    if body.kind == "freshsales":
+        if body.filters.rows:
+            raise InvalidRequest("row predicates are for CSV files", code="not_for_kind")
+        if body.domain is None or body.api_key is None:
+            raise InvalidRequest("a Freshsales connector needs `domain` and `api_key`",
+                                 code="missing_setting")  # fmt: skip
+        try:
+            domain = endpoint_for(body.domain).domain
+        except ValueError as error:
+            raise InvalidRequest(str(error), code="invalid_domain") from error
+        return {"domain": domain, "per_minute": body.per_minute, "per_hour": body.per_hour}
+    if body.filters.account or body.filters.user:
+        raise InvalidRequest("views and filter rules are for Freshsales; CSV files take `rows`",
+                             code="not_for_kind")  # fmt: skip
+    if body.object is None:
+        raise InvalidRequest("a CSV connector needs `object`: what one row is",
+                             code="missing_setting")  # fmt: skip
+    return {"object": body.object, "path": _inside(folder, body.path) if body.path else None}
+
+
+def _inside(folder: Path, path: str) -> str:
+    """A CSV path, relative to the workspace's import folder, that stays inside it: one
+    workspace's key never reads another's files, or the server's."""
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder.resolve()):
+        raise InvalidRequest(
+            f"a CSV path is relative to the workspace's import folder ({folder}) and stays in it",
+            code="path_outside_imports",
+        )
+    return str(resolved)
+
+
+async def _catalog_of(
+    connector: Any, engine: AsyncEngine, secret_box: SecretBox, upload: bytes | None = None
+) -> list[SourceField] | None:
+    """The source's fields; None for a CSV connector with no file yet (checked at upload)."""
+    no_file = not connector.settings.get("path") and connector.upload is None
+    if connector.kind == "csv" and upload is None and no_file:
+        return None
+    source = open_source(connector, engine, secret_box, upload=upload)
+    try:
+        return await source.catalog()
+    except SourceUnavailable as error:
+        if connector.kind == "csv" or error.refused:
+            raise InvalidRequest(str(error), code="source_refused") from error
+        raise SourceError(str(error)) from error
+    finally:
+        await source.aclose()
+
+
+def _mappings(body: ConnectorIn, catalog: list[SourceField] | None) -> list[MappingOut]:
+    found, keys = [], set()
+    for n, mapping in enumerate(body.mappings):
+        if mapping.target == "user_metric":
+            raise InvalidRequest(USER_METRIC_REASON, code="user_metric_not_supported",
+                                 details=[{"index": n, "field": mapping.field}])  # fmt: skip
+        object_name = "account" if mapping.target.startswith("account") else "user"
+        if body.kind == "csv" and object_name != body.object:
+            raise InvalidRequest(f"this file's rows are {body.object}s; mapping {n} fills a "
+                                 f"{object_name}", code="object_mismatch")  # fmt: skip
+        source_field = _field(catalog, object_name, mapping.field)
+        key = mapping.key or mapping.field.removeprefix("cf_")
+        if (object_name, key) in keys:
+            raise InvalidRequest(f"two mappings fill {object_name} field {key!r}",
+                                 code="duplicate_mapping")  # fmt: skip
+        keys.add((object_name, key))
+        if mapping.target.endswith("metric"):
+            if mapping.type not in (None, "number"):
+                raise InvalidRequest("a metric is numeric: its type is number",
+                                     code="invalid_type")  # fmt: skip
+            value_type = "number"
+        else:
+            default = PULSEGATE_TYPE.get(source_field.type, "string") if source_field else "string"
+            value_type = mapping.type or default
+        found.append(MappingOut(field=mapping.field, target=mapping.target, key=key,
+                                type=value_type))  # fmt: skip
+    return found
+
+
+def _field(catalog: list[SourceField] | None, object_name: str, name: str) -> SourceField | None:
+    """The catalog's field by internal name; a label or an unknown name is refused."""
+    if catalog is None:
+        return None
+    fields = [f for f in catalog if f.object == object_name]
+    for candidate in fields:
+        if candidate.name == name:
+            return candidate
+    labelled = [f.name for f in fields if f.label.lower() == name.lower()]
+    hint = f"; {name!r} is the label of {labelled[0]!r}" if labelled else ""
+    raise InvalidRequest(
+        f"the source has no {object_name} field {name!r}{hint}; mappings use internal names "
+        f"(GET /api/v1/connectors/{{id}}/fields)",
+        code="unknown_field",
+        details=[{"object": object_name, "field": name, "did_you_mean": labelled}],
+    )
+
+
+def _match(
+    body: ConnectorIn, objects: set[str], catalog: list[SourceField] | None
+) -> dict[str, Any]:
+    found = {}
+    for object_name in sorted(objects):
+        match = body.match.get(object_name)  # type: ignore[call-overload]
+        if match is None and body.kind == "freshsales":
+            match = MatchIn(by="name" if object_name == "account" else "email")
+        if match is None:
+            raise InvalidRequest(f"say how a row finds its {object_name}: match.{object_name}",
+                                 code="match_required")  # fmt: skip
+        if match.by not in MATCH_BY[object_name]:
+            raise InvalidRequest(
+                f"{object_name}s are matched by {' or '.join(MATCH_BY[object_name])}",
+                code="invalid_match",
+            )
+        field = match.field or FRESHSALES_MATCH_FIELD.get(match.by)
+        if field is None or (body.kind == "csv" and match.field is None):
+            raise InvalidRequest(f"match.{object_name}.field: which column holds it",
+                                 code="match_required")  # fmt: skip
+        _field(catalog, object_name, field)
+        found[object_name] = {"by": match.by, "field": field}
+    return found
+
+
+async def _define_fields(
+    session: AsyncSession, workspace_id: uuid.UUID, mappings: list[MappingOut]
+) -> None:
+    for mapping in mappings:
+        object_name, kind = mapping.target.split("_")
+        existing = await session.scalar(
+            select(CustomField).where(
+                CustomField.workspace_id == workspace_id,
+                CustomField.object == object_name,
+                CustomField.key == mapping.key,
+            )
+        )
+        if existing is None:
+            await insert_field(session, CustomField(
+                workspace_id=workspace_id, object=object_name, kind=kind, key=mapping.key,
+                type=mapping.type, label=mapping.key, source="connector",
+            ))  # fmt: skip
+        elif (existing.kind, existing.type) != (kind, mapping.type):
+            raise InvalidRequest(
+                f"{object_name} field {mapping.key!r} is a {existing.type} {existing.kind}; "
+                f"this mapping would make it a {mapping.type} {kind}",
+                code="field_conflict",
+            )
+
+
+async def list_connectors(session: AsyncSession, workspace_id: uuid.UUID) -> ConnectorList:
+    rows = await repository.list_connectors(session, workspace_id)
+    return ConnectorList(items=[_out(row) for row in rows])
+
+
+async def get_connector(
+    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID
+) -> Connector:
+    connector = await repository.get_connector(session, workspace_id, connector_id)
+    if connector is None:
+        raise NotFound(f"no connector {connector_id}")
+    return connector
+
+
+async def describe(
+    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID
+) -> ConnectorOut:
+    return _out(await get_connector(session, workspace_id, connector_id))
+
+
+async def delete_connector(
+    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID
+) -> None:
+    if not await repository.delete_connector(session, workspace_id, connector_id):
+        raise NotFound(f"no connector {connector_id}")
+
+
+async def upload(
+    session: AsyncSession, engine: AsyncEngine, workspace_id: uuid.UUID,
+    connector_id: uuid.UUID, data: bytes, *, secret_box: SecretBox,
+) -> ConnectorOut:  # fmt: skip
+    """Keep a CSV file for the connector's runs, once its columns are checked."""
+    connector = await get_connector(session, workspace_id, connector_id)
+    if connector.kind != "csv":
+        raise InvalidRequest("only a CSV connector takes a file", code="not_for_kind")
+    catalog = await _catalog_of(connector, engine, secret_box, upload=data)
+    for mapping in connector.mappings:
+        _field(catalog, connector.settings["object"], mapping["field"])
+    for object_name, match in connector.match.items():
+        _field(catalog, object_name, match["field"])
+    connector.upload = data.decode("utf-8-sig")
+    await session.flush()
+    return _out(connector)
+
+
+async def catalog(
+    session: AsyncSession, engine: AsyncEngine, workspace_id: uuid.UUID,
+    connector_id: uuid.UUID, *, secret_box: SecretBox,
+) -> Catalog:  # fmt: skip
+    connector = await get_connector(session, workspace_id, connector_id)
+    fields = await _catalog_of(connector, engine, secret_box)
+    if fields is None:
+        raise InvalidRequest("no file yet: give a path or upload one", code="source_refused")
+    return Catalog(items=[CatalogField.model_validate(f, from_attributes=True) for f in fields])
+
+
+CATALOG_COLUMNS = ("object", "name", "label", "type", "standard")
+
+
+def catalog_csv(found: Catalog) -> str:
+    """The catalog as a spreadsheet to pick fields from (the seed's pre-populated sheet)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CATALOG_COLUMNS)
+    for item in found.items:
+        writer.writerow([item.object, item.name, item.label, item.type,
+                         "standard" if item.standard else "custom"])  # fmt: skip
+    return out.getvalue()
+
+
+async def list_runs(
+    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID, *, limit: int
+) -> ConnectorRunList:
+    await get_connector(session, workspace_id, connector_id)
+    runs = await repository.list_runs(session, connector_id, limit=limit)
+    return ConnectorRunList(
+        items=[ConnectorRunOut.model_validate(r, from_attributes=True) for r in runs]
+    )
+
+
+async def get_run(
+    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID, run_id: int
+) -> ConnectorRunOut:
+    await get_connector(session, workspace_id, connector_id)
+    run = await repository.get_run(session, connector_id, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id} of this connector")
+    return ConnectorRunOut.model_validate(run, from_attributes=True)
+
+
+async def list_issues(
+    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID, run_id: int, *,
+    kind: str | None, cursor: str | None, limit: int,
+) -> IssuePage:  # fmt: skip
+    await get_run(session, workspace_id, connector_id, run_id)
+    rows = await repository.list_issues(
+        session, run_id, kind=kind, after_id=decode_id_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )  # fmt: skip
+    page = rows[:limit]
+    return IssuePage(
+        items=[IssueOut.model_validate(row, from_attributes=True) for row in page],
+        next_cursor=encode_id_cursor(page[-1].id) if len(rows) > limit else None,
+    )

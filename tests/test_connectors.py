@@ -1,0 +1,387 @@
+"""Freshsales connectors against the emulator over real HTTP: catalog, runs to all three
+targets, metric history over days, incremental pulls, filters, unmatched records, 429 storms."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from pulsegate.connectors.runner import Runner
+from pulsegate.freshsales.emulator_data import DEFAULT_FIELDS
+from tests.conftest import Rows, Tenant
+from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.test_accounts_api import send, settle
+from tests.test_events_api import bearer
+
+PLAN_FIELD = {"name": "cf_plan", "label": "Plan", "type": "dropdown", "default": False}
+MAPPINGS = [
+    {"field": "cf_plan", "target": "account_dimension", "key": "plan"},
+    {"field": "cf_mrr", "target": "account_metric", "key": "mrr"},
+    {"field": "job_title", "target": "user_dimension", "key": "job"},
+]
+MATCH = {"account": {"by": "id", "field": "cf_pulsegate_id"}, "user": {"by": "email"}}
+SALES_ACCOUNTS = [
+    {"name": "Acme Corp", "updated_at": "2026-11-20T10:00:00+00:00",
+     "custom_field": {"cf_pulsegate_id": "acme", "cf_mrr": 1500, "cf_plan": "pro"}},
+    {"name": "Globex", "updated_at": "2026-11-20T11:00:00+00:00",
+     "custom_field": {"cf_pulsegate_id": "globex", "cf_mrr": "2300.50", "cf_plan": "enterprise"}},
+    # pulsegate has an account "12345": exact text never matches "12345.0"
+    {"name": "Float Id Ltd", "updated_at": "2026-11-20T12:00:00+00:00",
+     "custom_field": {"cf_pulsegate_id": "12345.0", "cf_mrr": 10, "cf_plan": "pro"}},
+    {"name": "Initech", "updated_at": "2026-11-20T13:00:00+00:00",
+     "custom_field": {"cf_pulsegate_id": "initech", "cf_mrr": "n/a", "cf_plan": "basic"}},
+]  # fmt: skip
+CONTACTS = [
+    {"emails": [{"value": "Ana@Acme.example", "is_primary": True}], "job_title": "CTO",
+     "updated_at": "2026-11-20T10:00:00+00:00"},
+    {"emails": [{"value": "nobody@nowhere.example", "is_primary": True}], "job_title": "CEO",
+     "updated_at": "2026-11-20T10:00:00+00:00"},
+]  # fmt: skip
+
+
+def group(account_id: str, name: str) -> dict[str, Any]:
+    traits = {"name": name, "createdAt": "2024-01-01T00:00:00Z"}
+    return {"type": "group", "userId": "setup", "groupId": account_id, "traits": traits}
+
+
+@pytest.fixture
+async def crm(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
+    """pulsegate's side: four accounts and one user, through the tracking API."""
+    await send(client, tenant, [
+        group("acme", "Acme Corp"), group("globex", "Globex"), group("12345", "Numbered"),
+        group("initech", "Initech"),
+        {"type": "identify", "userId": "ana", "traits": {"email": "ana@acme.example"}},
+    ])  # fmt: skip
+    await settle(client, tenant, rows)
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    with running_emulator() as running:
+        running.state.fields["sales_accounts"].append(PLAN_FIELD)
+        for entity, records in (("sales_accounts", SALES_ACCOUNTS), ("contacts", CONTACTS)):
+            put(running, entity, records)
+        yield running
+
+
+def put(emulator: RunningEmulator, entity: str, records: list[dict[str, Any]]) -> list[int]:
+    response = httpx.post(f"{emulator.url}/_emulator/records/{entity}", json={"records": records})
+    assert response.status_code == 200, response.text
+    ids: list[int] = response.json()
+    return ids
+
+
+def received(emulator: RunningEmulator, *, since: int = 0) -> list[dict[str, Any]]:
+    return [r for r in emulator.state.requests[since:] if "/_emulator" not in r["path"]]
+
+
+@pytest.fixture
+async def connectors(rows: Rows) -> AsyncIterator[list[str]]:
+    """Ids of the connectors a test made, removed afterwards: `pulsegate jobs run
+    connector_sync` runs every connector of the shared database."""
+    made: list[str] = []
+    yield made
+    for connector_id in made:
+        rows.query("DELETE FROM connectors WHERE id = %s RETURNING 1", connector_id)
+
+
+async def create(
+    client: httpx.AsyncClient, tenant: Tenant, made: list[str], body: dict[str, Any]
+) -> dict[str, Any]:
+    response = await client.post("/api/v1/connectors", json=body, headers=bearer(tenant))
+    assert response.status_code == 201, response.text
+    made.append(response.json()["id"])
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def freshsales(emulator: RunningEmulator, **options: Any) -> dict[str, Any]:
+    return {"kind": "freshsales", "name": "crm", "domain": emulator.url, "api_key": "test-key",
+            "mappings": MAPPINGS, "match": MATCH, **options}  # fmt: skip
+
+
+async def run_now(
+    client: httpx.AsyncClient, tenant: Tenant, connector_id: str, **body: Any
+) -> dict[str, Any]:
+    """Start a run through the API and follow it until it ends."""
+    base = f"/api/v1/connectors/{connector_id}/runs"
+    started = await client.post(base, json=body, headers=bearer(tenant))
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "running"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = (
+            await client.get(f"{base}/{started.json()['id']}", headers=bearer(tenant))
+        ).json()
+        if run["status"] != "running":
+            return run
+        await asyncio.sleep(0.1)
+    raise AssertionError("the run did not end")
+
+
+async def issues(
+    client: httpx.AsyncClient, tenant: Tenant, connector_id: str, run_id: int
+) -> list[dict[str, Any]]:
+    path = f"/api/v1/connectors/{connector_id}/runs/{run_id}/issues?limit=1000"
+    response = await client.get(path, headers=bearer(tenant))
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["items"]
+    return found
+
+
+async def account(client: httpx.AsyncClient, tenant: Tenant, account_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/accounts/{account_id}", headers=bearer(tenant))
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def history(client: httpx.AsyncClient, tenant: Tenant, account_id: str) -> list[Any]:
+    path = f"/api/v1/accounts/{account_id}/metrics/mrr"
+    response = await client.get(path, headers=bearer(tenant))
+    assert response.status_code == 200, response.text
+    return [(item["date"], item["value"]) for item in response.json()["items"]]
+
+
+async def test_the_field_catalog_lists_every_field_as_a_spreadsheet(
+    client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator, connectors: list[str]
+) -> None:
+    connector = await create(client, tenant, connectors, freshsales(emulator))
+    response = await client.get(
+        f"/api/v1/connectors/{connector['id']}/fields?format=csv", headers=bearer(tenant)
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(response.text)))
+    assert table[0] == ["object", "name", "label", "type", "standard"]
+    expected = [
+        [obj, f["name"], f["label"], f["type"], "standard" if f["default"] else "custom"]
+        for obj, entity in (("account", "sales_accounts"), ("user", "contacts"))
+        for f in [*DEFAULT_FIELDS[entity], *([PLAN_FIELD] if obj == "account" else [])]
+    ]
+    assert table[1:] == expected
+    assert ["account", "cf_mrr", "MRR", "number", "custom"] in table
+    assert ["user", "job_title", "Job title", "text", "standard"] in table
+
+    as_json = await client.get(
+        f"/api/v1/connectors/{connector['id']}/fields", headers=bearer(tenant)
+    )
+    assert [[i["object"], i["name"]] for i in as_json.json()["items"]] == [
+        row[:2] for row in expected
+    ]
+
+
+async def test_a_full_run_fills_account_dimensions_metrics_and_user_dimensions(
+    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    connectors: list[str],
+) -> None:  # fmt: skip
+    connector = await create(client, tenant, connectors, freshsales(emulator))
+    assert connector["mappings"][0] == {"field": "cf_plan", "target": "account_dimension",
+                                        "key": "plan", "type": "string"}  # fmt: skip
+    assert connector["mappings"][1]["type"] == "number"
+
+    run = await run_now(client, tenant, connector["id"])
+
+    assert run["status"] == "succeeded", run
+    assert run["full"] is True
+    assert run["counts"] == {
+        "fetched": 6, "filtered": 0, "matched": 4, "unmatched": 2, "updated": 4, "invalid": 1,
+        "carried_forward": 0,
+    }  # fmt: skip
+    assert run["progress"]["object"] == "user"
+    assert run["progress"]["fetched"] == 6
+    today = datetime.now(UTC).date().isoformat()
+    acme, globex, initech = [await account(client, tenant, a) for a in ("acme", "globex",
+                                                                         "initech")]  # fmt: skip
+    assert (acme["custom"]["plan"], globex["custom"]["plan"]) == ("pro", "enterprise")
+    assert await history(client, tenant, "acme") == [(today, 1500)]
+    assert await history(client, tenant, "globex") == [(today, 2300.5)]
+    # Initech's MRR "n/a" is refused, its plan still lands.
+    assert initech["custom"]["plan"] == "basic"
+    assert await history(client, tenant, "initech") == []
+    user = (await client.get("/api/v1/users/ana", headers=bearer(tenant))).json()
+    assert user["custom"]["job"] == "CTO"  # matched by email, whatever its case
+
+    found = await issues(client, tenant, connector["id"], run["id"])
+    assert sorted((i["kind"], i["object"], i["field"], i["value"]) for i in found) == [
+        ("invalid", "account", "cf_mrr", "n/a"),
+        ("unmatched", "account", "cf_pulsegate_id", "12345.0"),
+        ("unmatched", "user", "emails", "nobody@nowhere.example"),
+    ]
+    unmatched = next(i for i in found if i["value"] == "12345.0")
+    assert unmatched["reason"] == "no account has id '12345.0'"
+    assert unmatched["record_id"] is not None
+
+    # In full again the same day: the same records match, and nothing changes.
+    again = await run_now(client, tenant, connector["id"], full=True)
+    assert again["counts"]["updated"] == 0
+    assert again["counts"]["matched"] == 4
+    assert await history(client, tenant, "acme") == [(today, 1500)]
+    paths = [r["path"] for r in received(emulator)]
+    assert "/crm/sales/api/sales_accounts/view/1" in paths  # the first pull lists "All …"
+
+
+class Days:
+    """A clock standing still on a chosen day."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_a_run_on_another_day_pulls_only_changes_and_extends_metric_history(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, crm: None,
+    emulator: RunningEmulator, connectors: list[str],
+) -> None:  # fmt: skip
+    connector_id = uuid.UUID((await create(client, tenant, connectors, freshsales(emulator)))["id"])
+    days = Days()
+    runner = Runner(app.state.engine, app.state.secret_box, clock=days)
+    first = await runner.run(tenant.workspace_id, connector_id, trigger="test")
+    assert first.status == "succeeded"
+    assert first.counts.matched == 4
+    [globex_id] = [i for i, r in emulator.state.records["sales_accounts"].items()
+                   if r["name"] == "Globex"]  # fmt: skip
+    put(emulator, "sales_accounts", [{"id": globex_id, "updated_at": "2026-11-21T09:00:00-04:00",
+                                      "custom_field": {"cf_mrr": 2400}}])  # fmt: skip
+    mark = len(emulator.state.requests)
+
+    days.now += timedelta(days=1)
+    second = await runner.run(tenant.workspace_id, connector_id, trigger="test")
+
+    assert second.status == "succeeded"
+    assert second.full is False
+    assert (second.counts.fetched, second.counts.matched, second.counts.updated) == (1, 1, 1)
+    assert second.counts.carried_forward == 1  # Acme's MRR did not change: it still holds
+    searches = [r for r in received(emulator, since=mark) if "filtered_search" in r["path"]]
+    assert [r["path"] for r in searches] == [
+        "/crm/sales/api/filtered_search/sales_account",
+        "/crm/sales/api/filtered_search/contact",
+    ]
+    assert searches[0]["body"] == {
+        "filter_rule": [{"attribute": "updated_at", "operator": "is_after",
+                         "value": "2026-11-20T13:00:00+00:00"}],
+        "sort": "updated_at", "sort_type": "asc",
+    }  # fmt: skip
+    assert searches[0]["query"] == {"page": "1", "per_page": "100"}
+    assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5),
+                                                       ("2026-11-21", 2400)]  # fmt: skip
+    assert await history(client, tenant, "acme") == [("2026-11-20", 1500), ("2026-11-21", 1500)]
+
+    third = await runner.run(tenant.workspace_id, connector_id, trigger="test")  # same day
+    assert (third.counts.fetched, third.counts.updated, third.counts.carried_forward) == (0, 0, 0)
+    assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5),
+                                                       ("2026-11-21", 2400)]  # fmt: skip
+    stored = await client.get(f"/api/v1/connectors/{connector_id}", headers=bearer(tenant))
+    assert stored.json()["state"]["account_updated_at"] == "2026-11-21T09:00:00-04:00"
+
+
+async def test_filters_limit_the_sync_to_a_view_or_to_filter_rules(
+    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    connectors: list[str],
+) -> None:  # fmt: skip
+    account_only = [m for m in MAPPINGS if m["target"].startswith("account")]
+    rules = {"account": {"rules": [{"attribute": "cf_plan", "operator": "is_in",
+                                    "value": ["enterprise"]}]}}  # fmt: skip
+    by_rules = await create(client, tenant, connectors, freshsales(
+        emulator, name="rules", mappings=account_only, filters=rules))  # fmt: skip
+    run = await run_now(client, tenant, by_rules["id"])
+    assert (run["counts"]["fetched"], run["counts"]["matched"]) == (1, 1)
+    search = next(r for r in received(emulator) if "filtered_search" in r["path"])
+    assert search["body"]["filter_rule"] == rules["account"]["rules"]
+    assert (await account(client, tenant, "globex"))["custom"]["plan"] == "enterprise"
+    assert "plan" not in (await account(client, tenant, "acme"))["custom"]
+
+    view = httpx.post(f"{emulator.url}/_emulator/views/sales_accounts", json={
+        "name": "Pro accounts",
+        "filter_rule": [{"attribute": "cf_plan", "operator": "is", "value": "pro"}],
+    }).json()  # fmt: skip
+    by_view = await create(client, tenant, connectors, freshsales(
+        emulator, name="view", mappings=account_only,
+        filters={"account": {"view_id": view["id"]}}))  # fmt: skip
+    mark = len(emulator.state.requests)
+    run = await run_now(client, tenant, by_view["id"])
+    assert (run["counts"]["fetched"], run["counts"]["matched"]) == (2, 1)  # acme, 12345.0
+    listed = [r for r in received(emulator, since=mark) if "/view/" in r["path"]]
+    assert [r["path"] for r in listed] == [f"/crm/sales/api/sales_accounts/view/{view['id']}"]
+    assert listed[0]["query"]["sort"] == "updated_at"
+    assert (await account(client, tenant, "acme"))["custom"]["plan"] == "pro"
+
+
+async def test_a_429_storm_mid_run_is_waited_out_and_nothing_is_lost(
+    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    connectors: list[str],
+) -> None:  # fmt: skip
+    put(emulator, "sales_accounts", [
+        {"name": f"Prospect {n}", "updated_at": "2026-11-19T00:00:00+00:00",
+         "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n}}
+        for n in range(246)
+    ])  # fmt: skip
+    connector = await create(client, tenant, connectors, freshsales(
+        emulator, mappings=MAPPINGS[:2]))  # fmt: skip
+    # Catalog (2 requests), the views, page 1: then page 2 is refused three times.
+    faults = emulator.state.faults
+    faults.fail_after, faults.fail_next, faults.fail_status, faults.retry_after = 4, 3, 429, 1
+    mark = len(emulator.state.requests)
+
+    run = await run_now(client, tenant, connector["id"])
+
+    assert run["status"] == "succeeded", run
+    assert (run["counts"]["fetched"], run["counts"]["matched"]) == (250, 3)
+    assert run["counts"]["unmatched"] == 247
+    pages = [(r["query"].get("page"), r["status"]) for r in received(emulator, since=mark)
+             if "/view/" in r["path"]]  # fmt: skip
+    assert pages == [("1", 200), ("2", 429), ("2", 429), ("2", 429), ("2", 200), ("3", 200)]
+    assert len(await issues(client, tenant, connector["id"], run["id"])) == 248  # + "n/a"
+
+
+async def test_mappings_are_checked_against_the_source(
+    client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator, connectors: list[str]
+) -> None:
+    async def refused(**options: Any) -> dict[str, Any]:
+        response = await client.post(
+            "/api/v1/connectors", json=freshsales(emulator, **options), headers=bearer(tenant)
+        )
+        assert response.status_code == 400, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    user_metric = await refused(mappings=[{"field": "cf_health_score", "target": "user_metric"}])
+    assert user_metric["code"] == "user_metric_not_supported"
+    assert "JS library or the Event API" in user_metric["message"]
+
+    by_label = await refused(mappings=[{"field": "MRR", "target": "account_metric"}])
+    assert by_label["code"] == "unknown_field"
+    assert by_label["details"] == [{"object": "account", "field": "MRR",
+                                    "did_you_mean": ["cf_mrr"]}]  # fmt: skip
+
+    text_metric = await refused(mappings=[{"field": "cf_mrr", "target": "account_metric",
+                                           "type": "string"}])  # fmt: skip
+    assert text_metric["code"] == "invalid_type"
+    bad_match = await refused(match={"account": {"by": "email"}})
+    assert bad_match["code"] == "invalid_match"
+    assert (await refused(api_key=None))["code"] == "missing_setting"
+
+    wrong_key = await client.post("/api/v1/connectors", json=freshsales(emulator, api_key="nope"),
+                                  headers=bearer(tenant))  # fmt: skip
+    assert (wrong_key.status_code, wrong_key.json()["code"]) == (400, "source_refused")
+    assert "Incorrect or expired API key" in wrong_key.json()["message"]
+
+    await create(client, tenant, connectors, freshsales(emulator))
+    conflict = await refused(name="other", mappings=[
+        {"field": "cf_mrr", "target": "account_dimension", "key": "mrr"}])  # fmt: skip
+    assert conflict["code"] == "field_conflict"
+    listed = await client.get("/api/v1/connectors", headers=bearer(tenant))
+    assert [c["name"] for c in listed.json()["items"]] == ["crm"]
+    assert "api_key" not in str(listed.json())
