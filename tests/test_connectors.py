@@ -385,3 +385,36 @@ async def test_mappings_are_checked_against_the_source(
     listed = await client.get("/api/v1/connectors", headers=bearer(tenant))
     assert [c["name"] for c in listed.json()["items"]] == ["crm"]
     assert "api_key" not in str(listed.json())
+
+
+async def test_a_run_cut_off_halfway_is_run_again_safely(
+    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    connectors: list[str],
+) -> None:  # fmt: skip
+    put(emulator, "sales_accounts", [
+        {"name": f"Prospect {n}", "updated_at": "2026-11-21T00:00:00+00:00",
+         "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n}}
+        for n in range(246)
+    ])  # fmt: skip
+    connector = await create(client, tenant, connectors, freshsales(
+        emulator, mappings=MAPPINGS[:2]))  # fmt: skip
+    # Page 2 is refused for good (the key was revoked mid-run, say).
+    faults = emulator.state.faults
+    faults.fail_after, faults.fail_next, faults.fail_status = 4, 1, 403
+
+    cut = await run_now(client, tenant, connector["id"])
+
+    assert cut["status"] == "failed"
+    assert cut["error"] == "Freshsales: Service temporarily unavailable"
+    assert (cut["counts"]["fetched"], cut["counts"]["updated"]) == (100, 3)  # page 1 landed
+    assert (await account(client, tenant, "acme"))["custom"]["plan"] == "pro"
+    stored = await client.get(f"/api/v1/connectors/{connector['id']}", headers=bearer(tenant))
+    assert stored.json()["state"] == {}  # no watermark: the next run pulls everything again
+
+    again = await run_now(client, tenant, connector["id"])
+
+    assert again["status"] == "succeeded"
+    assert again["full"] is True
+    assert (again["counts"]["fetched"], again["counts"]["updated"]) == (250, 0)
+    state = await client.get(f"/api/v1/connectors/{connector['id']}", headers=bearer(tenant))
+    assert state.json()["state"]["account_updated_at"] == "2026-11-21T00:00:00+00:00"

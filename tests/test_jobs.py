@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -54,16 +55,17 @@ async def test_the_session_sweep_is_registered_every_minute(settings: Settings) 
         await engine.dispose()
 
 
-async def test_reverse_sync_is_registered_nightly_in_the_configured_zone(
-    settings: Settings,
+@pytest.mark.parametrize("name", ["connector_sync", "reverse_sync"])
+async def test_nightly_jobs_are_registered_in_the_configured_zone(
+    settings: Settings, name: str
 ) -> None:
     nightly = settings.model_copy(update={"nightly_cron": "30 3 * * *", "timezone": "Europe/Paris"})
     engine = create_engine(settings.async_database_url)
     try:
-        job = build_scheduler(engine, nightly, SecretBox(SECRET_KEY)).get_job("reverse_sync")
+        job = build_scheduler(engine, nightly, SecretBox(SECRET_KEY)).get_job(name)
         assert isinstance(job.trigger, CronTrigger)
         fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 22, 12, tzinfo=UTC))
         assert fire == datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # 03:30 in Paris, UTC+1
-        assert (job.coalesce, job.max_instances, job.args[1]) == (True, 1, "reverse_sync")
+        assert (job.coalesce, job.max_instances, job.args[1]) == (True, 1, name)
     finally:
         await engine.dispose()

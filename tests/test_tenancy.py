@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from pulsegate.sessions import service as sessions
 from pulsegate.sessions.sessionize import SessionRules
+from pulsegate.settings import Settings
 from tests.conftest import Rows, Tenant, create_tenant
 from tests.test_accounts_api import bearer, send, settle
 
@@ -19,6 +20,14 @@ DESTINATION = "00000000-0000-4000-8000-00000000c0de"
 # The owner's reverse-sync rule, and a run of it with one item, made with these ids.
 RULE = "00000000-0000-4000-8000-0000000005e1"
 RUN = 990_001
+# The owner's CSV connector, and a run of it with one issue.
+CONNECTOR = "00000000-0000-4000-8000-0000000c0111"
+CONNECTOR_RUN = 990_002
+CONNECTOR_BODY = {
+    "kind": "csv", "name": "secret-import", "path": "accounts.csv", "object": "account",
+    "mappings": [{"field": "plan", "target": "account_dimension"}],
+    "match": {"account": {"by": "id", "field": "account_id"}},
+}  # fmt: skip
 
 # (method, path, body): every /api/v1 route, with values naming the owner's data.
 CASES: list[tuple[str, str, Any]] = [
@@ -61,6 +70,16 @@ CASES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/reverse-sync/runs", None),
     ("GET", "/api/v1/reverse-sync/runs", None),
     ("GET", f"/api/v1/reverse-sync/runs/{RUN}/items", None),
+    ("GET", "/api/v1/connectors", None),
+    ("POST", "/api/v1/connectors", CONNECTOR_BODY),
+    ("GET", f"/api/v1/connectors/{CONNECTOR}", None),
+    ("DELETE", f"/api/v1/connectors/{CONNECTOR}", None),
+    ("PUT", f"/api/v1/connectors/{CONNECTOR}/file", None),
+    ("GET", f"/api/v1/connectors/{CONNECTOR}/fields", None),
+    ("POST", f"/api/v1/connectors/{CONNECTOR}/runs", None),
+    ("GET", f"/api/v1/connectors/{CONNECTOR}/runs", None),
+    ("GET", f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}", None),
+    ("GET", f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}/issues", None),
 ]  # fmt: skip
 
 DELIVERIES = "/api/v1/destinations/{destination_id}/deliveries"
@@ -76,7 +95,15 @@ TEMPLATES = {
     f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry": DELIVERIES + "/{delivery_id}/retry",
     f"/api/v1/reverse-sync/rules/{RULE}": "/api/v1/reverse-sync/rules/{rule_id}",
     f"/api/v1/reverse-sync/runs/{RUN}/items": "/api/v1/reverse-sync/runs/{run_id}/items",
-}
+    f"/api/v1/connectors/{CONNECTOR}": "/api/v1/connectors/{connector_id}",
+    f"/api/v1/connectors/{CONNECTOR}/file": "/api/v1/connectors/{connector_id}/file",
+    f"/api/v1/connectors/{CONNECTOR}/fields": "/api/v1/connectors/{connector_id}/fields",
+    f"/api/v1/connectors/{CONNECTOR}/runs": "/api/v1/connectors/{connector_id}/runs",
+    f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}":
+        "/api/v1/connectors/{connector_id}/runs/{run_id}",
+    f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}/issues":
+        "/api/v1/connectors/{connector_id}/runs/{run_id}/issues",
+}  # fmt: skip
 
 
 def test_every_rest_route_has_an_isolation_case(app: FastAPI) -> None:
@@ -108,8 +135,9 @@ async def test_no_key_is_401_everywhere(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.usefixtures("sole_delivery_job")  # the live server must not retry our outbox
 async def test_another_workspace_reads_and_writes_nothing_of_ours(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
-) -> None:
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str,
+    settings: Settings,
+) -> None:  # fmt: skip
     owner = tenant
     for path, names in (("tiers", ["Gold"]), ("lifecycle-stages", ["Adoption"])):
         await client.put(f"/api/v1/settings/{path}", json={"items": [{"name": n} for n in names]},
@@ -154,6 +182,25 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
         "'{\"emails\": \"Secret@acme.example\"}', '{}', 'sent', now()) RETURNING 1",
         RUN, DESTINATION,
     )  # fmt: skip
+    folder = settings.imports / str(owner.workspace_id)
+    folder.mkdir(parents=True)
+    (folder / "accounts.csv").write_text("account_id,plan\nacme-secret,secret-plan\n")
+    connector = await client.post("/api/v1/connectors", json=CONNECTOR_BODY,
+                                  headers=bearer(owner))  # fmt: skip
+    rows.query("UPDATE connectors SET id = %s WHERE id = %s RETURNING 1",
+               CONNECTOR, connector.json()["id"])  # fmt: skip
+    rows.query(
+        "INSERT INTO connector_runs (id, connector_id, workspace_id, trigger, status, full_pull, "
+        "started_at, counts, progress) OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, 'api', "
+        "'succeeded', true, now(), '{}', '{}') RETURNING 1",
+        CONNECTOR_RUN, CONNECTOR, owner.workspace_id,
+    )  # fmt: skip
+    rows.query(
+        "INSERT INTO connector_issues (run_id, kind, object, line, field, value, reason) "
+        "VALUES (%s, 'unmatched', 'account', 2, 'account_id', 'Secret Inc', 'no account') "
+        "RETURNING 1",
+        CONNECTOR_RUN,
+    )  # fmt: skip
     await settle(client, owner, rows)
     await sessions.sweep(app.state.engine, rules=SessionRules())
     before = await owner_state(client, owner)
@@ -162,9 +209,14 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
     assert before["/api/v1/destinations"][1]["items"][0]["name"] == "secret-crm"
     assert before["/api/v1/reverse-sync/rules"][1]["items"][0]["id"] == RULE
     assert before[f"/api/v1/reverse-sync/runs/{RUN}/items"][1]["items"][0]["status"] == "sent"
+    assert before[f"/api/v1/connectors/{CONNECTOR}/fields"][1]["items"][1]["name"] == "plan"
+    issue = before[f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}/issues"][1]["items"][0]
+    assert issue["value"] == "Secret Inc"
 
     intruder = await create_tenant(database_url)
-    for method, path, body in CASES:
+    # Reads first: the intruder's own writes (PUT /users/user-secret) make entities of that
+    # name in its own workspace, which its later reads may rightly show.
+    for method, path, body in sorted(CASES, key=lambda case: case[0] != "GET"):
         response = await client.request(method, path, json=body, headers=bearer(intruder))
         assert response.status_code in (200, 201, 202, 400, 404), (method, path, response.text)
         if response.status_code == 404:  # its message may echo the id the intruder asked for

@@ -569,7 +569,7 @@ class ConnectorRun(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     trigger: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    full: Mapped[bool] = mapped_column(Boolean)
+    full: Mapped[bool] = mapped_column("full_pull", Boolean)  # `full` is an SQL keyword
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     counts: Mapped[dict[str, int]] = mapped_column(JSONB)
