@@ -10,13 +10,15 @@ It answers under both prefixes, `/crm/sales/api/` (Freshworks CRM, `*.myfreshwor
 - `Authorization: Token token=<key>`; a wrong key is 401 with a top-level `message`;
 - upserts of contacts (by `emails`, with `include=sales_accounts`), sales accounts (by
   `name`) and deals; creating deals and sales activities; the selectors; field settings;
-  views with pagination; filtered search;
+  saved views and filtered search, paged and sorted (`updated_at` compared as a moment);
+  every write stamps `updated_at`;
 - validation errors as `{"errors": {"code": 400, "message": ["..."]}}`;
 - a per-minute and a per-hour request limit per account (400 and 1,000 by default) answering
   429 with `Retry-After` and `X-RateLimit-*` headers.
 
 Routes under `/_emulator/` drive it: the requests it received, fault switches (the next N
-requests answer a 5xx, or every answer waits), limits, and a clock that tests may move.
+requests, after M more answered normally, answer a 5xx or a 429; or every answer waits),
+limits, a clock that tests may move, and records, fields and views to seed an account with.
 """
 
 from __future__ import annotations
