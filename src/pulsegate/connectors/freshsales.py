@@ -62,7 +62,7 @@ class FreshsalesSource:
         incremental = chosen.view_id is None and since is not None
         waits: list[float] = []
         pages = self._pages(object_name, chosen, since if incremental else None, waits)
-        return Pull(pages=pages, incremental=incremental, waits=waits)
+        return Pull(pages=pages, incremental=incremental)
 
     async def _pages(
         self, object_name: Object, chosen: ObjectFilter, since: str | None, waits: list[float]

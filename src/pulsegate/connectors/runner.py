@@ -292,7 +292,8 @@ class Runner:
                             metrics[entity, mapping.key] = coerced
                     else:
                         dimensions.setdefault(entity, {})[mapping.key] = coerced
-                counts["invalid"] += unfit
+                if unfit:
+                    counts["invalid"] += 1
             updated = await self._write(connection, run, object_name, current, dimensions,
                                         metrics)  # fmt: skip
             counts["updated"] += len(updated)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol
 
@@ -53,7 +53,6 @@ class Pull:
 
     pages: AsyncIterator[Page]
     incremental: bool
-    waits: list[float] = field(default_factory=list)
 
 
 class Source(Protocol):
