@@ -193,7 +193,10 @@ def _run_async(
         if args.json:
             _out(json.dumps(created))
         else:
-            _out("\n".join(f"{name}: {value}" for name, value in created.items()))
+            _out("\n".join(
+                f"{name}: {json.dumps(value) if isinstance(value, list | dict) else value}"
+                for name, value in created.items()
+            ))  # fmt: skip
         return 0
 
     return run
