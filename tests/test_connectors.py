@@ -81,6 +81,15 @@ def put(emulator: RunningEmulator, entity: str, records: list[dict[str, Any]]) -
     return ids
 
 
+def prospects(emulator: RunningEmulator, *, updated_at: str) -> None:
+    """246 more sales accounts that pulsegate does not know: 250 in all, three pages."""
+    put(emulator, "sales_accounts", [
+        {"name": f"Prospect {n}", "updated_at": updated_at,
+         "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n}}
+        for n in range(246)
+    ])  # fmt: skip
+
+
 def received(emulator: RunningEmulator, *, since: int = 0) -> list[dict[str, Any]]:
     return [r for r in emulator.state.requests[since:] if "/_emulator" not in r["path"]]
 
@@ -323,11 +332,7 @@ async def test_a_429_storm_mid_run_is_waited_out_and_nothing_is_lost(
     client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
     connectors: list[str],
 ) -> None:  # fmt: skip
-    put(emulator, "sales_accounts", [
-        {"name": f"Prospect {n}", "updated_at": "2026-11-19T00:00:00+00:00",
-         "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n}}
-        for n in range(246)
-    ])  # fmt: skip
+    prospects(emulator, updated_at="2026-11-19T00:00:00+00:00")
     connector = await create(client, tenant, connectors, freshsales(
         emulator, mappings=MAPPINGS[:2]))  # fmt: skip
     # Catalog (2 requests), the views, page 1: then page 2 is refused three times.
@@ -391,11 +396,7 @@ async def test_a_run_cut_off_halfway_is_run_again_safely(
     client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
     connectors: list[str],
 ) -> None:  # fmt: skip
-    put(emulator, "sales_accounts", [
-        {"name": f"Prospect {n}", "updated_at": "2026-11-21T00:00:00+00:00",
-         "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n}}
-        for n in range(246)
-    ])  # fmt: skip
+    prospects(emulator, updated_at="2026-11-21T00:00:00+00:00")
     connector = await create(client, tenant, connectors, freshsales(
         emulator, mappings=MAPPINGS[:2]))  # fmt: skip
     # Page 2 is refused for good (the key was revoked mid-run, say).

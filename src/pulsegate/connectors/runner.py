@@ -37,10 +37,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.connectors import repository
 from pulsegate.connectors.kinds import open_source
+from pulsegate.connectors.landing import Landing, write_changes
 from pulsegate.connectors.schemas import ConnectorRunOut, MappingOut, MatchIn
 from pulsegate.connectors.sources import (
     Object,
@@ -53,8 +54,6 @@ from pulsegate.connectors.sources import (
 )
 from pulsegate.db.engine import advisory_lock
 from pulsegate.errors import AlreadyExists, NotFound
-from pulsegate.fields.repository import upsert_metric_values
-from pulsegate.projection.custom import CUSTOM_PREFIX
 from pulsegate.security import SecretBox
 
 log = structlog.get_logger(__name__)
@@ -294,8 +293,11 @@ class Runner:
                         dimensions.setdefault(entity, {})[mapping.key] = coerced
                 if unfit:
                     counts["invalid"] += 1
-            updated = await self._write(connection, run, object_name, current, dimensions,
-                                        metrics)  # fmt: skip
+            updated = await write_changes(
+                connection, Landing(run.connector.workspace_id, object_name, self._today(run),
+                                    run.t, run.mark),
+                current, dimensions, metrics,
+            )  # fmt: skip
             counts["updated"] += len(updated)
             await repository.add_issues(connection, issues)
             same = run.progress.get("object") == object_name
@@ -304,43 +306,6 @@ class Runner:
                             "total": page.total}  # fmt: skip
             await repository.update_run(connection, run.id, counts=dict(counts),
                                         progress=run.progress)  # fmt: skip
-
-    async def _write(
-        self, connection: AsyncConnection, run: _Run, object_name: Object,
-        current: dict[str, dict[str, Any]], dimensions: dict[str, dict[str, Any]],
-        metrics: dict[tuple[str, str], Any],
-    ) -> set[str]:  # fmt: skip
-        """Write what differs from what is stored; return the entities that changed."""
-        updated: set[str] = set()
-        patches: dict[str, dict[str, Any]] = {}
-        for entity, values in dimensions.items():
-            for key, value in values.items():
-                stored = current[entity].get(CUSTOM_PREFIX + key)
-                if stored is None and value is None:
-                    continue
-                if stored is not None and (
-                    stored.get("v") == value or (stored["t"], stored["m"]) > (run.t, run.mark)
-                ):
-                    continue  # unchanged, or a newer trait holds it
-                entry = {"v": value, "t": run.t, "m": run.mark}
-                patches.setdefault(entity, {})[CUSTOM_PREFIX + key] = entry
-                updated.add(entity)
-        workspace_id = run.connector.workspace_id
-        await repository.merge_fields(connection, workspace_id, object_name, patches)
-        today = self._today(run)
-        stored_metrics = await repository.metrics_of_day(
-            connection, workspace_id, object_name, today, [e for e, _ in metrics],
-            [k for _, k in metrics],
-        )  # fmt: skip
-        rows = [
-            {"workspace_id": workspace_id, "object": object_name, "entity_id": entity,
-             "key": key, "day": today, "value": value, "t": run.t, "m": run.mark}
-            for (entity, key), value in metrics.items()
-            if stored_metrics.get((entity, key)) != value
-        ]  # fmt: skip
-        if rows:
-            await upsert_metric_values(connection, rows)
-        return updated | {str(row["entity_id"]) for row in rows}
 
     async def _carry_forward(
         self, run: _Run, object_name: Object, mappings: list[MappingOut]
