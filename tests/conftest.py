@@ -32,7 +32,7 @@ from pulsegate.app import create_app
 from pulsegate.db import migrate
 from pulsegate.db.embedded import ensure_database, start_embedded_postgres
 from pulsegate.db.engine import create_engine, unit_of_work
-from pulsegate.jobs.scheduler import job_lock_id
+from pulsegate.jobs.runner import job_lock_id
 from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces

@@ -149,8 +149,12 @@ async def test_the_nightly_job_runs_from_the_command_line(
         cli_json, env, "jobs", "run", "connector_sync"
     )  # fmt: skip
 
-    assert result["job"] == "connector_sync"
-    [run] = [r for r in result["result"] if r["connector_id"] == connector["id"]]
+    assert (result["job"], result["trigger"], result["status"]) == (
+        "connector_sync",
+        "cli",
+        "succeeded",
+    )
+    [run] = [r for r in result["counts"] if r["connector_id"] == connector["id"]]
     assert (run["status"], run["trigger"], run["counts"]["matched"]) == ("succeeded", "schedule", 3)
     stored = rows.query("SELECT status, counts FROM connector_runs WHERE connector_id = %s",
                         connector["id"])  # fmt: skip

@@ -1,71 +1,261 @@
-"""Scheduled jobs run under an advisory lock named after them: one replica at a time."""
+"""Jobs run under an advisory lock named after them, once per trigger, and every run is
+recorded in `job_runs` (the scheduler, the admin API and the CLI alike)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
+import psycopg
 import pytest
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import create_engine
-from pulsegate.jobs.scheduler import build_scheduler, run_exclusive
+from pulsegate.jobs.runner import Job, JobRunner, job_lock_id
+from pulsegate.jobs.scheduler import (
+    NIGHTLY_STEPS,
+    build_runner,
+    latest_fire_time,
+    schedule,
+    schedules,
+)
 from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
-from tests.conftest import SECRET_KEY
+from tests.conftest import ADMIN_TOKEN, SECRET_KEY, Rows
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-async def test_a_job_running_elsewhere_is_skipped_then_runs_once_free(settings: Settings) -> None:
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings.async_database_url)
-    ran: list[str] = []
+    yield engine
+    await engine.dispose()
+
+
+def runs_of(rows: Rows, job: str) -> list[dict[str, object]]:
+    return rows.query(
+        "SELECT id, trigger, scheduled_for, status, counts, error, host FROM job_runs "
+        "WHERE job = %s ORDER BY id",
+        job,
+    )
+
+
+async def test_a_job_running_elsewhere_is_skipped_and_every_run_is_recorded(
+    engine: AsyncEngine, rows: Rows
+) -> None:
     inside, release = asyncio.Event(), asyncio.Event()
 
-    async def long_run() -> None:
-        ran.append("first")
+    async def long_run() -> object:
         inside.set()
         await release.wait()
+        return {"done": 1}
 
-    async def second_run() -> None:
-        ran.append("second")
+    async def short_run() -> object:
+        return {"done": 2}
 
-    try:
-        first = asyncio.create_task(run_exclusive(engine, "session_sweep", long_run))
-        await inside.wait()
-        assert await run_exclusive(engine, "session_sweep", second_run) is False
-        assert await run_exclusive(engine, "another_job", second_run) is True  # its own lock
-        release.set()
-        assert await first is True
-        assert await run_exclusive(engine, "session_sweep", second_run) is True
-    finally:
-        await engine.dispose()
-    assert ran == ["first", "second", "second"]
+    long_runner = JobRunner(engine, {"test_lock": long_run})
+    short_runner = JobRunner(engine, {"test_lock": short_run, "test_other": short_run})
+    first = asyncio.create_task(long_runner.run("test_lock", trigger="cli"))
+    await inside.wait()
+    assert await short_runner.run("test_lock", trigger="cli") is None
+    other = await short_runner.run("test_other", trigger="cli")  # a lock of its own
+    assert other is not None
+    assert other.status == "succeeded"
+    release.set()
+    assert (await first).status == "succeeded"  # type: ignore[union-attr]
+    again = await short_runner.run("test_lock", trigger="cli")
+    assert again is not None
 
-
-async def test_the_session_sweep_is_registered_every_minute(settings: Settings) -> None:
-    engine = create_engine(settings.async_database_url)
-    try:
-        scheduler = build_scheduler(engine, settings, SecretBox(SECRET_KEY))
-        job = scheduler.get_job("session_sweep")
-        assert isinstance(job.trigger, IntervalTrigger)
-        assert job.trigger.interval == timedelta(minutes=1)
-        assert (job.coalesce, job.max_instances) == (True, 1)
-        assert job.args[1] == "session_sweep"
-    finally:
-        await engine.dispose()
+    recorded = runs_of(rows, "test_lock")
+    assert [(r["status"], r["counts"], r["trigger"]) for r in recorded] == [
+        ("succeeded", {"done": 1}, "cli"),
+        ("succeeded", {"done": 2}, "cli"),
+    ]
+    assert all(r["scheduled_for"] is None and ":" in str(r["host"]) for r in recorded)
 
 
-@pytest.mark.parametrize("name", ["connector_sync", "reverse_sync"])
-async def test_nightly_jobs_are_registered_in_the_configured_zone(
-    settings: Settings, name: str
+async def test_a_trigger_time_runs_once_even_when_the_second_replica_comes_after(
+    engine: AsyncEngine, settings: Settings, rows: Rows
 ) -> None:
-    nightly = settings.model_copy(update={"nightly_cron": "30 3 * * *", "timezone": "Europe/Paris"})
-    engine = create_engine(settings.async_database_url)
+    calls: list[str] = []
+
+    def job(replica: str) -> Job:
+        async def work() -> object:
+            calls.append(replica)
+            return None
+
+        return work
+
+    other_engine = create_engine(settings.async_database_url)  # a second process's pool
     try:
-        job = build_scheduler(engine, nightly, SecretBox(SECRET_KEY)).get_job(name)
-        assert isinstance(job.trigger, CronTrigger)
-        fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 22, 12, tzinfo=UTC))
-        assert fire == datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # 03:30 in Paris, UTC+1
-        assert (job.coalesce, job.max_instances, job.args[1]) == (True, 1, name)
+        replica_a = JobRunner(engine, {"test_slot": job("a")})
+        replica_b = JobRunner(other_engine, {"test_slot": job("b")})
+        slot = datetime(2026, 11, 22, 2, tzinfo=UTC)
+        assert await replica_a.run("test_slot", trigger="schedule", scheduled_for=slot)
+        assert await replica_b.run("test_slot", trigger="schedule", scheduled_for=slot) is None
+        later = slot + timedelta(days=1)
+        assert await replica_b.run("test_slot", trigger="schedule", scheduled_for=later)
     finally:
-        await engine.dispose()
+        await other_engine.dispose()
+    assert calls == ["a", "b"]
+    assert [r["scheduled_for"] for r in runs_of(rows, "test_slot")] == [slot, later]
+
+
+async def test_failures_are_recorded_with_their_error(engine: AsyncEngine, rows: Rows) -> None:
+    async def broken() -> object:
+        raise ValueError("the CRM said no")
+
+    run = await JobRunner(engine, {"test_broken": broken}).run("test_broken", trigger="cli")
+    assert run is not None
+    assert (run.status, run.error) == ("failed", "ValueError: the CRM said no")
+    [stored] = runs_of(rows, "test_broken")
+    assert (stored["status"], stored["error"]) == ("failed", "ValueError: the CRM said no")
+
+
+async def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(
+    engine: AsyncEngine, database_url: str, rows: Rows
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO job_runs (job, trigger, status, started_at, host) "
+            "VALUES ('test_dead', 'schedule', 'running', now() - interval '1 hour', 'gone:1')"
+        )
+
+    async def work() -> object:
+        return {"ok": True}
+
+    await JobRunner(engine, {"test_dead": work}).run("test_dead", trigger="cli")
+    recorded = runs_of(rows, "test_dead")
+    assert [(r["host"], r["status"]) for r in recorded] == [
+        ("gone:1", "interrupted"),
+        (recorded[1]["host"], "succeeded"),
+    ]
+    assert recorded[0]["error"] == "the process running it stopped before it finished"
+
+
+async def test_shutdown_lets_a_run_finish_then_cancels_what_overstays(
+    engine: AsyncEngine, rows: Rows
+) -> None:
+    async def quick() -> object:
+        await asyncio.sleep(0.2)
+        return {"finished": True}
+
+    async def endless() -> object:
+        await asyncio.Event().wait()
+        return None
+
+    runner = JobRunner(engine, {"test_quick": quick, "test_endless": endless})
+    await runner.start("test_quick", trigger="manual")
+    await runner.start("test_endless", trigger="manual")
+    await runner.drain(grace=1)
+    assert [r["status"] for r in runs_of(rows, "test_quick")] == ["succeeded"]
+    [endless_run] = runs_of(rows, "test_endless")
+    assert (endless_run["status"], endless_run["error"]) == ("interrupted", "cancelled by shutdown")
+
+
+def test_every_process_fires_at_the_same_instants(settings: Settings) -> None:
+    tuned = settings.model_copy(
+        update={"nightly_cron": "30 3 * * *", "timezone": "Europe/Paris",
+                "outbox_interval_seconds": 3, "session_sweep_seconds": 60}
+    )  # fmt: skip
+    planned = schedules(tuned)
+    assert set(planned) == {"outbox_delivery", "session_sweep", "nightly", "retention"}
+    now = datetime(2026, 11, 22, 12, 0, 7, 500_000, tzinfo=UTC)
+    # Intervals count from one fixed start, not from when the process started.
+    outbox = planned["outbox_delivery"].trigger
+    assert latest_fire_time(outbox, now, timedelta(seconds=3)) == now.replace(
+        second=6, microsecond=0
+    )
+    sweep = planned["session_sweep"].trigger
+    assert latest_fire_time(sweep, now, timedelta(seconds=60)) == now.replace(
+        second=0, microsecond=0
+    )
+    nightly = planned["nightly"]
+    assert nightly.description == "cron 30 3 * * * (Europe/Paris)"
+    fire = nightly.trigger.get_next_fire_time(None, now)
+    assert fire == datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # 03:30 in Paris, UTC+1
+    assert latest_fire_time(nightly.trigger, fire + timedelta(minutes=5), timedelta(hours=1)) == (
+        fire
+    )
+    assert latest_fire_time(nightly.trigger, now, timedelta(hours=1)) is None  # none that recent
+    seconds = schedules(tuned.model_copy(update={"nightly_cron": "*/10 * * * * *"}))["nightly"]
+    assert latest_fire_time(seconds.trigger, now, timedelta(hours=1)) == now.replace(
+        second=0, microsecond=0
+    )
+
+
+async def test_the_scheduler_registers_every_periodic_job(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    runner = build_runner(engine, settings, SecretBox(SECRET_KEY))
+    scheduler = schedule(runner, settings)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == set(schedules(settings))
+    for name, job in jobs.items():
+        assert (job.coalesce, job.max_instances) == (True, 1)
+        assert job.misfire_grace_time == schedules(settings)[name].grace_seconds
+    assert set(runner.jobs) == {*jobs, *NIGHTLY_STEPS}
+
+
+async def test_the_nightly_chain_runs_its_steps_in_order(
+    engine: AsyncEngine, settings: Settings, rows: Rows
+) -> None:
+    runner = build_runner(engine, settings, SecretBox(SECRET_KEY))
+    slot = datetime(2026, 11, 22, 2, tzinfo=UTC)
+    nightly = await runner.run("nightly", trigger="schedule", scheduled_for=slot)
+    assert nightly is not None
+    steps = rows.query(
+        "SELECT job, trigger, started_at, finished_at, status FROM job_runs "
+        "WHERE trigger = 'nightly' AND started_at >= %s ORDER BY id",
+        nightly.started_at,
+    )
+    assert [step["job"] for step in steps] == list(NIGHTLY_STEPS)
+    for before, after in itertools.pairwise(steps):
+        assert before["finished_at"] <= after["started_at"]  # type: ignore[operator]
+    statuses = {step["job"]: step["status"] for step in steps}
+    if "failed" in statuses.values():
+        assert nightly.status == "failed"
+        assert str(statuses) in str(nightly.error)
+    else:
+        assert (nightly.status, nightly.counts) == ("succeeded", statuses)
+
+
+async def test_admin_runs_a_job_and_lists_every_job(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    started = await client.post("/admin/jobs/retention/runs", headers=ADMIN)
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert (run["job"], run["trigger"], run["status"]) == ("retention", "manual", "running")
+    for _ in range(100):
+        current = (
+            await client.get(f"/admin/jobs/retention/runs/{run['id']}", headers=ADMIN)
+        ).json()
+        if current["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert current["status"] == "succeeded"
+    assert set(current["counts"]) == {"job_runs_deleted"}
+
+    listed = (await client.get("/admin/jobs", headers=ADMIN)).json()["items"]
+    by_name = {job["name"]: job for job in listed}
+    assert set(by_name) == {"outbox_delivery", "session_sweep", "nightly", "retention",
+                            *NIGHTLY_STEPS}  # fmt: skip
+    assert by_name["retention"]["last_run"]["id"] == run["id"]
+    assert by_name["retention"]["schedule"] == "cron 30 4 * * * (UTC)"
+    assert by_name["connector_sync"]["schedule"] is None
+    assert by_name["outbox_delivery"]["next_run_at"] is not None
+    history = (await client.get("/admin/jobs/retention/runs?limit=1", headers=ADMIN)).json()
+    assert [item["id"] for item in history["items"]] == [run["id"]]
+
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (job_lock_id("retention"),))
+        busy = await client.post("/admin/jobs/retention/runs", headers=ADMIN)
+    assert (busy.status_code, busy.json()["code"]) == (409, "job_running")
+    unknown = await client.post("/admin/jobs/nope/runs", headers=ADMIN)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "job_not_found")
+    assert (await client.get("/admin/jobs")).status_code == 401

@@ -13,6 +13,7 @@ TABLES = {
     "metric_values", "sessions", "session_dirty", "rate_budget_uses",
     "destinations", "deliveries", "reverse_sync_rules", "reverse_sync_values",
     "reverse_sync_runs", "reverse_sync_items", "connectors", "connector_runs", "connector_issues",
+    "job_runs", "health_score_configs", "health_scores",
 }  # fmt: skip
 
 

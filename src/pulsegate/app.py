@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,11 +20,14 @@ from pulsegate.db.engine import create_engine
 from pulsegate.destinations import routes as destinations_routes
 from pulsegate.events import routes as events_routes
 from pulsegate.fields import routes as fields_routes
+from pulsegate.health_scores import routes as health_scores_routes
 from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
-from pulsegate.jobs.scheduler import build_scheduler
+from pulsegate.jobs import routes as jobs_routes
+from pulsegate.jobs.runner import finish_or_cancel
+from pulsegate.jobs.scheduler import build_runner, schedule, schedules
 from pulsegate.logging import configure_logging
 from pulsegate.projection.runner import Projector
 from pulsegate.rejected import routes as rejected_routes
@@ -108,20 +110,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projector = Projector(engine) if settings.projector_enabled else None
         if projector is not None:
             await projector.start()
-        scheduler = (
-            build_scheduler(engine, settings, secret_box) if settings.scheduler_enabled else None
-        )
+        # Manual runs (the admin API) work in every process; scheduled ones only where the
+        # scheduler is enabled (`serve --workers N` leaves it to one background process).
+        job_runner = build_runner(engine, settings, secret_box)
+        app.state.job_runner = job_runner
+        app.state.job_schedules = schedules(settings)
+        scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
         if scheduler is not None:
             scheduler.start()
         log.info("app.started", version=__version__)
         try:
             yield
         finally:
+            # Stop starting work, let what runs finish for a while, then cancel the rest
+            # (recorded as interrupted, and picked up by the next run).
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            for task in list(app.state.background_tasks):
-                task.cancel()
-            await asyncio.gather(*app.state.background_tasks, return_exceptions=True)
+            await job_runner.drain(grace=settings.shutdown_grace_seconds)
+            await finish_or_cancel(
+                app.state.background_tasks, grace=settings.shutdown_grace_seconds
+            )
             if projector is not None:
                 await projector.stop()
             await writer.stop()  # store what was accepted before the connections go
@@ -148,4 +156,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reverse_sync_routes.router)
     app.include_router(connectors_routes.router)
     app.include_router(rejected_routes.router)
+    app.include_router(health_scores_routes.router)
+    app.include_router(jobs_routes.router)
     return app

@@ -84,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_job = job.add_parser("run", help="run a scheduled job now, in the foreground")
     run_job.add_argument(
-        "name", help="connector_sync, reverse_sync, session_sweep or outbox_delivery"
+        "name",
+        help="nightly (connector_sync, health_scores, then reverse_sync), one of those three, "
+        "session_sweep, outbox_delivery or retention",
     )
     run_job.add_argument("--json", action="store_true")
     run_job.set_defaults(handler=_run_async(_run_job))
@@ -285,28 +287,24 @@ async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[
 
 
 async def _run_job(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Under the job's lock, as the scheduler runs it: never beside a scheduled run."""
-    from pydantic import TypeAdapter
-
-    from pulsegate.jobs.scheduler import jobs, run_exclusive
+    """Through the job runner, as the scheduler runs it: under the job's lock, recorded."""
+    from pulsegate.jobs.scheduler import build_runner
+    from pulsegate.jobs.schemas import JobRunOut
 
     migrate.upgrade(settings.database_url or "")
     engine = create_engine(settings.async_database_url)
     try:
-        work = jobs(engine, settings, _secret_box(settings))
-        if args.name not in work:
-            raise PulsegateError(f"no job {args.name!r}; jobs: {', '.join(work)}")
-        results: list[object] = []
-
-        async def run() -> None:
-            results.append(await work[args.name]())
-
-        if not await run_exclusive(engine, args.name, run):
-            raise PulsegateError(f"{args.name} is running elsewhere; try again when it ends")
+        run = await build_runner(engine, settings, _secret_box(settings)).run(
+            args.name, trigger="cli"
+        )
     finally:
         await engine.dispose()
-    result = TypeAdapter(Any).dump_python(results[0], mode="json")
-    return {"job": args.name, "result": result}
+    if run is None:
+        raise PulsegateError(f"{args.name} is running elsewhere; try again when it ends")
+    out = JobRunOut.model_validate(run).model_dump(mode="json")
+    if run.status != "succeeded":
+        raise PulsegateError(f"{args.name} {run.status}: {run.error}")
+    return out
 
 
 def _out(text: str, *, err: bool = False) -> None:

@@ -50,7 +50,14 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(default=30, ge=1)
     # Time credited to the last event of every session (so a one-event session is not 0 s).
     session_tail_seconds: float = Field(default=0, ge=0)
+    # The nightly chain (connector sync, health scores, reverse sync). A sixth, leading field
+    # gives seconds: "*/10 * * * * *" runs it every ten seconds, for tests and demos.
     nightly_cron: str = "0 2 * * *"
+    outbox_interval_seconds: int = Field(default=3, ge=1)
+    session_sweep_seconds: int = Field(default=60, ge=1)
+    job_runs_retention_days: int = Field(default=30, ge=1)
+    # At shutdown, runs in progress get this long to finish before they are cancelled.
+    shutdown_grace_seconds: float = Field(default=20, ge=0)
     timezone: str = "UTC"
     scheduler_enabled: bool = True
     # Apply new inbound messages to accounts, users and events in this process.

@@ -14,7 +14,7 @@ import structlog
 
 from pulsegate import __version__
 from pulsegate.db.engine import create_engine
-from pulsegate.jobs.scheduler import build_scheduler
+from pulsegate.jobs.scheduler import build_runner, schedule
 from pulsegate.projection.runner import Projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
@@ -44,9 +44,8 @@ async def run_worker(settings: Settings) -> None:
         if settings.secret_key
         else load_or_create_secret_key(settings.data_dir)
     )
-    scheduler = (
-        build_scheduler(engine, settings, secret_box) if settings.scheduler_enabled else None
-    )
+    job_runner = build_runner(engine, settings, secret_box)
+    scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
     if scheduler is not None:
         scheduler.start()
     log.info("worker.started", version=__version__)
@@ -55,6 +54,7 @@ async def run_worker(settings: Settings) -> None:
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        await job_runner.drain(grace=settings.shutdown_grace_seconds)
         await projector.stop()
         await engine.dispose()
         log.info("worker.stopped")

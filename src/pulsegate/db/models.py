@@ -594,3 +594,58 @@ class ConnectorIssue(Base):
     field: Mapped[str | None] = mapped_column(Text)
     value: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class JobRun(Base):
+    """One run of a scheduled job (pulsegate.jobs). `trigger`: schedule, nightly (a step of the
+    nightly chain), manual (the admin API) or cli; `scheduled_for` is the trigger time a
+    scheduled run belongs to, unique per job so that replicas firing together run it once.
+    `status`: running, succeeded, failed, or interrupted (its process stopped first)."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "scheduled_for"),
+        Index("ix_job_runs_job_started_at", "job", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(16))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(Text)  # hostname:pid of the process that ran it
+
+
+class HealthScoreConfig(Base):
+    """A workspace's health score configuration (pulsegate.health_scores): the default and the
+    segmented configurations, replaced whole; `version` counts the replacements."""
+
+    __tablename__ = "health_score_configs"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HealthScore(Base):
+    """An account's score for one day (in the workspace's time zone), with its breakdown by
+    section and measure. `score` and `band` are null when no measure had data."""
+
+    __tablename__ = "health_scores"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    band: Mapped[str | None] = mapped_column(String(8))
+    segment: Mapped[str | None] = mapped_column(Text)
+    config_version: Mapped[int] = mapped_column(Integer)
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
