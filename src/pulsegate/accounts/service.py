@@ -117,3 +117,15 @@ async def replace_choices(
         session, workspace_id, kind, [choice.name for choice in choices.items]
     )
     return await get_choices(session, workspace_id, kind)
+
+
+async def all_accounts(session: AsyncSession, workspace_id: uuid.UUID) -> list[AccountOut]:
+    """Every account of the workspace, read a thousand at a time (jobs that score them all)."""
+    accounts: list[AccountOut] = []
+    after_id = None
+    while batch := await repository.list_accounts(
+        session, workspace_id, after_id=after_id, limit=1000
+    ):
+        accounts.extend(_account(account, user_count) for account, user_count in batch)
+        after_id = batch[-1][0].id
+    return accounts

@@ -244,3 +244,30 @@ async def sessions_by_day(
         },
     )
     return list(result.mappings().all())
+
+
+async def account_activity_by_day(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    first_day: date,
+    last_day: date,
+    timezone: str,
+) -> list[RowMapping]:
+    """Every account's sessions per day (in `timezone`) and user: counts and time, summed in
+    the database so that scoring a workspace reads one row per account, day and user."""
+    result = await session.execute(
+        text(
+            """
+            SELECT account_id, (started_at AT TIME ZONE :tz)::date AS day, user_id,
+                   count(*) AS sessions, sum(duration_ms) AS duration_ms
+            FROM resolved_sessions
+            WHERE workspace_id = :w AND account_id IS NOT NULL
+              AND started_at >= (CAST(:first AS date)::timestamp AT TIME ZONE :tz)
+              AND started_at < ((CAST(:last AS date) + 1)::timestamp AT TIME ZONE :tz)
+            GROUP BY 1, 2, 3
+            """
+        ),
+        {"w": workspace_id, "first": first_day, "last": last_day, "tz": timezone},
+    )
+    return list(result.mappings().all())

@@ -247,3 +247,50 @@ def _measures(days: dict[date, _Day], as_of: date, user_count: int | None) -> Us
         dau_share=len(days[as_of].users) / user_count if user_count else None,
         mau_share=len(monthly_users) / user_count if user_count else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUsage:
+    """One account's sessions per day, from which health scores read their usage measures."""
+
+    days: dict[date, _Day]
+
+    def measures(self, as_of: date, user_count: int | None) -> UsageMeasures:
+        """The measures of `GET /accounts/{id}/usage`, over the 30 days ending `as_of`."""
+        return _measures(self.days, as_of, user_count)
+
+    def sessions(self, as_of: date, days: int) -> int:
+        """Sessions started in the `days` days ending `as_of`."""
+        return sum(self.days[as_of - timedelta(days=n)].sessions for n in range(days))
+
+
+async def usage_by_account(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    as_of: date,
+    days: int,
+    timezone: str,
+) -> dict[str, AccountUsage]:
+    """Usage of every account over the `days` (at least 30) days ending `as_of`. An account
+    without sessions is absent: its usage is `no_usage(as_of, days)`."""
+    first_day = as_of - timedelta(days=max(days, MEASURE_DAYS) - 1)
+    rows = await repository.account_activity_by_day(
+        session, workspace_id=workspace_id, first_day=first_day, last_day=as_of,
+        timezone=timezone,
+    )  # fmt: skip
+    usage: dict[str, AccountUsage] = {}
+    for row in rows:
+        account = usage.get(row["account_id"]) or usage.setdefault(
+            row["account_id"], no_usage(as_of, days)
+        )
+        day = account.days[row["day"]]
+        day.sessions += row["sessions"]
+        day.ms += row["duration_ms"]
+        if row["user_id"] is not None:
+            day.users.add(row["user_id"])
+    return usage
+
+
+def no_usage(as_of: date, days: int) -> AccountUsage:
+    return AccountUsage(_days([], as_of - timedelta(days=max(days, MEASURE_DAYS) - 1), as_of))

@@ -36,3 +36,7 @@ async def get_admin_token_by_hash(session: AsyncSession, token_hash: str) -> Adm
 async def get_api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
     result = await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
     return result.scalar_one_or_none()
+
+
+async def list_workspace_ids(session: AsyncSession) -> list[uuid.UUID]:
+    return list(await session.scalars(select(Workspace.id).order_by(Workspace.created_at)))

@@ -159,3 +159,8 @@ async def bootstrap_first_start(
     if create_admin:
         credentials["admin_token"] = await create_admin_token(session, name="bootstrap")
     return credentials
+
+
+async def list_workspace_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every workspace (jobs that work on each in turn)."""
+    return await repository.list_workspace_ids(session)
