@@ -70,6 +70,12 @@ CASES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/reverse-sync/runs", None),
     ("GET", "/api/v1/reverse-sync/runs", None),
     ("GET", f"/api/v1/reverse-sync/runs/{RUN}/items", None),
+    ("GET", "/api/v1/health-scores/config", None),
+    ("PUT", "/api/v1/health-scores/config", {"default": {"sections": [
+        {"name": "Intruder", "weight": 1, "measures": [{"kind": "usage", "measure": "sessions",
+         "scoring": {"method": "linear", "min": 0, "max": 1}}]}]}}),
+    ("POST", "/api/v1/health-scores/runs", None),
+    ("GET", "/api/v1/accounts/acme-secret/health", None),
     ("GET", "/api/v1/connectors", None),
     ("POST", "/api/v1/connectors", CONNECTOR_BODY),
     ("GET", f"/api/v1/connectors/{CONNECTOR}", None),
@@ -95,6 +101,7 @@ TEMPLATES = {
     f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry": DELIVERIES + "/{delivery_id}/retry",
     f"/api/v1/reverse-sync/rules/{RULE}": "/api/v1/reverse-sync/rules/{rule_id}",
     f"/api/v1/reverse-sync/runs/{RUN}/items": "/api/v1/reverse-sync/runs/{run_id}/items",
+    "/api/v1/accounts/acme-secret/health": "/api/v1/accounts/{account_id}/health",
     f"/api/v1/connectors/{CONNECTOR}": "/api/v1/connectors/{connector_id}",
     f"/api/v1/connectors/{CONNECTOR}/file": "/api/v1/connectors/{connector_id}/file",
     f"/api/v1/connectors/{CONNECTOR}/fields": "/api/v1/connectors/{connector_id}/fields",
@@ -203,7 +210,31 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
     )  # fmt: skip
     await settle(client, owner, rows)
     await sessions.sweep(app.state.engine, rules=SessionRules())
+    secret_config = {
+        "default": {
+            "sections": [
+                {
+                    "name": "Secret section",
+                    "weight": 1,
+                    "measures": [
+                        {
+                            "kind": "metric",
+                            "key": "mrr",
+                            "scoring": {"method": "linear", "min": 0, "max": 200},
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+    for method, path, body in (
+        ("PUT", "/api/v1/health-scores/config", secret_config),
+        ("POST", "/api/v1/health-scores/runs", None),
+    ):
+        response = await client.request(method, path, json=body, headers=bearer(owner))
+        assert response.status_code == 200, response.text
     before = await owner_state(client, owner)
+    assert before["/api/v1/accounts/acme-secret/health"][1]["items"][0]["score"] == 50
     assert before["/api/v1/accounts/acme-secret"][0] == 200
     assert before["/api/v1/sessions"][1]["items"][0]["user_id"] == "user-secret"
     assert before["/api/v1/destinations"][1]["items"][0]["name"] == "secret-crm"
