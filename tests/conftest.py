@@ -198,7 +198,7 @@ class LiveServer:
             self.process.wait(5)
 
 
-def start_server(database_url: str | None, data_dir: Path, **env: str) -> LiveServer:
+def start_server(database_url: str | None, data_dir: Path, *options: str, **env: str) -> LiveServer:
     """`pulsegate serve` in its own process on a free port, waited for until ready.
 
     Without a database URL it runs as a new user would: on the embedded PostgreSQL.
@@ -216,7 +216,7 @@ def start_server(database_url: str | None, data_dir: Path, **env: str) -> LiveSe
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pulsegate", "serve", "--port", str(port)],
+        [sys.executable, "-m", "pulsegate", "serve", "--port", str(port), *options],
         env=full_env,
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,

@@ -11,9 +11,8 @@ from starlette.types import ASGIApp
 
 from pulsegate import __version__
 from pulsegate.accounts import routes as accounts_routes
-from pulsegate.api import ops
 from pulsegate.api.errors import install_error_handlers
-from pulsegate.api.middleware import RequestIdMiddleware
+from pulsegate.api.middleware import RequestLog
 from pulsegate.connectors import routes as connectors_routes
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
@@ -29,6 +28,8 @@ from pulsegate.jobs import routes as jobs_routes
 from pulsegate.jobs.runner import finish_or_cancel
 from pulsegate.jobs.scheduler import build_runner, schedule, schedules
 from pulsegate.logging import configure_logging
+from pulsegate.operations import routes as operations_routes
+from pulsegate.operations.metrics import Metrics
 from pulsegate.projection.runner import Projector
 from pulsegate.rejected import routes as rejected_routes
 from pulsegate.reverse_sync import routes as reverse_sync_routes
@@ -44,11 +45,13 @@ class PulsegateApp(FastAPI):
     """FastAPI with the Segment routes answered in front of the whole middleware stack.
 
     The Segment paths are the hot path and `SegmentIngress` renders its own errors, so it
-    sits outermost; every other request goes through FastAPI as usual.
+    sits in front of FastAPI, behind only the request log (id, log line, latency); every
+    other request goes through FastAPI as usual.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SegmentIngress(super().build_middleware_stack(), service_holder=self.state)
+        ingress = SegmentIngress(super().build_middleware_stack(), service_holder=self.state)
+        return RequestLog(ingress, metrics=self.state.metrics)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise RuntimeError(
             "PULSEGATE_DATABASE_URL is not set; start pulsegate with `pulsegate serve`"
         )
+
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_delay=settings.writer_max_delay_ms / 1000,
             max_pending=settings.writer_max_pending,
             concurrency=settings.writer_concurrency,
+            on_commit=metrics.batch_committed,
         )
         await writer.start()
         app.state.engine = engine
@@ -106,13 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_batch_bytes=settings.max_batch_bytes,
                 max_batch_messages=settings.max_batch_messages,
             ),
+            observer=metrics,
         )
         projector = Projector(engine) if settings.projector_enabled else None
         if projector is not None:
             await projector.start()
         # Manual runs (the admin API) work in every process; scheduled ones only where the
         # scheduler is enabled (`serve --workers N` leaves it to one background process).
-        job_runner = build_runner(engine, settings, secret_box)
+        job_runner = build_runner(engine, settings, secret_box, observer=metrics)
         app.state.job_runner = job_runner
         app.state.job_schedules = schedules(settings)
         scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
@@ -145,8 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
-    app.include_router(ops.router)
+    app.state.metrics = metrics
+    app.include_router(operations_routes.router)
     app.include_router(workspaces_routes.router)
     app.include_router(events_routes.router)
     app.include_router(accounts_routes.router)

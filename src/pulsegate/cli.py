@@ -153,12 +153,45 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "timeout_graceful_shutdown": 10,
     }
     if args.workers > 1:
-        # Worker processes build their own app from the environment.
-        os.environ["PULSEGATE_DATABASE_URL"] = settings.database_url
-        uvicorn.run("pulsegate.app:create_app", factory=True, workers=args.workers, **common)
+        _serve_workers(settings, args.workers, common)
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def _serve_workers(settings: Settings, workers: int, common: dict[str, Any]) -> None:
+    """N HTTP processes that run no background work, and one `pulsegate worker` process for
+    the projector and the scheduler (design §5): jobs run once, not once per HTTP process.
+
+    The processes count metrics into files under DATA_DIR/prometheus, which every HTTP
+    process's /metrics sums (prometheus-client's multiprocess mode). The background process
+    is stopped after the HTTP processes, with time to finish its runs.
+    """
+    import shutil
+    import subprocess
+
+    import uvicorn
+
+    assert settings.database_url is not None
+    metrics_dir = settings.data_dir / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    shared = {"PULSEGATE_DATABASE_URL": settings.database_url,
+              "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}  # fmt: skip
+    background = subprocess.Popen(
+        [sys.executable, "-m", "pulsegate", "worker"], env={**os.environ, **shared}
+    )
+    # The HTTP processes build their own app from the environment.
+    os.environ.update(shared, PULSEGATE_SCHEDULER_ENABLED="false",
+                      PULSEGATE_PROJECTOR_ENABLED="false")  # fmt: skip
+    try:
+        uvicorn.run("pulsegate.app:create_app", factory=True, workers=workers, **common)
+    finally:
+        background.terminate()
+        try:
+            background.wait(settings.shutdown_grace_seconds + 10)
+        except subprocess.TimeoutExpired:
+            background.kill()
 
 
 async def _bootstrap(settings: Settings) -> None:

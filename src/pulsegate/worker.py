@@ -15,6 +15,7 @@ import structlog
 from pulsegate import __version__
 from pulsegate.db.engine import create_engine
 from pulsegate.jobs.scheduler import build_runner, schedule
+from pulsegate.operations.metrics import Metrics
 from pulsegate.projection.runner import Projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
@@ -44,7 +45,9 @@ async def run_worker(settings: Settings) -> None:
         if settings.secret_key
         else load_or_create_secret_key(settings.data_dir)
     )
-    job_runner = build_runner(engine, settings, secret_box)
+    # Job metrics reach /metrics of the HTTP processes through the multiprocess files when
+    # `serve --workers N` runs this worker; a standalone worker keeps them to itself.
+    job_runner = build_runner(engine, settings, secret_box, observer=Metrics())
     scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
     if scheduler is not None:
         scheduler.start()

@@ -4,10 +4,9 @@ Segment's tracking API is a fixed external protocol (`/v1/track` … `/v1/batch`
 analytics.js one-letter paths, `/v1/webhook`), and it is the hot path: every SDK call lands
 here. FastAPI's per-route machinery (dependency solving, response wrapping, exception layers)
 cost more CPU than the ingest work itself, so these paths are answered by this middleware,
-which sits inside the app's outermost error handling and hands every other path to FastAPI.
-It stays thin: translate the request, call `IngestService.ingest`, shape the answer. Being in
-front of the request-id middleware, it numbers its own requests (X-Request-ID, and `request_id`
-on every log line) from a per-process counter, which is cheaper than a UUID per request.
+which sits inside the request log (api/middleware.py: request id, log line, latency) and hands
+every other path to FastAPI. It stays thin: translate the request, call
+`IngestService.ingest`, shape the answer.
 
 CORS: a preflight cannot name its source (the write key travels in the body or the
 Authorization header, neither of which a preflight carries), so it is answered permissively;
@@ -18,15 +17,12 @@ echoes the allowed origin with credentials.
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
 import orjson
-import structlog
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pulsegate.api.errors import as_domain_error, error_body
 from pulsegate.ingest.paths import ROUTES, Kind
@@ -39,10 +35,6 @@ ALLOWED_HEADERS = b"content-type, authorization, x-retry-count, x-write-key, x-s
 _WANTED_HEADERS = {
     b"authorization", b"content-encoding", b"x-write-key", b"x-signature", b"origin",
 }  # fmt: skip
-
-
-_REQUEST_PREFIX = os.urandom(4).hex()
-_request_numbers = itertools.count(1)
 
 
 class ClientDisconnected(Exception):
@@ -63,20 +55,14 @@ class SegmentIngress:
         if route is None:
             await self.app(scope, receive, send)
             return
-        request_id = f"{_REQUEST_PREFIX}-{next(_request_numbers):x}"
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        send = _with_request_id(send, request_id.encode())
-        try:
-            method = scope["method"]
-            if method == "POST":
-                await self._ingest(scope, receive, send, kind=route[0], call_type=route[1])
-            elif method == "OPTIONS":
-                await _preflight(scope, send)
-            else:
-                await _send(send, 405, error_body(_METHOD_NOT_ALLOWED, segment=True),
-                            [(b"allow", b"POST, OPTIONS")])  # fmt: skip
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+        method = scope["method"]
+        if method == "POST":
+            await self._ingest(scope, receive, send, kind=route[0], call_type=route[1])
+        elif method == "OPTIONS":
+            await _preflight(scope, send)
+        else:
+            await _send(send, 405, error_body(_METHOD_NOT_ALLOWED, segment=True),
+                        [(b"allow", b"POST, OPTIONS")])  # fmt: skip
 
     async def _ingest(
         self, scope: Scope, receive: Receive, send: Send, *, kind: Kind, call_type: str | None
@@ -117,15 +103,6 @@ _METHOD_NOT_ALLOWED = {
     "details": [],
 }
 _ANY_ORIGIN = [(b"access-control-allow-origin", b"*")]
-
-
-def _with_request_id(send: Send, request_id: bytes) -> Send:
-    async def send_with_id(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"].append((b"x-request-id", request_id))
-        await send(message)
-
-    return send_with_id
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -9,10 +9,10 @@ disabled source, a disallowed browser origin (keeping those would let anyone wri
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -86,20 +86,46 @@ class RefusedRequest(PulsegateError):
         self.truncated = truncated
 
 
+class IngestObserver(Protocol):
+    """Told what became of every message received (the Prometheus metrics implement it)."""
+
+    def messages_stored(self, types: Iterable[str]) -> None: ...
+
+    def messages_refused(self, refusals: Iterable[tuple[str, str]]) -> None: ...
+
+
+class _Unobserved:
+    def messages_stored(self, types: Iterable[str]) -> None:
+        return None
+
+    def messages_refused(self, refusals: Iterable[tuple[str, str]]) -> None:
+        return None
+
+
 class IngestService:
     def __init__(
-        self, *, directory: SourceDirectory, writer: GroupCommitWriter, limits: IngestLimits
+        self,
+        *,
+        directory: SourceDirectory,
+        writer: GroupCommitWriter,
+        limits: IngestLimits,
+        observer: IngestObserver | None = None,
     ) -> None:
         self._directory = directory
         self._writer = writer
         self._limits = limits
+        self._observer = observer or _Unobserved()
 
     async def ingest(self, request: IngestRequest) -> IngestOutcome:
         key = auth.write_key_from_request(
             request.authorization, request.write_key_header, request.write_key_query
         )
-        source = await self._authorise(key, request) if key else None
-        return await self._ingest(request, source)
+        try:
+            source = await self._authorise(key, request) if key else None
+            return await self._ingest(request, source)
+        except (Unauthorized, Forbidden, RefusedRequest) as refusal:  # the whole request
+            self._observer.messages_refused([(request.call_type or "unknown", refusal.code)])
+            raise
 
     async def replay(
         self, *, source: SourceInfo, raw: bytes, endpoint: str, batch_item: bool
@@ -224,6 +250,7 @@ class IngestService:
     ) -> IngestOutcome:
         accepted: list[InboundRow] = []
         refused: list[RejectedRow] = []
+        refused_labels: list[tuple[str, str]] = []  # (type, first reason) for the metrics
         outcome = IngestOutcome(
             allowed_origin=request.origin if source.allowed_origins is not None else None
         )
@@ -245,8 +272,12 @@ class IngestService:
                 received_at=received_at, in_batch=root is not None or len(items) > 1,
             )  # fmt: skip
             refused.append(rejected_row)
+            refused_labels.append((_type_of(item, request), reasons[0]["code"]))
             outcome.rejected.append(summary)
         await self._writer.write(accepted, [] if request.trusted else refused)
+        if not request.trusted:
+            self._observer.messages_stored(row.type for row in accepted)
+            self._observer.messages_refused(refused_labels)
         if outcome.rejected and len(items) == 1 and root is None:
             raise InvalidRequest(
                 outcome.rejected[0]["message"],
@@ -319,6 +350,14 @@ class IngestService:
             reasons_json=_reasons_json([_reason("", refusal.code, refusal.message)]),
         )
         await self._writer.write([], [row])
+
+
+def _type_of(item: Any, request: IngestRequest) -> str:
+    """A refused message's type as a metric label: the path's, or a known `type` field."""
+    if request.call_type is not None:
+        return request.call_type
+    declared = item.get("type") if isinstance(item, dict) else None
+    return declared if isinstance(declared, str) and declared in schemas.MODELS else "unknown"
 
 
 def _refusal(

@@ -12,7 +12,7 @@ validates the next; while all are busy, waiting writes pile up into a bigger nex
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -57,8 +57,11 @@ class GroupCommitWriter:
         max_delay: float = 0.001,
         max_pending: int = 50_000,
         concurrency: int = 4,
+        on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self._engine = engine
+        # Told the number of messages (stored and refused) of every committed transaction.
+        self._on_commit = on_commit
         self._concurrency = concurrency
         self._max_messages = max_messages
         self._max_delay = max_delay
@@ -161,6 +164,8 @@ class GroupCommitWriter:
         async with self._engine.begin() as connection:
             await repository.insert_inbound(connection, inbound)
             await repository.insert_rejected(connection, rejected)
+        if self._on_commit is not None:
+            self._on_commit(len(inbound) + len(rejected))
 
     def _settle(self, batch: list[_Pending]) -> None:
         for pending in batch:

@@ -1,0 +1,119 @@
+"""Prometheus metrics (prometheus-client): what the process counts, and what the database
+holds, read at each scrape.
+
+Counters and histograms live in the process that counts them. Under `serve --workers N`
+several processes count, so the CLI sets `PROMETHEUS_MULTIPROC_DIR` and each scrape sums
+every process's files (prometheus-client's multiprocess mode); otherwise the process's own
+registry is read. Gauges of the database (backlog, projector lag, deliveries by status) are
+queried at scrape time, so every process reports the same values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from pulsegate.jobs.runner import JobObserver
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+_JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600)
+
+
+class Metrics(JobObserver):
+    """The process's instruments, in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.request_seconds = Histogram(
+            "pulsegate_http_request_duration_seconds",
+            "HTTP requests by method, route template and status, with their duration",
+            ["method", "route", "status"], registry=r,
+        )  # fmt: skip
+        self.received = Counter(
+            "pulsegate_messages_received", "Messages received, by type ('unknown' when the "
+            "message has none)", ["type"], registry=r,
+        )  # fmt: skip
+        self.stored = Counter(
+            "pulsegate_messages_stored", "Messages acknowledged as stored in the log, by type "
+            "(a duplicate messageId is acknowledged and stored once)", ["type"], registry=r,
+        )  # fmt: skip
+        self.refused = Counter(
+            "pulsegate_messages_refused", "Messages refused (and kept with their reasons), "
+            "by type and reason code", ["type", "reason"], registry=r,
+        )  # fmt: skip
+        self.batch_messages = Histogram(
+            "pulsegate_writer_batch_messages", "Messages per group-commit transaction",
+            buckets=_BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.job_seconds = Histogram(
+            "pulsegate_job_duration_seconds", "Job runs by job and final status",
+            ["job", "status"], buckets=_JOB_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.job_failures = Counter(
+            "pulsegate_job_failures", "Job runs that failed or were interrupted", ["job"],
+            registry=r,
+        )  # fmt: skip
+
+    def job_finished(self, job: str, status: str, seconds: float) -> None:
+        self.job_seconds.labels(job, status).observe(seconds)
+        if status != "succeeded":
+            self.job_failures.labels(job).inc()
+
+    def messages_stored(self, types: Iterable[str]) -> None:
+        for message_type in types:
+            self.received.labels(message_type).inc()
+            self.stored.labels(message_type).inc()
+
+    def messages_refused(self, refusals: Iterable[tuple[str, str]]) -> None:
+        """(type, first reason code) of each refused message."""
+        for message_type, reason in refusals:
+            self.received.labels(message_type).inc()
+            self.refused.labels(message_type, reason).inc()
+
+    def batch_committed(self, messages: int) -> None:
+        self.batch_messages.observe(messages)
+
+    def render(self, snapshot: DatabaseSnapshot) -> bytes:
+        registry = self.registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        database = CollectorRegistry()
+        database.register(snapshot)
+        return generate_latest(registry) + generate_latest(database)
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashable by identity: a registry keys on it
+class DatabaseSnapshot(Collector):
+    backlog: int
+    projector_lag_seconds: float
+    deliveries: dict[str, int]
+    rejected: int
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "pulsegate_inbound_backlog_messages", "Stored messages the projector has not "
+            "applied yet", value=self.backlog,
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "pulsegate_projector_lag_seconds", "Age of the oldest message not applied yet "
+            "(0 when caught up)", value=self.projector_lag_seconds,
+        )  # fmt: skip
+        deliveries = GaugeMetricFamily(
+            "pulsegate_deliveries", "Outbox deliveries by status", labels=["status"]
+        )
+        for status in ("pending", "sent", "dead"):
+            deliveries.add_metric([status], self.deliveries.get(status, 0))
+        yield deliveries
+        yield GaugeMetricFamily(
+            "pulsegate_rejected_messages", "Refused messages kept for inspection and replay",
+            value=self.rejected,
+        )  # fmt: skip

@@ -1,0 +1,68 @@
+"""Operations: liveness and readiness for orchestrators, metrics for Prometheus, and the
+operator's overview (admin token)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pulsegate.api.auth import AdminOnly
+from pulsegate.db.engine import unit_of_work
+from pulsegate.errors import ServiceUnavailable
+from pulsegate.operations import service
+from pulsegate.operations.metrics import CONTENT_TYPE, Metrics
+from pulsegate.operations.schemas import AdminHealth
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database is reachable and migrated to head")
+async def readyz(request: Request) -> dict[str, str]:
+    engine: AsyncEngine = request.app.state.engine
+    expected: str | None = request.app.state.migration_head
+    try:
+        async with engine.connect() as connection:
+            current = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception as error:
+        raise ServiceUnavailable(
+            "the database is unreachable", code="database_unavailable"
+        ) from error
+    if current != expected:
+        raise ServiceUnavailable(
+            f"the database is at migration {current}, expected {expected}", code="not_migrated"
+        )
+    return {"status": "ready", "migration": str(current)}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus text format",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}}},
+)
+async def metrics(request: Request) -> Response:
+    metrics_: Metrics = request.app.state.metrics
+    async with unit_of_work(request.app.state.engine) as session:
+        snapshot = await service.snapshot(session)
+    return Response(metrics_.render(snapshot), media_type=CONTENT_TYPE)
+
+
+@router.get(
+    "/admin/health",
+    dependencies=[AdminOnly],
+    tags=["admin"],
+    summary="Backlog, projector lag, rejected counts, outbox, last run of every job, version",
+)
+async def admin_health(request: Request) -> AdminHealth:
+    state = request.app.state
+    async with unit_of_work(state.engine) as session:
+        return await service.admin_health(
+            session, job_names=list(state.job_runner.jobs), migration=state.migration_head,
+            writer_pending=state.writer.pending_messages,
+        )  # fmt: skip

@@ -1,0 +1,40 @@
+"""The operator's view of the gateway (`GET /admin/health`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from pulsegate.jobs.schemas import JobRunOut
+
+
+class InboundHealth(BaseModel):
+    backlog: int = Field(description="Stored messages the projector has not applied yet")
+    projector_lag_seconds: float = Field(description="Age of the oldest of them (0: caught up)")
+    writer_pending: int = Field(description="Messages of this process waiting for a commit")
+
+
+class RejectedHealth(BaseModel):
+    total: int
+    last_24h_by_reason: dict[str, int]
+
+
+class OutboxHealth(BaseModel):
+    pending: int
+    sent: int
+    dead: int
+
+
+class JobHealth(BaseModel):
+    name: str
+    last_run: JobRunOut | None
+
+
+class AdminHealth(BaseModel):
+    status: str = Field(description="ok, or attention when `problems` is not empty")
+    problems: list[str]
+    version: str
+    migration: str | None
+    inbound: InboundHealth
+    rejected: RejectedHealth
+    outbox: OutboxHealth
+    jobs: list[JobHealth]

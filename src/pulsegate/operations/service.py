@@ -1,0 +1,68 @@
+"""What an operator checks: is the log applied, is the outbox moving, did the jobs run."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsegate import __version__
+from pulsegate.jobs import repository as jobs_repository
+from pulsegate.jobs.schemas import JobRunOut
+from pulsegate.operations import repository
+from pulsegate.operations.metrics import DatabaseSnapshot
+from pulsegate.operations.schemas import (
+    AdminHealth,
+    InboundHealth,
+    JobHealth,
+    OutboxHealth,
+    RejectedHealth,
+)
+
+# Past this, the projector is behind rather than busy.
+LAG_WORTH_A_LOOK_SECONDS = 60
+
+
+async def snapshot(session: AsyncSession) -> DatabaseSnapshot:
+    backlog, lag = await repository.backlog(session)
+    deliveries = await repository.deliveries_by_status(session)
+    rejected = await repository.rejected_counts(session)
+    return DatabaseSnapshot(backlog, lag, deliveries, rejected["total"])
+
+
+async def admin_health(
+    session: AsyncSession, *, job_names: list[str], migration: str | None, writer_pending: int
+) -> AdminHealth:
+    backlog, lag = await repository.backlog(session)
+    deliveries = await repository.deliveries_by_status(session)
+    rejected = await repository.rejected_counts(session)
+    latest = await jobs_repository.latest_runs(session)
+    jobs = [
+        JobHealth(name=name, last_run=JobRunOut.model_validate(latest[name]) if name in latest
+                  else None)
+        for name in job_names
+    ]  # fmt: skip
+    problems = []
+    if lag > LAG_WORTH_A_LOOK_SECONDS:
+        problems.append(f"the projector is {lag:.0f} s behind ({backlog} messages)")
+    if deliveries.get("dead"):
+        problems.append(f"{deliveries['dead']} deliveries are dead (retry them by hand)")
+    problems += [
+        f"the last run of {job.name} {job.last_run.status}"
+        for job in jobs
+        if job.last_run is not None and job.last_run.status in ("failed", "interrupted")
+    ]
+    return AdminHealth(
+        status="attention" if problems else "ok",
+        problems=problems,
+        version=__version__,
+        migration=migration,
+        inbound=InboundHealth(
+            backlog=backlog, projector_lag_seconds=round(lag, 3), writer_pending=writer_pending
+        ),
+        rejected=RejectedHealth(**rejected),
+        outbox=OutboxHealth(
+            pending=deliveries.get("pending", 0),
+            sent=deliveries.get("sent", 0),
+            dead=deliveries.get("dead", 0),
+        ),
+        jobs=jobs,
+    )

@@ -1,0 +1,169 @@
+"""Two `pulsegate serve` processes on one database, as two replicas behind a load balancer:
+each trigger of each job runs once, the work is not done twice, and when one replica is
+killed in the middle of a job the other takes the next trigger."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from tests.conftest import LiveServer, Tenant, create_tenant, start_server
+from tests.freshsales_emulator import running_emulator
+from tests.test_connectors import MAPPINGS, MATCH, PLAN_FIELD
+
+# Every job often: the nightly chain every 3 s (a sixth, leading cron field is seconds).
+FAST = {
+    "PULSEGATE_NIGHTLY_CRON": "*/3 * * * * *",
+    "PULSEGATE_OUTBOX_INTERVAL_SECONDS": "1",
+    "PULSEGATE_SESSION_SWEEP_SECONDS": "2",
+    "PULSEGATE_SHUTDOWN_GRACE_SECONDS": "1",
+}
+
+
+def query(database_url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with psycopg.connect(database_url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_for(found: Callable[[], list[dict[str, Any]]], what: str, seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (rows := found()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return rows[0]
+
+
+def pid_of(host: str) -> int:
+    return int(host.rsplit(":", 1)[1])
+
+
+def send_twice(servers: list[LiveServer], tenant: Tenant) -> None:
+    """The same batch through both replicas, as an SDK retrying on another connection."""
+    batch = [
+        {"type": "group", "messageId": "g-1", "userId": "u-1", "groupId": "acme",
+         "traits": {"name": "Acme", "createdAt": "2024-01-01"}},
+        *({"type": "track", "messageId": f"t-{n}", "userId": "u-1", "event": "Opened"}
+          for n in range(3)),
+    ]  # fmt: skip
+    for server in servers:
+        response = httpx.post(f"{server.url}/v1/batch", json={"batch": batch},
+                              auth=(tenant.write_key, ""))  # fmt: skip
+        assert response.json() == {"success": True}
+
+
+def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    db = scratch_database
+    with running_emulator() as emulator:
+        emulator.state.fields["sales_accounts"].append(PLAN_FIELD)
+        first = start_server(db, tmp_path / "a", **FAST)  # migrates the empty database
+        second: LiveServer | None = None
+        try:
+            tenant = asyncio.run(create_tenant(db))
+            second = start_server(db, tmp_path / "b", **FAST)
+            replicas = {first.process.pid: first, second.process.pid: second}
+            send_twice([first, second], tenant)
+            time.sleep(8)  # several triggers of every job
+
+            runs = query(db, "SELECT job, scheduled_for, host, status FROM job_runs "
+                             "WHERE trigger = 'schedule' ORDER BY scheduled_for")  # fmt: skip
+            by_job: dict[str, list[Any]] = {}
+            for run in runs:
+                by_job.setdefault(run["job"], []).append(run["scheduled_for"])
+                assert pid_of(run["host"]) in replicas
+            assert {"outbox_delivery", "session_sweep", "nightly"} <= set(by_job)
+            for job, slots in by_job.items():
+                assert len(slots) == len(set(slots)), job  # once per trigger
+            # No trigger was lost between the first and the last either replica saw.
+            outbox = by_job["outbox_delivery"]
+            assert len(outbox) >= 6
+            assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(outbox))
+            nightly = by_job["nightly"]
+            assert all(b - a == timedelta(seconds=3) for a, b in itertools.pairwise(nightly))
+            # Each nightly run ran each of its steps once.
+            steps = Counter(row["job"] for row in query(
+                db, "SELECT job FROM job_runs WHERE trigger = 'nightly'"))  # fmt: skip
+            finished = query(db, "SELECT count(*) AS n FROM job_runs WHERE job = 'nightly' "
+                                 "AND status <> 'running'")[0]["n"]  # fmt: skip
+            for step in ("connector_sync", "health_scores", "reverse_sync"):
+                assert finished <= steps[step] <= finished + 1, (step, steps, finished)
+            # Nothing stored or scored twice.
+            assert query(db, "SELECT count(*) AS n FROM inbound_messages") == [{"n": 4}]
+            assert query(db, "SELECT account_id, count(*) AS n FROM health_scores "
+                             "GROUP BY 1") == [{"account_id": "acme", "n": 1}]  # fmt: skip
+
+            # A slow CRM makes the nightly connector sync last; kill the replica running it.
+            created = httpx.post(
+                f"{first.url}/api/v1/connectors",
+                json={"kind": "freshsales", "name": "crm", "domain": emulator.url,
+                      "api_key": "test-key", "mappings": MAPPINGS, "match": MATCH},
+                headers={"Authorization": f"Bearer {tenant.api_key}"},
+            )  # fmt: skip
+            assert created.status_code == 201, created.text
+            emulator.state.faults.delay_seconds = 3
+            killed = wait_for(lambda: query(
+                db, "SELECT id, host, scheduled_for FROM job_runs WHERE job = 'connector_sync' "
+                    "AND status = 'running'"), "a slow connector sync")  # fmt: skip
+            victim = replicas.pop(pid_of(killed["host"]))
+            victim.process.kill()
+            victim.process.wait(10)
+            [[survivor_pid, survivor]] = replicas.items()
+            [nightly_killed] = query(db, "SELECT id, scheduled_for FROM job_runs WHERE "
+                                         "job = 'nightly' AND status = 'running'")  # fmt: skip
+
+            taken = wait_for(lambda: query(
+                db, "SELECT id, host FROM job_runs WHERE job = 'nightly' AND id > %s",
+                nightly_killed["id"]), "the survivor's next nightly run")  # fmt: skip
+            assert pid_of(taken["host"]) == survivor_pid
+            emulator.state.faults.delay_seconds = 0
+            wait_for(lambda: query(
+                db, "SELECT 1 FROM job_runs WHERE id = %s AND status = 'succeeded'", taken["id"]),
+                "the survivor's nightly run to finish")  # fmt: skip
+            statuses = query(db, "SELECT id, status FROM job_runs WHERE id IN (%s, %s)",
+                             nightly_killed["id"], killed["id"])  # fmt: skip
+            assert {row["status"] for row in statuses} == {"interrupted"}
+            assert httpx.get(f"{survivor.url}/readyz").status_code == 200
+        finally:
+            if second is not None:
+                second.stop()
+            first.stop()
+
+
+def test_serve_with_workers_runs_background_work_in_one_process(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    db = scratch_database
+    server = start_server(db, tmp_path / "w", "--workers", "2", **FAST)
+    try:
+        tenant = asyncio.run(create_tenant(db))
+        send_twice([server], tenant)
+        bearer = {"Authorization": f"Bearer {tenant.api_key}"}
+        wait_for(lambda: [1] if httpx.get(f"{server.url}/api/v1/accounts/acme",
+                                          headers=bearer).status_code == 200 else [],
+                 "the background process to project the account")  # fmt: skip
+        time.sleep(3)
+        hosts = query(db, "SELECT DISTINCT host FROM job_runs")
+        assert len(hosts) == 1  # not once per HTTP process
+        assert pid_of(hosts[0]["host"]) != server.process.pid
+        # The background process's job metrics reach the HTTP processes' /metrics.
+        metrics = httpx.get(f"{server.url}/metrics").text
+        [line] = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith(
+                'pulsegate_job_duration_seconds_count{job="outbox_delivery",status="succeeded"}'
+            )
+        ]
+        assert float(line.split()[-1]) >= 2
+    finally:
+        server.stop()
