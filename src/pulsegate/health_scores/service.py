@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from pulsegate.accounts import service as accounts_service
 from pulsegate.accounts.schemas import AccountOut
 from pulsegate.db.engine import unit_of_work
+from pulsegate.db.models import HealthScoreConfig
 from pulsegate.errors import InvalidRequest
 from pulsegate.fields import service as fields_service
 from pulsegate.health_scores import repository
@@ -65,6 +66,10 @@ async def get_config(session: AsyncSession, workspace_id: uuid.UUID) -> HealthSc
     stored = await repository.get_config(session, workspace_id)
     if stored is None:
         return HealthScoreConfigOut(version=0, updated_at=None, **BUILT_IN.model_dump())
+    return _config_out(stored)
+
+
+def _config_out(stored: HealthScoreConfig) -> HealthScoreConfigOut:
     return HealthScoreConfigOut(
         version=stored.version, updated_at=stored.updated_at, **stored.config
     )
@@ -77,9 +82,7 @@ async def replace_config(
     stored = await repository.save_config(
         session, workspace_id, body.model_dump(mode="json"), now=now
     )
-    return HealthScoreConfigOut(
-        version=stored.version, updated_at=stored.updated_at, **stored.config
-    )
+    return _config_out(stored)
 
 
 async def _check_fields(

@@ -145,8 +145,10 @@ class JobRunner:
         try:
             result = await self.jobs[name]()
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(name, run_id, started, "interrupted", error=
-                                              "cancelled by shutdown"))  # fmt: skip
+            ending = self._finish(
+                name, run_id, started, "interrupted", error="cancelled by shutdown"
+            )
+            await asyncio.shield(ending)
             raise
         except Exception as error:
             log.exception("job.failed")

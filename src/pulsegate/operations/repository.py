@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,9 +34,12 @@ async def deliveries_by_status(session: AsyncSession) -> dict[str, int]:
     return {row.status: int(row.n) for row in result}
 
 
-async def rejected_counts(session: AsyncSession) -> dict[str, Any]:
-    """All kept refusals, and those of the last 24 hours by reason code."""
-    total = int(await session.scalar(text("SELECT count(*) FROM rejected_messages")) or 0)
+async def rejected_total(session: AsyncSession) -> int:
+    return int(await session.scalar(text("SELECT count(*) FROM rejected_messages")) or 0)
+
+
+async def rejected_by_reason_last_day(session: AsyncSession) -> dict[str, int]:
+    """Refusals of the last 24 hours by reason code (each reason of a message counts)."""
     result = await session.execute(
         text(
             """
@@ -49,4 +50,4 @@ async def rejected_counts(session: AsyncSession) -> dict[str, Any]:
             """
         )
     )
-    return {"total": total, "last_24h_by_reason": {row.code: int(row.n) for row in result}}
+    return {row.code: int(row.n) for row in result}

@@ -22,18 +22,18 @@ LAG_WORTH_A_LOOK_SECONDS = 60
 
 
 async def snapshot(session: AsyncSession) -> DatabaseSnapshot:
+    """What every scrape of /metrics reads: kept to cheap counts."""
     backlog, lag = await repository.backlog(session)
     deliveries = await repository.deliveries_by_status(session)
-    rejected = await repository.rejected_counts(session)
-    return DatabaseSnapshot(backlog, lag, deliveries, rejected["total"])
+    return DatabaseSnapshot(backlog, lag, deliveries, await repository.rejected_total(session))
 
 
 async def admin_health(
     session: AsyncSession, *, job_names: list[str], migration: str | None, writer_pending: int
 ) -> AdminHealth:
-    backlog, lag = await repository.backlog(session)
-    deliveries = await repository.deliveries_by_status(session)
-    rejected = await repository.rejected_counts(session)
+    counts = await snapshot(session)
+    backlog, lag, deliveries = counts.backlog, counts.projector_lag_seconds, counts.deliveries
+    by_reason = await repository.rejected_by_reason_last_day(session)
     latest = await jobs_repository.latest_runs(session)
     jobs = [
         JobHealth(name=name, last_run=JobRunOut.model_validate(latest[name]) if name in latest
@@ -58,7 +58,7 @@ async def admin_health(
         inbound=InboundHealth(
             backlog=backlog, projector_lag_seconds=round(lag, 3), writer_pending=writer_pending
         ),
-        rejected=RejectedHealth(**rejected),
+        rejected=RejectedHealth(total=counts.rejected, last_24h_by_reason=by_reason),
         outbox=OutboxHealth(
             pending=deliveries.get("pending", 0),
             sent=deliveries.get("sent", 0),
