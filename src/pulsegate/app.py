@@ -20,6 +20,7 @@ from pulsegate.destinations import routes as destinations_routes
 from pulsegate.events import routes as events_routes
 from pulsegate.fields import routes as fields_routes
 from pulsegate.health_scores import routes as health_scores_routes
+from pulsegate.ingest import routes as ingest_routes
 from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.service import IngestLimits, IngestService
@@ -104,8 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.admin_token.get_secret_value() if settings.admin_token else None
         )
         app.state.migration_head = migrate.head_revision()
+        app.state.sources = SourceDirectory(engine, secret_box)
         app.state.ingest = IngestService(
-            directory=SourceDirectory(engine, secret_box),
+            directory=app.state.sources,
             writer=writer,
             limits=IngestLimits(
                 max_message_bytes=settings.max_message_bytes,
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.state.metrics = metrics
     app.include_router(operations_routes.router)
+    app.include_router(ingest_routes.router)
     app.include_router(workspaces_routes.router)
     app.include_router(events_routes.router)
     app.include_router(accounts_routes.router)
