@@ -12,9 +12,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from pulsegate.accounts.schemas import Accepted, AccountIn, UserIn
+from pulsegate.errors import InvalidRequest
 from pulsegate.ingest.normalize import format_timestamp
 from pulsegate.ingest.repository import InboundRow
+from pulsegate.ingest.service import NUL_ESCAPE
 from pulsegate.ingest.writer import GroupCommitWriter
 
 # Messages written by the REST API carry this as their source and anonymousId.
@@ -39,12 +43,25 @@ async def _append(
         **message, "messageId": message_id, "anonymousId": API_ACTOR,
         "timestamp": stamp, "receivedAt": stamp, "context": {"library": {"name": "pulsegate-api"}},
     }  # fmt: skip
+    _check_storable(message)
     row = InboundRow(
         workspace_id=workspace_id, source_id=API_SOURCE, message_id=message_id,
         type=message["type"], received_at=now, timestamp=now, message=message, warnings=None,
     )  # fmt: skip
     await writer.write([row], [])
     return Accepted(message_id=message_id)
+
+
+def _check_storable(message: dict[str, Any]) -> None:
+    """Refuse what PostgreSQL or the log's encoder cannot hold, before it reaches the writer:
+    one unstorable row would fail the whole group commit, its neighbours' messages with it.
+    (Segment messages get the same checks in ingest.)"""
+    try:
+        encoded = orjson.dumps(message)
+    except orjson.JSONEncodeError as error:  # integers beyond 64 bits
+        raise InvalidRequest(f"a value cannot be stored: {error}", code="invalid_value") from error
+    if NUL_ESCAPE.search(encoded) is not None:
+        raise InvalidRequest("strings may not contain NUL (\\u0000)", code="invalid_value")
 
 
 async def upsert_account(

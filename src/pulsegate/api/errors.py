@@ -8,10 +8,11 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pulsegate.db.engine import is_unavailable
-from pulsegate.errors import PulsegateError, ServiceUnavailable
+from pulsegate.errors import InvalidRequest, PulsegateError, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,14 @@ def as_domain_error(error: Exception) -> PulsegateError:
         return ServiceUnavailable(
             "the database is unavailable; retry later", code="database_unavailable"
         )
+    if isinstance(error, DataError):
+        # What the client sent, PostgreSQL cannot hold or compare: NUL in a string, a number
+        # beyond its column. Everything reaching the database went through the route's schema,
+        # so the value came from the request.
+        reason = str(error.orig).splitlines()[0] if error.orig else "invalid value"
+        log.warning("http.value_refused_by_database", reason=reason)
+        return InvalidRequest(f"a value cannot be stored or compared: {reason}",
+                              code="invalid_value")  # fmt: skip
     log.exception("http.unhandled_error")
     return PulsegateError("an unexpected error occurred", code="internal_error", status_code=500)
 

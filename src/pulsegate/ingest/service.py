@@ -33,7 +33,7 @@ from pulsegate.ingest.traits import check_traits
 from pulsegate.ingest.writer import GroupCommitWriter
 
 # PostgreSQL's jsonb cannot hold U+0000; find the escape but not an escaped backslash before "u".
-_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,24 @@ class IngestOutcome:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # Set when the source restricts origins: the response echoes it with credentials allowed.
     allowed_origin: str | None = None
+
+
+# orjson parses up to 1024 levels but writes at most 254, and every stored or refused message
+# is written again (into the log, into `rejected_messages`) inside a few levels of its own.
+MAX_NESTING = 250
+_WRAPPERS = 254 - MAX_NESTING
+
+
+def _nesting_fits(parsed: Any) -> bool:
+    """Whether `parsed` can be written inside the wrappers storage adds (C speed: orjson)."""
+    wrapped = parsed
+    for _ in range(_WRAPPERS):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 class InvalidJson(InvalidRequest):
@@ -197,10 +215,17 @@ class IngestService:
         if source is not None:
             self._check_signature(source, request, raw)
         try:
-            return orjson.loads(raw), raw
+            parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             invalid = InvalidJson(f"the body is not valid JSON: {error}", partial=raw)
             raise RefusedRequest(invalid, raw=raw, truncated=False) from error
+        if raw.count(b"{") + raw.count(b"[") > MAX_NESTING and not _nesting_fits(parsed):
+            deep = InvalidJson(
+                f"the body is nested more than about {MAX_NESTING} levels deep", partial=raw
+            )
+            deep.code = "nesting_too_deep"
+            raise RefusedRequest(deep, raw=raw, truncated=False)
+        return parsed, raw
 
     @staticmethod
     def _check_signature(source: SourceInfo, request: IngestRequest, raw: bytes) -> None:
@@ -258,7 +283,7 @@ class IngestService:
         # fail: no message of a body under the message limit can be over it, and no message
         # can hold a NUL escape the body does not.
         check_size = len(raw) > self._limits.max_message_bytes
-        may_hold_nul = b"\\u0000" in raw and _NUL_ESCAPE.search(raw) is not None
+        may_hold_nul = b"\\u0000" in raw and NUL_ESCAPE.search(raw) is not None
         for index, item in enumerate(items):
             row, reasons = self._prepare(
                 item, request=request, source=source, root=root, received_at=received_at,
@@ -316,7 +341,7 @@ class IngestService:
             return None, errors
         schemas.normalize_ids(message)
         warnings = normalized.warnings + check_traits(model.type, message.get("traits"))
-        if may_hold_nul and _NUL_ESCAPE.search(orjson.dumps(message)) is not None:
+        if may_hold_nul and NUL_ESCAPE.search(orjson.dumps(message)) is not None:
             return None, [
                 _reason("", "nul_character", "strings may not contain the NUL character (\\u0000)")
             ]
