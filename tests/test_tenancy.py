@@ -256,3 +256,61 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
             for secret in ("acme-secret", "user-secret", "Secret", "secret-plan", "Gold"):
                 assert secret not in response.text, (path, secret)
     assert await owner_state(client, owner) == before
+
+
+# (method, path, body): every route outside /api/v1 that needs the admin token.
+ADMIN_CASES: list[tuple[str, str, Any]] = [
+    ("GET", "/admin/health", None),
+    ("POST", "/admin/workspaces", {"name": "intruders"}),
+    ("POST", f"/admin/workspaces/{DESTINATION}/sources", {"name": "intruder"}),
+    ("POST", f"/admin/workspaces/{DESTINATION}/api-keys", {"name": "intruder"}),
+    ("GET", "/admin/jobs", None),
+    ("POST", "/admin/jobs/retention/runs", None),
+    ("GET", "/admin/jobs/retention/runs", None),
+    ("GET", "/admin/jobs/retention/runs/1", None),
+]
+ADMIN_TEMPLATES = {
+    f"/admin/workspaces/{DESTINATION}/sources": "/admin/workspaces/{workspace_id}/sources",
+    f"/admin/workspaces/{DESTINATION}/api-keys": "/admin/workspaces/{workspace_id}/api-keys",
+    "/admin/jobs/retention/runs": "/admin/jobs/{name}/runs",
+    "/admin/jobs/retention/runs/1": "/admin/jobs/{name}/runs/{run_id}",
+}
+# Open by design: probes and scrapes carry no tenant data; the analytics.js settings name
+# only the write key the caller already has.
+PUBLIC = {
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+    ("GET", "/v1/projects/{write_key}/settings"),
+}  # fmt: skip
+
+
+def test_every_route_outside_the_rest_api_is_admin_only_or_public(app: FastAPI) -> None:
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if not path.startswith("/api/v1")
+        for method in operations
+    }
+    admin = {(method, ADMIN_TEMPLATES.get(path, path)) for method, path, _ in ADMIN_CASES}
+    assert routes == admin | PUBLIC
+    assert not admin & PUBLIC
+
+
+async def test_admin_routes_refuse_no_token_and_every_workspace_credential(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    workspaces_before = rows.count_all("workspaces")
+    manual_runs = "SELECT count(*) AS n FROM job_runs WHERE trigger = 'manual'"
+    runs_before = rows.query(manual_runs)
+    credentials = {
+        "missing_token": {},
+        "invalid_admin_token": {"Authorization": f"Bearer {tenant.api_key}"},
+    }
+    for method, path, body in ADMIN_CASES:
+        for code, headers in credentials.items():
+            response = await client.request(method, path, json=body, headers=headers)
+            assert (response.status_code, response.json()["code"]) == (401, code), (method, path)
+        # A write key, however it is sent, is not an admin credential either.
+        response = await client.request(method, path, json=body, auth=(tenant.write_key, ""))
+        assert response.status_code == 401, (method, path)
+    assert rows.count_all("workspaces") == workspaces_before
+    assert rows.query(manual_runs) == runs_before
