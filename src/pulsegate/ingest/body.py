@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
 
 from pulsegate.errors import InvalidRequest, PayloadTooLarge
 
@@ -77,3 +80,27 @@ async def _read_gzip(chunks: AsyncIterator[bytes], *, limit: int, what: str) -> 
 
 def _too_large(what: str, limit: int) -> str:
     return f"{what} is larger than the limit of {limit:,} bytes ({limit // 1024} KiB)"
+
+
+# orjson parses up to 1024 levels but writes at most 254, and every stored or refused message
+# is written again (into the log, into `rejected_messages`) inside a few levels of its own.
+MAX_NESTING = 250
+_WRAPPERS = 254 - MAX_NESTING
+
+
+def nesting_fits(parsed: Any, raw: bytes) -> bool:
+    """Whether the parsed body can be written again inside the wrappers storage adds.
+
+    Counting brackets spares the check to every body that cannot be that deep; the check
+    itself is a write by orjson, at C speed.
+    """
+    if raw.count(b"{") + raw.count(b"[") <= MAX_NESTING:
+        return True
+    wrapped = parsed
+    for _ in range(_WRAPPERS):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return False
+    return True

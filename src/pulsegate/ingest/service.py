@@ -25,7 +25,7 @@ from pulsegate.errors import (
 )
 from pulsegate.ingest import auth, schemas
 from pulsegate.ingest.auth import SourceDirectory, SourceInfo
-from pulsegate.ingest.body import BodyTooLarge, InvalidGzip, read_body
+from pulsegate.ingest.body import MAX_NESTING, BodyTooLarge, InvalidGzip, nesting_fits, read_body
 from pulsegate.ingest.normalize import normalize
 from pulsegate.ingest.paths import ROUTES, Kind
 from pulsegate.ingest.repository import InboundRow, RejectedRow
@@ -68,24 +68,6 @@ class IngestOutcome:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # Set when the source restricts origins: the response echoes it with credentials allowed.
     allowed_origin: str | None = None
-
-
-# orjson parses up to 1024 levels but writes at most 254, and every stored or refused message
-# is written again (into the log, into `rejected_messages`) inside a few levels of its own.
-MAX_NESTING = 250
-_WRAPPERS = 254 - MAX_NESTING
-
-
-def _nesting_fits(parsed: Any) -> bool:
-    """Whether `parsed` can be written inside the wrappers storage adds (C speed: orjson)."""
-    wrapped = parsed
-    for _ in range(_WRAPPERS):
-        wrapped = [wrapped]
-    try:
-        orjson.dumps(wrapped)
-    except orjson.JSONEncodeError:
-        return False
-    return True
 
 
 class InvalidJson(InvalidRequest):
@@ -219,7 +201,7 @@ class IngestService:
         except orjson.JSONDecodeError as error:
             invalid = InvalidJson(f"the body is not valid JSON: {error}", partial=raw)
             raise RefusedRequest(invalid, raw=raw, truncated=False) from error
-        if raw.count(b"{") + raw.count(b"[") > MAX_NESTING and not _nesting_fits(parsed):
+        if not nesting_fits(parsed, raw):
             deep = InvalidJson(
                 f"the body is nested more than about {MAX_NESTING} levels deep", partial=raw
             )
