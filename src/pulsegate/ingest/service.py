@@ -71,8 +71,8 @@ class IngestOutcome:
 
 
 class InvalidJson(InvalidRequest):
-    def __init__(self, message: str, *, partial: bytes) -> None:
-        super().__init__(message, code="invalid_json")
+    def __init__(self, message: str, *, partial: bytes, code: str = "invalid_json") -> None:
+        super().__init__(message, code=code)
         self.partial = partial
 
 
@@ -203,9 +203,9 @@ class IngestService:
             raise RefusedRequest(invalid, raw=raw, truncated=False) from error
         if not nesting_fits(parsed, raw):
             deep = InvalidJson(
-                f"the body is nested more than about {MAX_NESTING} levels deep", partial=raw
-            )
-            deep.code = "nesting_too_deep"
+                f"the body is nested more than about {MAX_NESTING} levels deep",
+                partial=raw, code="nesting_too_deep",
+            )  # fmt: skip
             raise RefusedRequest(deep, raw=raw, truncated=False)
         return parsed, raw
 
