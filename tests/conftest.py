@@ -154,8 +154,10 @@ class Rows:
         self._url = database_url
 
     def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Positional parameters, or one dict of named ones."""
+        bound = params[0] if len(params) == 1 and isinstance(params[0], dict) else params
         with psycopg.connect(self._url, row_factory=dict_row) as conn:
-            return conn.execute(sql, params).fetchall()
+            return conn.execute(sql, bound).fetchall()
 
     def inbound(self, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
         return self.query(
@@ -166,6 +168,22 @@ class Rows:
         return self.query(
             "SELECT * FROM rejected_messages WHERE workspace_id = %s ORDER BY id", workspace_id
         )
+
+    def projected(self, workspace_id: uuid.UUID | None = None) -> bool:
+        """Has the projector applied every stored message (of the workspace, or of all)?"""
+        [row] = self.query(
+            """
+            SELECT NOT EXISTS (
+                SELECT 1 FROM workspaces w
+                LEFT JOIN projector_positions p ON p.workspace_id = w.id
+                WHERE (%(w)s::uuid IS NULL OR w.id = %(w)s::uuid)
+                  AND EXISTS (SELECT 1 FROM inbound_messages m WHERE m.workspace_id = w.id
+                                AND m.id > COALESCE(p.last_id, 0))
+            ) AS done
+            """,
+            {"w": workspace_id},
+        )
+        return bool(row["done"])
 
     def count_all(self, table: str) -> int:
         return int(self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"])

@@ -42,9 +42,7 @@ async def settle(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
     """Wait until the projector has applied everything stored so far."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        [state] = rows.query("SELECT last_id FROM projector_state")
-        [newest] = rows.query("SELECT max(id) AS id FROM inbound_messages")
-        if state["last_id"] >= newest["id"]:
+        if rows.projected(tenant.workspace_id):
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the projector did not catch up")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from pulsegate.sessions import service as sessions_service
+from pulsegate.sessions.sessionize import SessionRules
 from tests.conftest import Rows, Tenant, create_tenant
+from tests.support.replay import run_replay
 from tests.test_accounts_api import bearer, send, settle
 
 
@@ -136,3 +141,80 @@ async def test_attribution_is_the_same_whatever_the_arrival_order(
         order = JOURNEY + JOURNEY[:2]
         shuffler.shuffle(order)
         assert await outcome(order) == expected
+
+
+STRANGER = [
+    {"type": "page", "anonymousId": "anon-s", "name": "Home", "messageId": "s-1",
+     "timestamp": "2026-03-05T09:00:00Z"},
+    {"type": "track", "anonymousId": "anon-s", "event": "Report Built", "messageId": "s-2",
+     "timestamp": "2026-03-05T09:02:00Z", "properties": {"module": "Reports"}},
+    {"type": "track", "userId": "old-sam", "event": "Export", "messageId": "s-3",
+     "timestamp": "2026-03-05T15:00:00Z", "properties": {"module": "Reports"}},
+]  # fmt: skip
+STITCHES = [
+    {"type": "identify", "userId": "sam", "anonymousId": "anon-s", "messageId": "s-4",
+     "timestamp": "2026-03-06T09:00:00Z"},
+    {"type": "alias", "previousId": "old-sam", "userId": "sam", "messageId": "s-5",
+     "timestamp": "2026-03-06T09:01:00Z"},
+    {"type": "group", "userId": "sam", "groupId": "acme-s", "messageId": "s-6",
+     "timestamp": "2026-03-06T09:02:00Z", "traits": {"name": "Acme", "createdAt": "2024-01-01"}},
+]  # fmt: skip
+
+
+async def stitched_view(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
+    async def get(path: str) -> Any:
+        response = await client.get(path, headers=bearer(tenant))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    sessions = await get("/api/v1/sessions?user_id=sam")
+    return {
+        "user_events": ids(await events(client, tenant, "user_id=sam")),
+        "account_events": ids(await events(client, tenant, "account_id=acme-s")),
+        "user_sessions": [(s["session_key"], s["account_id"]) for s in sessions["items"]],
+        "account_sessions": [
+            (s["session_key"], s["user_id"])
+            for s in (await get("/api/v1/sessions?account_id=acme-s"))["items"]
+        ],
+        "usage": [
+            (day["sessions"], day["events"], day["active_users"])
+            for day in (await get("/api/v1/accounts/acme-s/usage?from=2026-03-05&to=2026-03-05"))[
+                "days"
+            ]
+        ],
+    }
+
+
+async def test_stitching_after_the_fact_reaches_events_sessions_and_usage(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Anonymous and old-id events are stored, projected and sessionized first; the identify,
+    alias and group calls that come later move them, their sessions and their usage."""
+    await send(client, tenant, STRANGER)
+    await settle(client, tenant, rows)
+    await sessions_service.sweep(app.state.engine, rules=SessionRules())
+    assert await events(client, tenant, "user_id=sam") == []
+    before = rows.query(
+        "SELECT resolved_user_id FROM sessions WHERE workspace_id = %s", tenant.workspace_id
+    )
+    assert {row["resolved_user_id"] for row in before} == {None, "old-sam"}
+
+    await send(client, tenant, STITCHES)
+    await settle(client, tenant, rows)
+    expected = {
+        "user_events": ["s-1", "s-2", "s-3"],
+        "account_events": ["s-1", "s-2", "s-3"],
+        "user_sessions": [("anon-s", "acme-s"), ("old-sam", "acme-s")],
+        "account_sessions": [("anon-s", "sam"), ("old-sam", "sam")],
+        "usage": [(2, 3, 1)],
+    }
+    assert await stitched_view(client, tenant) == expected
+
+    await run_replay(database_url, tmp_path, tenant)
+    await sessions_service.sweep(app.state.engine, rules=SessionRules())
+    assert await stitched_view(client, tenant) == expected

@@ -8,7 +8,8 @@ from pulsegate.db import migrate
 
 TABLES = {
     "workspaces", "sources", "api_keys", "admin_tokens", "inbound_messages", "rejected_messages",
-    "projector_state", "projection_failures", "events", "accounts", "users", "projection_notes",
+    "projector_positions", "replay_kept", "projection_failures", "events", "accounts", "users",
+    "projection_notes",
     "identities", "account_choices", "custom_fields", "custom_field_settings", "trait_mappings",
     "metric_values", "sessions", "session_dirty", "rate_budget_uses",
     "destinations", "deliveries", "reverse_sync_rules", "reverse_sync_values",

@@ -16,6 +16,7 @@ from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
 from tests.conftest import Rows, Tenant, failing_inserts
+from tests.support.waiting import eventually
 from tests.test_ingest_refusals import basic
 
 
@@ -84,15 +85,12 @@ async def test_projecting_again_changes_nothing(
         )
     await project_until(engine, lambda: len(events(rows, tenant)) == 5)
     before = events(rows, tenant)
-    rows.query("UPDATE projector_state SET last_txid = 0, last_id = 0 RETURNING name")
-    await project_until(engine, lambda: _caught_up(rows))
+    rows.query(
+        "UPDATE projector_positions SET last_id = 0 WHERE workspace_id = %s RETURNING last_id",
+        tenant.workspace_id,
+    )
+    await project_until(engine, lambda: rows.projected(tenant.workspace_id))
     assert events(rows, tenant) == before
-
-
-def _caught_up(rows: Rows) -> bool:
-    [state] = rows.query("SELECT last_txid, last_id FROM projector_state")
-    [newest] = rows.query("SELECT max(id) AS id FROM inbound_messages")
-    return bool(state["last_id"] >= newest["id"])
 
 
 INSERT_INBOUND = """
@@ -116,9 +114,8 @@ async def test_a_row_committed_late_with_a_lower_id_is_not_skipped(
     engine: AsyncEngine,
     connections: tuple[psycopg.Connection, psycopg.Connection],
 ) -> None:
-    """Two writers: `slow` inserts first (lower id) but commits after `fast` (higher id)."""
+    """Two writers: `slow` draws the lower id but commits after `fast` (higher id)."""
     slow, fast = connections
-    fast.execute("SELECT pg_current_xact_id()")  # fast's transaction started first
     [(slow_id,)] = slow.execute(
         INSERT_INBOUND, (tenant.workspace_id, tenant.source_id, "slow", "slow")
     ).fetchall()
@@ -127,11 +124,50 @@ async def test_a_row_committed_late_with_a_lower_id_is_not_skipped(
     ).fetchall()
     assert slow_id < fast_id
     fast.commit()
-    await project_until(engine, lambda: [e["name"] for e in events(rows, tenant)] == ["fast"])
-    # Following ids, a reader would now be past `slow` for good. It must still come.
+    for _ in range(5):
+        await service.project_next_batch(engine)
+    # Following ids past `fast` now would skip `slow` for good: the watermark waits instead.
+    assert events(rows, tenant) == []
     slow.commit()
     await project_until(engine, lambda: len(events(rows, tenant)) == 2)
-    assert sorted(e["name"] for e in events(rows, tenant)) == ["fast", "slow"]
+    assert [e["name"] for e in events(rows, tenant)] == ["slow", "fast"]
+
+
+async def test_transactions_that_do_not_write_the_log_hold_nothing_back(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
+    admin_database_url: str,
+    database_url: str,
+) -> None:
+    """A transaction open on another database of the server, and one writing another table of
+    pulsegate's own, both with a transaction id (the old `pg_snapshot_xmin` horizon), while
+    messages arrive: the app's projector applies them all the same."""
+    with (
+        psycopg.connect(admin_database_url) as elsewhere,
+        psycopg.connect(database_url) as unrelated,
+    ):
+        elsewhere.execute("CREATE TEMPORARY TABLE held (n int)")
+        elsewhere.execute("INSERT INTO held VALUES (1)")
+        unrelated.execute(
+            "INSERT INTO job_runs (job, trigger, status, started_at, host) "
+            "VALUES ('held-open', 'manual', 'running', now(), 'test')"
+        )
+        for xid_holder in (elsewhere, unrelated):
+            assert xid_holder.execute("SELECT pg_current_xact_id_if_assigned()").fetchone()
+        for round_number in range(3):
+            await client.post(
+                "/v1/track",
+                json={"userId": "u", "event": "e", "messageId": f"held-{round_number}"},
+                headers=basic(tenant.write_key),
+            )
+            await eventually(
+                lambda n=round_number: len(events(rows, tenant)) == n + 1,
+                what="projection beside transactions that do not write the log",
+            )
+        assert elsewhere.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert unrelated.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        unrelated.rollback()
 
 
 async def test_a_row_of_a_transaction_still_running_holds_back_later_ones(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
+from tests.conftest import Rows
 from tests.test_accounts_api import CONVERSATION
 
 INSERT = """
@@ -62,10 +63,7 @@ def project_all(database_url: str) -> None:
 
 
 def caught_up(database_url: str) -> bool:
-    with psycopg.connect(database_url) as conn:
-        state = conn.execute("SELECT last_id FROM projector_state").fetchone()
-        newest = conn.execute("SELECT max(id) FROM inbound_messages").fetchone()
-    return state is not None and newest is not None and state[0] >= newest[0]
+    return Rows(database_url).projected()
 
 
 def state(database_url: str, workspace: uuid.UUID) -> dict[str, Any]:

@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from pulsegate.projection.replay import replay_workspace
 from pulsegate.sessions import service as sessions
 from pulsegate.sessions.sessionize import SessionRules
-from tests.conftest import SECRET_KEY, Rows, Tenant, cli_json
+from tests.conftest import Rows, Tenant, create_tenant
+from tests.support.replay import run_replay
+from tests.support.waiting import eventually
 from tests.test_accounts_api import bearer, send, settle
 from tests.test_attribution import JOURNEY
+from tests.test_ingest_refusals import basic
 
 PATHS = (
     "/api/v1/accounts",
@@ -64,22 +68,6 @@ async def build_state(app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, r
     await settle(client, tenant, rows)
     await sessions.sweep(app.state.engine, rules=SessionRules())
     assert (await client.get("/api/v1/sessions", headers=bearer(tenant))).json()["items"]
-
-
-async def run_replay(
-    database_url: str, tmp_path: Path, tenant: Tenant, *extra: str
-) -> dict[str, Any]:
-    """`pulsegate replay` in a thread: the app's projector shares this event loop, and a replay
-    waits for the projector's lock, so blocking the loop on the child could deadlock them."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PULSEGATE_DATABASE_URL": database_url,
-        "PULSEGATE_DATA_DIR": str(tmp_path),
-        "PULSEGATE_SECRET_KEY": SECRET_KEY,
-    }
-    return await asyncio.to_thread(
-        cli_json, env, "replay", "--workspace", str(tenant.workspace_id), *extra
-    )
 
 
 async def test_replay_rebuilds_the_same_projections_from_the_log(
@@ -144,3 +132,45 @@ async def test_replay_since_reapplies_over_what_is_there(
     result = await run_replay(database_url, tmp_path, tenant, "--since", "2000-01-01T00:00:00")
     assert (result["rebuilt"], result["messages_applied"]) == (False, len(JOURNEY) + 1)
     assert await snapshot(client, tenant) == before
+
+
+FILL_LOG = """
+INSERT INTO inbound_messages
+    (workspace_id, source_id, message_id, type, received_at, timestamp, message)
+SELECT %s, %s, 'bulk-' || n, 'track', now(), now() - interval '1 day' + n * interval '1 second',
+       jsonb_build_object('type', 'track', 'userId', 'u-' || n %% 50, 'event', 'Opened',
+                          'messageId', 'bulk-' || n, 'properties', jsonb_build_object('n', n))
+FROM generate_series(1, %s) AS n
+RETURNING 1
+"""
+
+
+async def test_replaying_one_workspace_holds_back_no_other(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
+) -> None:
+    """While a large workspace is replayed, another's traffic is projected within seconds,
+    round after round, until the replay ends."""
+    large = await create_tenant(database_url)
+    rows.query(FILL_LOG, large.workspace_id, large.source_id, 30_000)
+    await eventually(lambda: rows.projected(large.workspace_id), timeout=60, what="the fill")
+
+    replay = asyncio.create_task(replay_workspace(app.state.engine, large.workspace_id))
+    rounds = 0
+    while not replay.done():
+        await client.post(
+            "/v1/track",
+            json={"userId": "u", "event": "During Replay", "messageId": f"live-{rounds}"},
+            headers=basic(tenant.write_key),
+        )
+        rounds += 1
+        await eventually(
+            lambda n=rounds: len(rows.query(
+                "SELECT 1 FROM events WHERE workspace_id = %s", tenant.workspace_id)) == n,
+            timeout=5, what=f"round {rounds} projected during the replay",
+        )  # fmt: skip
+    assert await replay == 30_000
+    assert rounds >= 3, "the replay ended before the other workspace's traffic could overlap"
+    [count] = rows.query(
+        "SELECT count(*) AS n FROM events WHERE workspace_id = %s", large.workspace_id
+    )
+    assert count["n"] == 30_000

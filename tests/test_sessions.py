@@ -209,8 +209,8 @@ def session_state(database_url: str, workspace: uuid.UUID) -> list[tuple[Any, ..
         return conn.execute(
             """SELECT s.session_key, s.started_at, s.ended_at, s.chain_started_at,
                       s.first_message_id, s.events, s.duration_ms, s.modules, s.features,
-                      s.closed, r.user_id, r.account_id
-               FROM sessions s JOIN resolved_sessions r ON r.id = s.id
+                      s.closed, s.resolved_user_id, s.resolved_account_id
+               FROM sessions s
                WHERE s.workspace_id = %s ORDER BY s.session_key, s.started_at""",
             (workspace,),
         ).fetchall()

@@ -1,8 +1,8 @@
 """`pulsegate worker`: the background work without HTTP.
 
 The projector, and the scheduler's jobs (pulsegate.jobs). Any number of workers (and
-`serve` processes) may run against one database: the projector's advisory lock lets one of
-them apply a batch at a time, and the others find the lock taken and wait their turn.
+`serve` processes) may run against one database: their projectors share the workspaces, each
+batch under the lock of its workspace, and a stopped worker's workspaces go to the others.
 """
 
 from __future__ import annotations

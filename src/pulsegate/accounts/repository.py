@@ -3,48 +3,58 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.db.models import Account, AccountChoice, User
-from pulsegate.projection.entities import created_condition
-
-_CREATED = text(created_condition("accounts"))
-_USER_ACCOUNT = User.fields["account_id"]["v"].astext
-
 
 AccountWithUsers = tuple[Account, int]
 
 
-def _accounts_with_user_count() -> Select[Account, int]:
-    user_count = (
-        select(func.count())
-        .where(User.workspace_id == Account.workspace_id, Account.account_id == _USER_ACCOUNT)
-        .correlate(Account)
-        .scalar_subquery()
+async def _with_user_counts(
+    session: AsyncSession, workspace_id: uuid.UUID, accounts: Sequence[Account]
+) -> list[AccountWithUsers]:
+    """One grouped count over `ix_users_account` for the whole page, not one per account."""
+    if not accounts:
+        return []
+    counted = await session.execute(
+        select(User.account_id, func.count())
+        .where(
+            User.workspace_id == workspace_id,
+            User.account_id.in_([account.account_id for account in accounts]),
+        )
+        .group_by(User.account_id)
     )
-    return select(Account, user_count.label("user_count")).where(_CREATED)
+    counts: dict[str | None, int] = dict(counted.all())
+    return [(account, counts.get(account.account_id, 0)) for account in accounts]
 
 
 async def get_account(
     session: AsyncSession, workspace_id: uuid.UUID, account_id: str
 ) -> AccountWithUsers | None:
-    query = _accounts_with_user_count().where(
-        Account.workspace_id == workspace_id, Account.account_id == account_id
+    query = select(Account).where(
+        Account.workspace_id == workspace_id,
+        Account.account_id == account_id,
+        Account.created.is_(True),
     )
-    row = (await session.execute(query)).one_or_none()
-    return (row[0], row[1]) if row is not None else None
+    account = (await session.scalars(query)).one_or_none()
+    if account is None:
+        return None
+    [row] = await _with_user_counts(session, workspace_id, [account])
+    return row
 
 
 async def list_accounts(
     session: AsyncSession, workspace_id: uuid.UUID, *, after_id: int | None, limit: int
 ) -> list[AccountWithUsers]:
-    query = _accounts_with_user_count().where(Account.workspace_id == workspace_id)
+    """Visible accounts in id order, through the partial index `ix_accounts_created`."""
+    query = select(Account).where(Account.workspace_id == workspace_id, Account.created.is_(True))
     if after_id is not None:
         query = query.where(Account.id > after_id)
-    rows = (await session.execute(query.order_by(Account.id).limit(limit))).all()
-    return [(row[0], row[1]) for row in rows]
+    accounts = (await session.scalars(query.order_by(Account.id).limit(limit))).all()
+    return await _with_user_counts(session, workspace_id, accounts)
 
 
 async def get_user(session: AsyncSession, workspace_id: uuid.UUID, user_id: str) -> User | None:
@@ -60,7 +70,7 @@ async def list_account_users(
     after_id: int | None,
     limit: int,
 ) -> list[User]:
-    query = select(User).where(User.workspace_id == workspace_id, account_id == _USER_ACCOUNT)
+    query = select(User).where(User.workspace_id == workspace_id, User.account_id == account_id)
     if after_id is not None:
         query = query.where(User.id > after_id)
     return list((await session.scalars(query.order_by(User.id).limit(limit))).all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,13 +17,18 @@ from sqlalchemy.ext.asyncio import (
 
 
 def create_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> AsyncEngine:
+    """The process id in `application_name` tells an operator (and `pg_stat_activity`) which
+    replica or worker holds a connection, a lock or a long transaction."""
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
-        connect_args={"connect_timeout": connect_timeout, "application_name": "pulsegate"},
+        connect_args={
+            "connect_timeout": connect_timeout,
+            "application_name": f"pulsegate:{os.getpid()}",
+        },
     )
 
 

@@ -109,7 +109,8 @@ class InboundMessage(Base):
     `(workspace_id, message_id)` is the deduplication key, enforced by the unique constraint (a
     retried message is not stored twice). `id` grows with insertion, but with several writers
     (flushes overlap, and replicas each have their own) a higher id can commit before a lower
-    one: a reader that follows `id` must not skip past ids still in flight.
+    one: a reader that follows `id` must not skip past ids still in flight (see
+    `pulsegate.projection.watermark`).
 
     No foreign keys, deliberately: this is the hottest table, its rows are written only by the
     writer with a source it has just resolved, and the two FK checks per row cost about a third
@@ -129,14 +130,11 @@ class InboundMessage(Base):
     message: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Soft-validation findings: fields later processing must skip.
     warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
-    # The inserting transaction's id: the projector's reading order (see projection.repository).
-    txid: Mapped[int] = mapped_column(
-        BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint")
-    )
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "message_id"),
-        Index("ix_inbound_messages_txid_id", "txid", "id"),
+        # The projector's reading order: each workspace's messages by id.
+        Index("ix_inbound_messages_workspace_id_id", "workspace_id", "id"),
     )
 
 
@@ -144,11 +142,13 @@ class RejectedMessage(Base):
     """A message (or a whole request) that was refused, kept with its raw bytes and reasons."""
 
     __tablename__ = "rejected_messages"
+    __table_args__ = (
+        Index("ix_rejected_messages_received_at", "received_at"),
+        Index("ix_rejected_messages_workspace_id_id", "workspace_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     source_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sources.id", ondelete="SET NULL")
     )
@@ -163,15 +163,26 @@ class RejectedMessage(Base):
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ProjectorState(Base):
-    """How far the projector has read the log: the last (txid, id) it applied."""
+class ProjectorPosition(Base):
+    """How far the projector has applied one workspace's log: the last message id."""
 
-    __tablename__ = "projector_state"
+    __tablename__ = "projector_positions"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    last_txid: Mapped[int] = mapped_column(BigInteger)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReplayKept(Base):
+    """While `pulsegate replay` rebuilds a workspace: the field values of an account or user
+    that are not in the log (written by connector runs), merged back when it ends."""
+
+    __tablename__ = "replay_kept"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    object: Mapped[str] = mapped_column(String(16), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class ProjectionFailure(Base):
@@ -186,12 +197,23 @@ class ProjectionFailure(Base):
 
 
 class Event(Base):
-    """A track, page or screen call: the feature (or page/screen name) and its module."""
+    """A track, page or screen call: the feature (or page/screen name) and its module.
+
+    `account_id`, `user_id` and `anonymous_id` are what the message said; `resolved_user_id`
+    and `resolved_account_id` are who it is attributed to, kept current by the projector
+    (pulsegate.projection.attribution). Every filter of `GET /api/v1/events` has an index in
+    the list's `(timestamp, id)` order.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "message_id"),
-        Index("ix_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+        Index("ix_events_workspace_id_timestamp", "workspace_id", "timestamp", "id"),
+        Index("ix_events_workspace_id_type", "workspace_id", "type", "timestamp", "id"),
+        Index("ix_events_resolved_user", "workspace_id", "resolved_user_id", "timestamp", "id"),
+        Index(
+            "ix_events_resolved_account", "workspace_id", "resolved_account_id", "timestamp", "id"
+        ),
         Index("ix_events_session_order", "workspace_id", "session_key", "timestamp", "message_id"),
     )
 
@@ -211,6 +233,8 @@ class Event(Base):
     session_key: Mapped[str | None] = mapped_column(
         Text, Computed("COALESCE(anonymous_id, user_id)", persisted=True)
     )
+    resolved_user_id: Mapped[str | None] = mapped_column(Text)
+    resolved_account_id: Mapped[str | None] = mapped_column(Text)
 
 
 class Account(Base):
@@ -223,7 +247,10 @@ class Account(Base):
     """
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("workspace_id", "account_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id"),
+        Index("ix_accounts_created", "workspace_id", "id", postgresql_where=text("created")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
@@ -231,16 +258,26 @@ class Account(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Visible: generated, so the list's partial index needs no expression over `fields` (one
+    # would make every update of an account non-HOT).
+    created: Mapped[bool | None] = mapped_column(
+        Boolean,
+        Computed("fields ? '_has_name' AND fields ? '_has_created_at'", persisted=True),
+    )
 
 
 class User(Base):
     """A product user (the Segment `userId`); fields merged like an account's.
 
-    `fields["account_id"]` is the account of the user's latest group call.
+    `account_id` (generated from `fields["account_id"]`) is the account of the user's latest
+    group call; its index serves the users of an account and their counts.
     """
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "user_id"),
+        Index("ix_users_account", "workspace_id", "account_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
@@ -248,6 +285,9 @@ class User(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    account_id: Mapped[str | None] = mapped_column(
+        Text, Computed("(fields -> 'account_id') ->> 'v'", persisted=True)
+    )
 
 
 class ProjectionNote(Base):
@@ -357,7 +397,17 @@ class Session(Base):
     __tablename__ = "sessions"
     __table_args__ = (
         UniqueConstraint("workspace_id", "session_key", "started_at"),
-        Index("ix_sessions_workspace_id_started_at", "workspace_id", "started_at"),
+        Index("ix_sessions_workspace_id_started_at", "workspace_id", "started_at", "id"),
+        Index("ix_sessions_resolved_user", "workspace_id", "resolved_user_id", "started_at", "id"),
+        Index(
+            "ix_sessions_resolved_account",
+            "workspace_id",
+            "resolved_account_id",
+            "started_at",
+            "id",
+        ),
+        # The sweep closes idle sessions: it reads only the open ones.
+        Index("ix_sessions_open", "ended_at", postgresql_where=text("NOT closed")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -374,6 +424,9 @@ class Session(Base):
     modules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     features: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     closed: Mapped[bool] = mapped_column(Boolean)
+    # Attribution, as on events (pulsegate.projection.attribution).
+    resolved_user_id: Mapped[str | None] = mapped_column(Text)
+    resolved_account_id: Mapped[str | None] = mapped_column(Text)
 
 
 class SessionDirty(Base):
@@ -442,6 +495,9 @@ class Delivery(Base):
         UniqueConstraint("destination_id", "inbound_message_id"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_destination_id_ordering_key", "destination_id", "ordering_key"),
+        # The deliveries list, all or by status, in cursor order.
+        Index("ix_deliveries_destination_id_id", "destination_id", "id"),
+        Index("ix_deliveries_destination_id_status", "destination_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)

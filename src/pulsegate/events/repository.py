@@ -6,39 +6,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    MetaData,
-    RowMapping,
-    String,
-    Table,
-    Text,
-    select,
-    tuple_,
-)
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import RowMapping, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# The view of migration 0004: events with their user and account resolved at read time.
-# Its own MetaData: it is not a table for Alembic to manage.
-resolved_events = Table(
-    "resolved_events",
-    MetaData(),
-    Column("id", BigInteger),
-    Column("workspace_id", UUID),
-    Column("message_id", String),
-    Column("type", String),
-    Column("timestamp", DateTime(timezone=True)),
-    Column("account_id", Text),
-    Column("user_id", Text),
-    Column("anonymous_id", Text),
-    Column("name", Text),
-    Column("module", Text),
-    Column("category", Text),
-    Column("properties", JSONB),
-)
+from pulsegate.db.models import Event
+
+# What a list returns: who an event is attributed to, under the API's names.
+_COLUMNS = (
+    Event.id, Event.workspace_id, Event.message_id, Event.type, Event.timestamp,
+    Event.anonymous_id, Event.name, Event.module, Event.category, Event.properties,
+    Event.resolved_user_id.label("user_id"), Event.resolved_account_id.label("account_id"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +36,20 @@ async def list_events(
     after: tuple[datetime, int] | None,
     limit: int,
 ) -> list[RowMapping]:
-    """Events in time order; `account_id` and `user_id` filter on the resolved values."""
-    event = resolved_events.c
-    query = select(resolved_events).where(event.workspace_id == workspace_id)
+    """Events in time order; `account_id` and `user_id` filter on the stored attribution.
+    Each filter is an index range in this order (see `Event`'s indexes)."""
+    query = select(*_COLUMNS).where(Event.workspace_id == workspace_id)
     if where.account_id is not None:
-        query = query.where(event.account_id == where.account_id)
+        query = query.where(Event.resolved_account_id == where.account_id)
     if where.user_id is not None:
-        query = query.where(event.user_id == where.user_id)
+        query = query.where(Event.resolved_user_id == where.user_id)
     if where.type is not None:
-        query = query.where(event.type == where.type)
+        query = query.where(Event.type == where.type)
     if where.since is not None:
-        query = query.where(event.timestamp >= where.since)
+        query = query.where(Event.timestamp >= where.since)
     if where.until is not None:
-        query = query.where(event.timestamp < where.until)
+        query = query.where(Event.timestamp < where.until)
     if after is not None:
-        query = query.where(tuple_(event.timestamp, event.id) > tuple_(*after))
-    query = query.order_by(event.timestamp, event.id).limit(limit)
+        query = query.where(tuple_(Event.timestamp, Event.id) > tuple_(*after))
+    query = query.order_by(Event.timestamp, Event.id).limit(limit)
     return list((await session.execute(query)).mappings().all())

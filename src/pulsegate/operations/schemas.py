@@ -8,19 +8,22 @@ from pulsegate.jobs.schemas import JobRunOut
 
 
 class InboundHealth(BaseModel):
-    backlog: int = Field(description="Stored messages the projector has not applied yet")
+    backlog: int = Field(
+        description="Stored messages the projector has not applied yet, counted up to 10,000 "
+        "per workspace (a floor past that)"
+    )
     projector_lag_seconds: float = Field(description="Age of the oldest of them (0: caught up)")
     writer_pending: int = Field(description="Messages of this process waiting for a commit")
 
 
 class RejectedHealth(BaseModel):
-    total: int
+    total: int = Field(description="Exact below 100,000, else PostgreSQL's row estimate")
     last_24h_by_reason: dict[str, int]
 
 
 class OutboxHealth(BaseModel):
     pending: int
-    sent: int
+    sent: int = Field(description="Exact below 100,000 deliveries, else PostgreSQL's estimate")
     dead: int
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pulsegate.projection.attribution import AccountChange, TieChange
 from pulsegate.projection.fields import ACCOUNT_ALIASES, REQUIRED_FOR_INSERT, USER_ALIASES
 
 # Field entries from one JSON object of traits, through the alias table `f`.
@@ -90,6 +91,7 @@ entries AS (
 )
 
 # Users: identify traits over context.traits (traits win); a group call sets the account.
+# Returns the users whose account changed, for attribution.restitch.
 _USERS = (
     "WITH "
     + _MESSAGES
@@ -107,13 +109,25 @@ entries AS (
                   jsonb_build_object('v', group_id, 't', t, 'm', mid)) ELSE '{}'::jsonb END
            AS fields
     FROM msgs WHERE message->>'userId' IS NOT NULL
-)
-"""
+),
+before AS (
+    SELECT u.workspace_id, u.user_id, u.account_id FROM users u
+    JOIN (SELECT DISTINCT workspace_id, entity FROM entries WHERE fields ? 'account_id') AS moved
+      ON u.workspace_id = moved.workspace_id AND u.user_id = moved.entity
+),
+upserted AS ("""
     + _UPSERT.format(table="users", key="user_id")
+    + """ RETURNING users.workspace_id, users.user_id, users.account_id
+)
+SELECT upserted.workspace_id, upserted.user_id FROM upserted
+LEFT JOIN before USING (workspace_id, user_id)
+WHERE upserted.account_id IS DISTINCT FROM before.account_id
+"""
 )
 
 # Ties: identify (or any call) with both ids, and alias previousId -> userId. One row per alias
-# and batch (the newest), then the newest of that and the stored tie.
+# and batch (the newest), then the newest of that and the stored tie. Returns the ties that
+# changed with the user each tied to before, for attribution.restitch.
 _IDENTITIES = (
     "WITH "
     + _MESSAGES
@@ -129,12 +143,22 @@ ties AS (
         FROM msgs WHERE type = 'alias' AND message->>'previousId' <> message->>'userId'
     ) AS all_ties
     ORDER BY workspace_id, alias, t DESC, mid DESC
+),
+before AS (
+    SELECT i.workspace_id, i.alias, i.user_id FROM identities i
+    JOIN ties USING (workspace_id, alias)
+),
+upserted AS (
+    INSERT INTO identities (workspace_id, alias, user_id, t, m)
+    SELECT workspace_id, alias, user_id, t, mid FROM ties
+    ON CONFLICT (workspace_id, alias) DO UPDATE
+    SET user_id = EXCLUDED.user_id, t = EXCLUDED.t, m = EXCLUDED.m
+    WHERE (EXCLUDED.t, EXCLUDED.m) > (identities.t, identities.m)
+    RETURNING workspace_id, alias, user_id
 )
-INSERT INTO identities (workspace_id, alias, user_id, t, m)
-SELECT workspace_id, alias, user_id, t, mid FROM ties
-ON CONFLICT (workspace_id, alias) DO UPDATE
-SET user_id = EXCLUDED.user_id, t = EXCLUDED.t, m = EXCLUDED.m
-WHERE (EXCLUDED.t, EXCLUDED.m) > (identities.t, identities.m)
+SELECT upserted.workspace_id, upserted.alias, before.user_id AS previous_user_id FROM upserted
+LEFT JOIN before USING (workspace_id, alias)
+WHERE upserted.user_id IS DISTINCT FROM before.user_id
 """
 )
 
@@ -181,15 +205,21 @@ def created_condition(alias: str) -> str:
 
 async def project_accounts_and_users(
     connection: AsyncConnection, message_ids: Sequence[int]
-) -> None:
+) -> tuple[list[TieChange], list[AccountChange]]:
+    """Apply the messages to accounts, users and identities; return the identity ties and the
+    users' accounts that changed, whose earlier events and sessions need restitching."""
     ids = list(message_ids)
-    for sql, aliases in ((_ACCOUNTS, ACCOUNT_ALIASES), (_USERS, USER_ALIASES)):
-        await connection.exec_driver_sql(
-            sql,
-            {"ids": ids, "canonical": list(aliases), "keys": list(aliases.values())},
-        )
-    await connection.exec_driver_sql(_IDENTITIES, {"ids": ids, "canonical": [], "keys": []})
+
+    def aliases_of(aliases: dict[str, str]) -> dict[str, object]:
+        return {"ids": ids, "canonical": list(aliases), "keys": list(aliases.values())}
+
+    await connection.exec_driver_sql(_ACCOUNTS, aliases_of(ACCOUNT_ALIASES))
+    moved = await connection.exec_driver_sql(_USERS, aliases_of(USER_ALIASES))
+    accounts = [AccountChange(row.workspace_id, row.user_id) for row in moved]
+    tied = await connection.exec_driver_sql(_IDENTITIES, aliases_of({}))
+    ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
     await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, {"ids": ids})
     await connection.exec_driver_sql(
         _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": ids}
     )
+    return ties, accounts

@@ -1,4 +1,16 @@
-"""Rebuilding a workspace's projections from its log (`pulsegate replay`)."""
+"""Rebuilding a workspace's projections from its log (`pulsegate replay`).
+
+A replay holds the workspace's projection lock for its whole run (a session-level advisory
+lock, not a transaction), so live projection and the session sweep pass this workspace over
+while every other workspace goes on. The work itself is many short transactions: the
+projections are cleared a chunk at a time, vacuumed so that the rebuild reuses their space,
+and rebuilt by the projector's own batch function. The cost is linear in the messages, and
+the tables end about the size they began.
+
+While it runs, reads of the workspace see its projections partly rebuilt. A replay that stops
+halfway (killed, database gone) leaves them so until it is run again; `replay_kept` keeps the
+values that are not in the log across such a stop.
+"""
 
 from __future__ import annotations
 
@@ -9,47 +21,53 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pulsegate.projection import repository
-from pulsegate.projection.repository import LogPosition
-from pulsegate.projection.service import PROJECTOR_LOCK_ID, apply_messages
+from pulsegate.projection.service import apply_messages, project_workspace_batch
+from pulsegate.projection.watermark import Watermark
 
 log = structlog.get_logger(__name__)
 
-BATCH = 1000
+BATCH = 5000
+CLEAR_CHUNK = 20000
 
 # Values that are not in the log: metrics posted through the API (`m` starts with "api:") and
 # dimensions and metrics written by connector runs ("connector:"). They are kept, and the
 # connectors' dimensions are merged back into the rebuilt accounts and users.
 _KEEP = """
-CREATE TEMPORARY TABLE replay_kept ON COMMIT DROP AS
-SELECT 'accounts' AS tbl, account_id AS entity, fields AS kept FROM (
-    SELECT account_id, jsonb_object_agg(f.key, f.value) AS fields
-    FROM accounts, jsonb_each(fields) AS f
-    WHERE workspace_id = %(w)s AND f.value->>'m' LIKE 'connector:%%' GROUP BY account_id) a
+INSERT INTO replay_kept (workspace_id, object, entity_id, fields)
+SELECT %(w)s, 'account', account_id, jsonb_object_agg(f.key, f.value)
+FROM accounts, jsonb_each(fields) AS f
+WHERE workspace_id = %(w)s AND f.value->>'m' LIKE 'connector:%%' GROUP BY account_id
 UNION ALL
-SELECT 'users', user_id, fields FROM (
-    SELECT user_id, jsonb_object_agg(f.key, f.value) AS fields
-    FROM users, jsonb_each(fields) AS f
-    WHERE workspace_id = %(w)s AND f.value->>'m' LIKE 'connector:%%' GROUP BY user_id) u
+SELECT %(w)s, 'user', user_id, jsonb_object_agg(f.key, f.value)
+FROM users, jsonb_each(fields) AS f
+WHERE workspace_id = %(w)s AND f.value->>'m' LIKE 'connector:%%' GROUP BY user_id
+ON CONFLICT DO NOTHING
 """
 _RESTORE = (
-    "UPDATE accounts a SET fields = pulsegate_merge_fields(a.fields, k.kept) FROM replay_kept k "
-    "WHERE k.tbl = 'accounts' AND a.workspace_id = %(w)s AND a.account_id = k.entity",
-    "UPDATE users u SET fields = pulsegate_merge_fields(u.fields, k.kept) FROM replay_kept k "
-    "WHERE k.tbl = 'users' AND u.workspace_id = %(w)s AND u.user_id = k.entity",
+    "UPDATE accounts a SET fields = pulsegate_merge_fields(a.fields, k.fields) "
+    "FROM replay_kept k WHERE k.workspace_id = %(w)s AND k.object = 'account' "
+    "AND a.workspace_id = %(w)s AND a.account_id = k.entity_id",
+    "UPDATE users u SET fields = pulsegate_merge_fields(u.fields, k.fields) "
+    "FROM replay_kept k WHERE k.workspace_id = %(w)s AND k.object = 'user' "
+    "AND u.workspace_id = %(w)s AND u.user_id = k.entity_id",
+    "DELETE FROM replay_kept WHERE workspace_id = %(w)s",
 )
-# Everything the projector derives from the log.
-_CLEAR = (
-    "DELETE FROM events WHERE workspace_id = %(w)s",
-    "DELETE FROM sessions WHERE workspace_id = %(w)s",
-    "DELETE FROM session_dirty WHERE workspace_id = %(w)s",
-    "DELETE FROM accounts WHERE workspace_id = %(w)s",
-    "DELETE FROM users WHERE workspace_id = %(w)s",
-    "DELETE FROM identities WHERE workspace_id = %(w)s",
-    "DELETE FROM metric_values WHERE workspace_id = %(w)s AND m NOT LIKE 'api:%%' "
-    "AND m NOT LIKE 'connector:%%'",
-    "DELETE FROM projection_notes WHERE workspace_id = %(w)s",
-    "DELETE FROM projection_failures WHERE workspace_id = %(w)s",
+# Everything the projector derives from the log: table, and which of the workspace's rows.
+_DERIVED = (
+    ("events", "true"),
+    ("sessions", "true"),
+    ("session_dirty", "true"),
+    ("accounts", "true"),
+    ("users", "true"),
+    ("identities", "true"),
+    ("metric_values", "m NOT LIKE 'api:%%' AND m NOT LIKE 'connector:%%'"),
+    ("projection_notes", "true"),
+    ("projection_failures", "true"),
 )
+_CLEAR_CHUNK = """
+DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM {table} WHERE workspace_id = %(w)s AND {rows} LIMIT %(chunk)s))
+"""
 
 
 async def replay_workspace(
@@ -60,33 +78,89 @@ async def replay_workspace(
     Without `since`, its projections are cleared first and rebuilt from the whole log: the
     result is what the projector produced, since every projection is order-independent. With
     `since`, messages received from then on are applied again over what is there (idempotent),
-    for example after a projection fix. It runs in one transaction holding the projector's
-    lock, so the live projector waits and readers see the old state until it commits.
+    for example after a projection fix.
     """
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_ID,))
-        if since is not None:
-            return await _apply_log(connection, workspace_id, since)
-        await connection.exec_driver_sql(_KEEP, {"w": workspace_id})
-        for statement in _CLEAR:
-            await connection.exec_driver_sql(statement, {"w": workspace_id})
-        applied = await _apply_log(connection, workspace_id, since)
-        for statement in _RESTORE:
-            await connection.exec_driver_sql(statement, {"w": workspace_id})
-        return applied
+    async with engine.connect() as connection:
+        await repository.lock_workspace_for_session(connection, workspace_id)
+        await connection.commit()
+        try:
+            if since is not None:
+                applied = await _reapply_since(connection, workspace_id, since)
+            else:
+                await _clear(connection, workspace_id)
+                await _vacuum(engine)
+                applied = await _rebuild(connection, workspace_id)
+                await _run(connection, _RESTORE, workspace_id)
+        finally:
+            await repository.unlock_workspace_for_session(connection, workspace_id)
+            await connection.commit()
+    log.info("projection.replay.done", workspace_id=str(workspace_id), messages=applied)
+    return applied
 
 
-async def _apply_log(
-    connection: AsyncConnection, workspace_id: uuid.UUID, since: datetime | None
-) -> int:
-    applied, after = 0, LogPosition(txid=-1, id=-1)
+async def _run(connection: AsyncConnection, statements: tuple[str, ...], w: uuid.UUID) -> None:
+    for statement in statements:
+        await connection.exec_driver_sql(statement, {"w": w})
+    await connection.commit()
+
+
+async def _clear(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:
+    """Keep what is not in the log, then delete the derived rows a chunk per transaction,
+    and start the workspace's position over."""
+    await _run(connection, (_KEEP,), workspace_id)
+    for table, rows in _DERIVED:
+        statement = _CLEAR_CHUNK.format(table=table, rows=rows)
+        while True:
+            result = await connection.exec_driver_sql(
+                statement, {"w": workspace_id, "chunk": CLEAR_CHUNK}
+            )
+            await connection.commit()
+            if result.rowcount < CLEAR_CHUNK:
+                break
+    await repository.save_position(connection, workspace_id, 0)
+    await connection.commit()
+
+
+async def _vacuum(engine: AsyncEngine) -> None:
+    """Make the cleared rows' space reusable before the rebuild writes, so that a replay does
+    not grow the tables. Vacuum skips pages with nothing dead, so it costs about what was
+    cleared (and a pass over each index)."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("events", "sessions", "accounts", "users", "identities", "metric_values"):
+            await autocommit.exec_driver_sql(f"VACUUM {table}")
+
+
+async def _rebuild(connection: AsyncConnection, workspace_id: uuid.UUID) -> int:
+    """The projector's batches from position 0 until the workspace is caught up."""
+    watermark, applied = Watermark(), 0
     while True:
-        messages = await repository.workspace_messages(
-            connection, workspace_id, after=after, since=since, limit=BATCH
+        up_to = await watermark.advance(connection)
+        await connection.commit()
+        batch = await project_workspace_batch(
+            connection, workspace_id, up_to=up_to, batch_size=BATCH
+        )
+        await connection.commit()
+        if batch == 0:
+            return applied
+        applied += batch
+
+
+async def _reapply_since(
+    connection: AsyncConnection, workspace_id: uuid.UUID, since: datetime
+) -> int:
+    """Messages received since `since`, up to the live position, applied again in batches;
+    the position is not moved (later messages are the live projector's)."""
+    up_to = await repository.read_position(connection, workspace_id)
+    await connection.commit()
+    applied, after = 0, 0
+    while True:
+        messages = await repository.next_messages(
+            connection, workspace_id, after=after, up_to=up_to, limit=BATCH, since=since
         )
         if not messages:
-            log.info("projection.replay.done", workspace_id=str(workspace_id), messages=applied)
             return applied
         await apply_messages(connection, messages)
+        await connection.commit()
         applied += len(messages)
-        after = LogPosition(txid=messages[-1].txid, id=messages[-1].id)
+        after = messages[-1].id

@@ -1,12 +1,10 @@
-"""SQL of the projector.
+"""SQL of the projector: per-workspace positions and locks, reading the log, events.
 
-Reading order. `inbound_messages.id` is not commit order: flushes overlap, and every replica
-has its own writer, so a row with a lower id can commit after one with a higher id. A reader
-that followed `id` and moved its watermark past a gap would skip the late row for ever.
-Each row therefore records its inserting transaction (`txid`), and the projector reads in
-`(txid, id)` order, only rows whose transaction is older than every transaction still running
-(`pg_snapshot_xmin`). All such transactions have ended, so no row can later appear behind
-the watermark. The cost: one long-running transaction anywhere holds the projector back.
+Each workspace's log is applied in `id` order from its own position (`projector_positions`),
+under a transaction-scoped advisory lock of that workspace, so any number of projector
+workers share the workspaces: a worker that finds a workspace's lock taken moves on to the
+next, and a worker that dies releases its locks with its connection. How far a worker may
+read is the watermark (pulsegate.projection.watermark).
 """
 
 from __future__ import annotations
@@ -18,110 +16,160 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-PROJECTOR = "main"
+from pulsegate.projection.attribution import resolve_sql
 
-
-@dataclass(frozen=True, slots=True)
-class LogPosition:
-    txid: int
-    id: int
+# The first key of the two-key advisory locks of workspaces' projection ("proj"); the second
+# is a hash of the workspace id. A collision only makes two workspaces wait for each other.
+PROJECTION_LOCK_CLASS = 0x70726F6A
+_WORKSPACE_LOCK = "%(lock_class)s::int, hashtext(%(w)s::text)"
 
 
 @dataclass(frozen=True, slots=True)
 class PendingMessage:
     id: int
-    txid: int
     workspace_id: uuid.UUID
 
 
-async def try_lock(connection: AsyncConnection, lock_id: int) -> bool:
-    """Transaction-scoped: one replica projects at a time; the others find it taken."""
-    result = await connection.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%s)", (lock_id,))
+async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUID) -> bool:
+    """Transaction-scoped: while a batch of the workspace is applied, or a sweep rebuilds its
+    sessions, no one else does either."""
+    result = await connection.exec_driver_sql(
+        f"SELECT pg_try_advisory_xact_lock({_WORKSPACE_LOCK})",
+        {"lock_class": PROJECTION_LOCK_CLASS, "w": workspace_id},
+    )
     return bool(result.scalar())
 
 
-async def read_position(connection: AsyncConnection) -> LogPosition:
+async def lock_workspace_for_session(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:
+    """Held by `pulsegate replay` across its many short transactions; waits for a batch in
+    progress. Released by `unlock_workspace_for_session` or when the connection closes."""
     await connection.exec_driver_sql(
-        "INSERT INTO projector_state (name, last_txid, last_id, updated_at) "
-        "VALUES (%s, 0, 0, now()) ON CONFLICT (name) DO NOTHING",
-        (PROJECTOR,),
+        f"SELECT pg_advisory_lock({_WORKSPACE_LOCK})",
+        {"lock_class": PROJECTION_LOCK_CLASS, "w": workspace_id},
     )
+
+
+async def unlock_workspace_for_session(
+    connection: AsyncConnection, workspace_id: uuid.UUID
+) -> None:
+    await connection.exec_driver_sql(
+        f"SELECT pg_advisory_unlock({_WORKSPACE_LOCK})",
+        {"lock_class": PROJECTION_LOCK_CLASS, "w": workspace_id},
+    )
+
+
+async def log_sequence_value(connection: AsyncConnection) -> int:
+    """The last id handed out for the log (0 before the first), whether committed or not."""
     result = await connection.exec_driver_sql(
-        "SELECT last_txid, last_id FROM projector_state WHERE name = %s FOR UPDATE",
-        (PROJECTOR,),
+        "SELECT COALESCE(pg_sequence_last_value("
+        "pg_get_serial_sequence('inbound_messages', 'id')::regclass), 0)"
     )
-    row = result.one()
-    return LogPosition(txid=row.last_txid, id=row.last_id)
+    return int(result.scalar_one())
 
 
-async def save_position(connection: AsyncConnection, position: LogPosition) -> None:
+async def log_writers(connection: AsyncConnection) -> frozenset[str]:
+    """The transactions that may be inserting into the log right now: those holding a lock
+    on it that allows writing. Another database's transactions, readers (`pg_dump`, an
+    analyst's query) and writers of other tables are not among them."""
+    result = await connection.exec_driver_sql(
+        """
+        SELECT virtualtransaction FROM pg_locks
+        WHERE locktype = 'relation' AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND relation = 'inbound_messages'::regclass
+          AND mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
+                       'AccessExclusiveLock')
+          AND pid IS DISTINCT FROM pg_backend_pid()
+        """
+    )
+    return frozenset(row[0] for row in result)
+
+
+async def pending_workspaces(connection: AsyncConnection, up_to: int) -> list[uuid.UUID]:
+    """Workspaces with messages past their position, up to the watermark: one index probe per
+    workspace."""
+    result = await connection.exec_driver_sql(
+        """
+        SELECT w.id FROM workspaces w
+        LEFT JOIN projector_positions p ON p.workspace_id = w.id
+        WHERE EXISTS (SELECT 1 FROM inbound_messages m
+                      WHERE m.workspace_id = w.id AND m.id > COALESCE(p.last_id, 0)
+                        AND m.id <= %(up_to)s)
+        """,
+        {"up_to": up_to},
+    )
+    return [row[0] for row in result]
+
+
+async def read_position(connection: AsyncConnection, workspace_id: uuid.UUID) -> int:
+    result = await connection.exec_driver_sql(
+        "SELECT last_id FROM projector_positions WHERE workspace_id = %s", (workspace_id,)
+    )
+    return int(result.scalar() or 0)
+
+
+async def save_position(connection: AsyncConnection, workspace_id: uuid.UUID, last_id: int) -> None:
     await connection.exec_driver_sql(
-        "UPDATE projector_state SET last_txid = %s, last_id = %s, updated_at = now() "
-        "WHERE name = %s",
-        (position.txid, position.id, PROJECTOR),
+        "INSERT INTO projector_positions (workspace_id, last_id, updated_at) "
+        "VALUES (%s, %s, now()) ON CONFLICT (workspace_id) "
+        "DO UPDATE SET last_id = EXCLUDED.last_id, updated_at = EXCLUDED.updated_at",
+        (workspace_id, last_id),
     )
 
 
 async def next_messages(
-    connection: AsyncConnection, after: LogPosition, limit: int
-) -> list[PendingMessage]:
-    result = await connection.exec_driver_sql(
-        """
-        SELECT id, txid, workspace_id FROM inbound_messages
-        WHERE (txid, id) > (%(txid)s, %(id)s)
-          AND txid < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint
-        ORDER BY txid, id
-        LIMIT %(limit)s
-        """,
-        {"txid": after.txid, "id": after.id, "limit": limit},
-    )
-    return [
-        PendingMessage(id=row.id, txid=row.txid, workspace_id=row.workspace_id)
-        for row in result.all()
-    ]
-
-
-async def workspace_messages(
     connection: AsyncConnection,
     workspace_id: uuid.UUID,
     *,
-    after: LogPosition,
-    since: datetime | None,
+    after: int,
+    up_to: int,
     limit: int,
+    since: datetime | None = None,
 ) -> list[PendingMessage]:
-    """A workspace's stored messages in log order, for replay (received since `since`)."""
+    """The workspace's messages in log order after `after`, up to the watermark `up_to`
+    (for replay `--since`: only those received since then)."""
     result = await connection.exec_driver_sql(
         """
-        SELECT id, txid, workspace_id FROM inbound_messages
-        WHERE workspace_id = %(w)s AND (txid, id) > (%(txid)s, %(id)s)
+        SELECT id, workspace_id FROM inbound_messages
+        WHERE workspace_id = %(w)s AND id > %(after)s AND id <= %(up_to)s
           AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
-        ORDER BY txid, id LIMIT %(limit)s
+        ORDER BY id LIMIT %(limit)s
         """,
-        {"w": workspace_id, "txid": after.txid, "id": after.id, "since": since, "limit": limit},
+        {"w": workspace_id, "after": after, "up_to": up_to, "since": since, "limit": limit},
     )
-    return [
-        PendingMessage(id=row.id, txid=row.txid, workspace_id=row.workspace_id)
-        for row in result.all()
-    ]
+    return [PendingMessage(id=row.id, workspace_id=row.workspace_id) for row in result.all()]
 
 
-_INSERT_EVENTS = """
-WITH inserted AS (
+_INSERT_EVENTS = (
+    """
+WITH sent AS (
+    SELECT m.id, m.workspace_id, m.message_id, m.type, m.timestamp,
+           COALESCE(m.message->>'groupId', m.message->'context'->>'groupId') AS account_id,
+           m.message->>'userId' AS user_id,
+           m.message->>'anonymousId' AS anonymous_id,
+           CASE WHEN m.type = 'track' THEN m.message->>'event'
+                ELSE COALESCE(m.message->>'name', m.message->'properties'->>'name') END AS name,
+           m.message->'properties'->>'module' AS module,
+           COALESCE(m.message->>'category', m.message->'properties'->>'category') AS category,
+           CASE WHEN jsonb_typeof(m.message->'properties') = 'object'
+                THEN m.message->'properties' ELSE '{}'::jsonb END AS properties
+    FROM inbound_messages m
+    WHERE m.id = ANY(%(ids)s) AND m.type IN ('track', 'page', 'screen')
+),
+inserted AS (
 INSERT INTO events (workspace_id, message_id, type, timestamp, account_id, user_id,
-                    anonymous_id, name, module, category, properties)
-SELECT m.workspace_id, m.message_id, m.type, m.timestamp,
-       COALESCE(m.message->>'groupId', m.message->'context'->>'groupId'),
-       m.message->>'userId',
-       m.message->>'anonymousId',
-       CASE WHEN m.type = 'track' THEN m.message->>'event'
-            ELSE COALESCE(m.message->>'name', m.message->'properties'->>'name') END,
-       m.message->'properties'->>'module',
-       COALESCE(m.message->>'category', m.message->'properties'->>'category'),
-       CASE WHEN jsonb_typeof(m.message->'properties') = 'object'
-            THEN m.message->'properties' ELSE '{}'::jsonb END
-FROM inbound_messages m
-WHERE m.id = ANY(%(ids)s) AND m.type IN ('track', 'page', 'screen')
-ORDER BY m.id  -- event ids follow the log, so events of one instant list in log order
+                    anonymous_id, name, module, category, properties,
+                    resolved_user_id, resolved_account_id)
+SELECT sent.workspace_id, sent.message_id, sent.type, sent.timestamp, sent.account_id,
+       sent.user_id, sent.anonymous_id, sent.name, sent.module, sent.category, sent.properties,
+       resolved.user_id, resolved.account_id
+FROM sent"""
+    + resolve_sql(
+        table="sent", own_user="sent.user_id", own_key="sent.anonymous_id",
+        own_account="sent.account_id",
+    )
+    + """
+ORDER BY sent.id  -- event ids follow the log, so events of one instant list in log order
 ON CONFLICT (workspace_id, message_id) DO NOTHING
 RETURNING workspace_id, session_key, timestamp
 )
@@ -132,10 +180,12 @@ GROUP BY workspace_id, session_key
 ON CONFLICT (workspace_id, session_key) DO UPDATE
 SET since = LEAST(session_dirty.since, EXCLUDED.since)
 """
+)  # fmt: skip
 
 
 async def project_events(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
-    """Events of track, page and screen calls; a message already projected is skipped.
+    """Events of track, page and screen calls, attributed as they are inserted (after the
+    batch's identities and users are applied); a message already projected is skipped.
 
     The session key of every new event is queued for the session sweep with its earliest
     new event time, so the sweep rebuilds only the sessions that new events can change.

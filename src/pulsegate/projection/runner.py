@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import is_unavailable
 from pulsegate.projection import service
+from pulsegate.projection.watermark import Watermark
 
 log = structlog.get_logger(__name__)
 
@@ -20,6 +21,8 @@ class Projector:
     It polls every `idle_interval` seconds while there is nothing to do and goes straight on
     while there is, so a message is projected well within a second of its acknowledgement.
     When the database is away it waits and tries again; no message is lost, only delayed.
+    Any number of projectors (in `serve` and `worker` processes, on any replicas) share the
+    workspaces between them: see `service.project_pending`.
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class Projector:
         self._batch_size = batch_size
         self._idle_interval = idle_interval
         self._task: asyncio.Task[None] | None = None
+        self._watermark = Watermark()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="projector")
@@ -43,13 +47,13 @@ class Projector:
     async def _run(self) -> None:
         while True:
             try:
-                applied = await service.project_next_batch(
-                    self._engine, batch_size=self._batch_size
+                applied = await service.project_pending(
+                    self._engine, self._watermark, batch_size=self._batch_size
                 )
             except Exception as error:
                 if not is_unavailable(error):
                     log.exception("projection.run.failed")
                 applied = 0
                 await asyncio.sleep(max(self._idle_interval, 1.0))
-            if applied < self._batch_size:
+            if applied == 0:
                 await asyncio.sleep(self._idle_interval)

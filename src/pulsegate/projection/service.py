@@ -1,44 +1,82 @@
-"""Applying the log to the projections, one bounded batch per transaction."""
+"""Applying the log to the projections: per workspace, one bounded batch per transaction."""
 
 from __future__ import annotations
+
+import random
+import uuid
 
 import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pulsegate.destinations import service as destinations_service
-from pulsegate.projection import custom, entities, repository
-from pulsegate.projection.repository import LogPosition, PendingMessage
+from pulsegate.projection import attribution, custom, entities, repository
+from pulsegate.projection.repository import PendingMessage
+from pulsegate.projection.watermark import Watermark
 
 log = structlog.get_logger(__name__)
 
-PROJECTOR_LOCK_ID = 0x70726F6A  # "proj"
+
+async def project_pending(
+    engine: AsyncEngine, watermark: Watermark, *, batch_size: int = 1000
+) -> int:
+    """One round: a batch of every workspace with messages up to the watermark; return how
+    many messages were applied.
+
+    Workspaces are visited in random order, each in a transaction of its own under its lock:
+    workers running rounds at once spread over the workspaces, one tenant's backlog costs the
+    others one batch per round, and a workspace being replayed is passed over.
+    """
+    async with engine.connect() as connection:
+        up_to = await watermark.advance(connection)
+        workspaces = await repository.pending_workspaces(connection, up_to)
+    random.shuffle(workspaces)
+    applied = 0
+    for workspace_id in workspaces:
+        async with engine.begin() as connection:
+            applied += await project_workspace_batch(
+                connection, workspace_id, up_to=up_to, batch_size=batch_size
+            )
+    return applied
 
 
 async def project_next_batch(engine: AsyncEngine, *, batch_size: int = 1000) -> int:
-    """Apply the next batch of committed messages; return how many were read.
+    """One round with a watermark of its own (tests and benchmarks; workers keep theirs)."""
+    return await project_pending(engine, Watermark(), batch_size=batch_size)
 
-    The batch and the new watermark commit together, and every projection is idempotent, so a
-    crash between batches repeats nothing and a replay changes nothing. Returns 0 when another
-    replica holds the projector lock or nothing is waiting.
+
+async def project_workspace_batch(
+    connection: AsyncConnection, workspace_id: uuid.UUID, *, up_to: int, batch_size: int
+) -> int:
+    """Apply the workspace's next batch, if its lock is free; return how many messages.
+
+    The batch and the new position commit together, and every projection is idempotent, so a
+    crash between batches repeats nothing and a replay changes nothing.
     """
-    async with engine.begin() as connection:
-        if not await repository.try_lock(connection, PROJECTOR_LOCK_ID):
-            return 0
-        position = await repository.read_position(connection)
-        messages = await repository.next_messages(connection, position, batch_size)
-        if not messages:
-            return 0
-        await apply_messages(connection, messages)
-        last = messages[-1]
-        await repository.save_position(connection, LogPosition(last.txid, last.id))
-    log.debug("projection.batch.applied", messages=len(messages))
+    if not await repository.try_lock_workspace(connection, workspace_id):
+        return 0
+    after = await repository.read_position(connection, workspace_id)
+    messages = await repository.next_messages(
+        connection, workspace_id, after=after, up_to=up_to, limit=batch_size
+    )
+    if not messages:
+        return 0
+    await apply_messages(connection, messages)
+    await repository.save_position(connection, workspace_id, messages[-1].id)
+    log.debug("projection.batch.applied", workspace_id=str(workspace_id), messages=len(messages))
     return len(messages)
 
 
+async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUID) -> bool:
+    """The workspace's projection lock for the caller's transaction (the session sweep takes
+    it too, so that the attribution it writes and the projector's never interleave)."""
+    return await repository.try_lock_workspace(connection, workspace_id)
+
+
 async def _project(connection: AsyncConnection, message_ids: list[int]) -> None:
+    ties, accounts = await entities.project_accounts_and_users(connection, message_ids)
     await repository.project_events(connection, message_ids)
-    await entities.project_accounts_and_users(connection, message_ids)
+    await attribution.restitch(connection, ties=ties, accounts=accounts)
     await custom.project_custom_dimensions(connection, message_ids)
     await destinations_service.enqueue_deliveries(connection, message_ids)
 

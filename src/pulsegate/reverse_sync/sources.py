@@ -67,7 +67,7 @@ _ENTITIES = {
     f"WHERE a.workspace_id = :w AND {created_condition('a')}",
     "user": "SELECT user_id AS entity_id, fields FROM users u WHERE u.workspace_id = :w",
 }
-_SESSION_OWNER = {"account": "account_id", "user": "user_id"}
+_SESSION_OWNER = {"account": "resolved_account_id", "user": "resolved_user_id"}
 
 
 def json_value(value: Any) -> Any:
@@ -107,7 +107,7 @@ def _usage(expression: str) -> Reader:
             FROM ({_ENTITIES[query.object]}) e
             LEFT JOIN (
                 SELECT {owner} AS entity_id, {expression} AS value
-                FROM resolved_sessions
+                FROM sessions
                 WHERE workspace_id = :w AND started_at >= :since AND started_at < :until
                 GROUP BY {owner}
             ) s USING (entity_id)
@@ -155,7 +155,7 @@ register(
     Source(
         "active_users_30d", frozenset({"account"}),
         "Users of the account with a session in the last 30 days",
-        _usage("count(DISTINCT user_id)"),
+        _usage("count(DISTINCT resolved_user_id)"),
     )
 )  # fmt: skip
 register(

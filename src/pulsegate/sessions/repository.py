@@ -13,9 +13,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pulsegate.db.models import Session as SessionRow
+from pulsegate.projection.attribution import resolve_sql
 from pulsegate.sessions.sessionize import Session, Usage
 
 
@@ -35,18 +37,22 @@ class KeyWindow:
     start: datetime
 
 
-async def claim_dirty_keys(connection: AsyncConnection, limit: int) -> list[DirtyKey]:
-    """Take keys off the queue. Deleted in the caller's transaction: a failed sweep puts them
-    back by rolling back, and a concurrent sweep skips the ones taken."""
+async def claim_dirty_keys(
+    connection: AsyncConnection, limit: int, *, skip: Sequence[uuid.UUID] = ()
+) -> list[DirtyKey]:
+    """Take keys off the queue, except those of the workspaces in `skip`. Deleted in the
+    caller's transaction: a failed sweep puts them back by rolling back, and a concurrent
+    sweep skips the ones taken."""
     result = await connection.exec_driver_sql(
         """
         DELETE FROM session_dirty d
         USING (SELECT workspace_id, session_key FROM session_dirty
+               WHERE workspace_id <> ALL(%(skip)s::uuid[])
                ORDER BY since LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS taken
         WHERE d.workspace_id = taken.workspace_id AND d.session_key = taken.session_key
         RETURNING d.workspace_id, d.session_key, d.since
         """,
-        {"limit": limit},
+        {"limit": limit, "skip": list(skip)},
     )
     return [DirtyKey(row.workspace_id, row.session_key, row.since) for row in result.all()]
 
@@ -117,13 +123,41 @@ def _usage(usage: dict[str | None, Usage], name: str) -> list[dict[str, Any]]:
     return [{name: key, "ms": value.ms, "events": value.events} for key, value in items]
 
 
+async def requeue_dirty_keys(connection: AsyncConnection, keys: Sequence[DirtyKey]) -> None:
+    """Put claimed keys back (their workspace is busy: being replayed)."""
+    await connection.exec_driver_sql(
+        """
+        INSERT INTO session_dirty (workspace_id, session_key, since)
+        SELECT * FROM unnest(%(w)s::uuid[], %(k)s::text[], %(since)s::timestamptz[])
+        ON CONFLICT (workspace_id, session_key) DO UPDATE
+        SET since = LEAST(session_dirty.since, EXCLUDED.since)
+        """,
+        {**_key_arrays(keys), "since": [key.since for key in keys]},
+    )
+
+
+_INSERT_SESSIONS = """
+INSERT INTO sessions (workspace_id, session_key, started_at, ended_at, chain_started_at,
+                      first_message_id, user_id, group_id, events, duration_ms,
+                      modules, features, closed, resolved_user_id, resolved_account_id)
+SELECT s.w, s.k, s.started, s.ended, s.chain, s.first, s.u, s.g, s.n, s.ms, s.modules,
+       s.features, s.ended + %(timeout)s < now(), resolved.user_id, resolved.account_id
+FROM jsonb_to_recordset(%(rows)s::jsonb)
+     AS s(w uuid, k text, started timestamptz, ended timestamptz, chain timestamptz,
+          first text, u text, g text, n int, ms bigint, modules jsonb, features jsonb)
+CROSS JOIN LATERAL (SELECT s.w AS workspace_id) AS owner""" + resolve_sql(
+    table="owner", own_user="s.u", own_key="s.k", own_account="s.g"
+)
+
+
 async def insert_sessions(
     connection: AsyncConnection,
     rows: Sequence[tuple[uuid.UUID, str, Session]],
     *,
     session_timeout: timedelta,
 ) -> None:
-    """Insert rebuilt sessions; one idle past the timeout (by the database clock) is closed.
+    """Insert rebuilt sessions, attributed (pulsegate.projection.attribution); one idle past
+    the timeout (by the database clock) is closed.
 
     The batch goes as one JSON document: binding a dozen parallel arrays made psycopg adapt
     every element in Python, which took most of the sweep's time.
@@ -142,26 +176,25 @@ async def insert_sessions(
         ]
     ).decode()  # fmt: skip
     await connection.exec_driver_sql(
-        """
-        INSERT INTO sessions (workspace_id, session_key, started_at, ended_at, chain_started_at,
-                              first_message_id, user_id, group_id, events, duration_ms,
-                              modules, features, closed)
-        SELECT w, k, started, ended, chain, first, u, g, n, ms, modules, features,
-               ended + %(timeout)s < now()
-        FROM jsonb_to_recordset(%(rows)s::jsonb)
-             AS s(w uuid, k text, started timestamptz, ended timestamptz, chain timestamptz,
-                  first text, u text, g text, n int, ms bigint, modules jsonb, features jsonb)
-        """,
-        {"rows": document, "timeout": session_timeout},
+        _INSERT_SESSIONS, {"rows": document, "timeout": session_timeout}
     )
 
 
 async def close_idle_sessions(connection: AsyncConnection, *, session_timeout: timedelta) -> int:
+    """Read through the partial index of open sessions: costs the open ones, not all."""
     result = await connection.exec_driver_sql(
-        "UPDATE sessions SET closed = true WHERE NOT closed AND ended_at + %(timeout)s < now()",
+        "UPDATE sessions SET closed = true WHERE NOT closed AND ended_at < now() - %(timeout)s",
         {"timeout": session_timeout},
     )
     return result.rowcount
+
+
+_sessions = SessionRow.__table__
+_SESSION_COLUMNS = [
+    _sessions.c[name]
+    for name in ("id", "workspace_id", "session_key", "started_at", "ended_at", "events",
+                 "duration_ms", "modules", "features", "closed")
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,34 +213,26 @@ async def list_sessions(
     after: tuple[datetime, int] | None,
     limit: int,
 ) -> list[RowMapping]:
-    """Sessions in start order, attributed at read time (`resolved_sessions`)."""
-    result = await session.execute(
-        text(
-            """
-            SELECT * FROM resolved_sessions
-            WHERE workspace_id = :w
-              AND (CAST(:account AS text) IS NULL OR account_id = :account)
-              AND (CAST(:user AS text) IS NULL OR user_id = :user)
-              AND (CAST(:since AS timestamptz) IS NULL OR started_at >= :since)
-              AND (CAST(:until AS timestamptz) IS NULL OR started_at < :until)
-              AND (CAST(:after_t AS timestamptz) IS NULL
-                   OR (started_at, id) > (:after_t, :after_id))
-            ORDER BY started_at, id
-            LIMIT :limit
-            """
-        ),
-        {
-            "w": workspace_id,
-            "account": where.account_id,
-            "user": where.user_id,
-            "since": where.since,
-            "until": where.until,
-            "after_t": after[0] if after else None,
-            "after_id": after[1] if after else 0,
-            "limit": limit,
-        },
-    )
-    return list(result.mappings().all())
+    """Sessions in start order, by their stored attribution: each filter is an index range
+    in this order (`ix_sessions_resolved_user`, `_resolved_account`, `_workspace_id_started_at`).
+    """
+    s = _sessions.c
+    query = select(
+        *_SESSION_COLUMNS, s.resolved_user_id.label("user_id"),
+        s.resolved_account_id.label("account_id"),
+    ).where(s.workspace_id == workspace_id)  # fmt: skip
+    if where.account_id is not None:
+        query = query.where(s.resolved_account_id == where.account_id)
+    if where.user_id is not None:
+        query = query.where(s.resolved_user_id == where.user_id)
+    if where.since is not None:
+        query = query.where(s.started_at >= where.since)
+    if where.until is not None:
+        query = query.where(s.started_at < where.until)
+    if after is not None:
+        query = query.where(tuple_(s.started_at, s.id) > tuple_(*after))
+    query = query.order_by(s.started_at, s.id).limit(limit)
+    return list((await session.execute(query)).mappings().all())
 
 
 async def sessions_by_day(
@@ -221,27 +246,22 @@ async def sessions_by_day(
     timezone: str,
 ) -> list[RowMapping]:
     """An account's or a user's sessions that started on the given days (in `timezone`)."""
+    column, value = (
+        ("resolved_account_id", account_id) if account_id is not None
+        else ("resolved_user_id", user_id)
+    )  # fmt: skip
     result = await session.execute(
         text(
-            """
-            SELECT (started_at AT TIME ZONE :tz)::date AS day, user_id, events, duration_ms,
-                   modules, features
-            FROM resolved_sessions
-            WHERE workspace_id = :w
-              AND (CAST(:account AS text) IS NULL OR account_id = :account)
-              AND (CAST(:user AS text) IS NULL OR user_id = :user)
+            f"""
+            SELECT (started_at AT TIME ZONE :tz)::date AS day, resolved_user_id AS user_id,
+                   events, duration_ms, modules, features
+            FROM sessions
+            WHERE workspace_id = :w AND {column} = :value
               AND started_at >= (CAST(:first AS date)::timestamp AT TIME ZONE :tz)
               AND started_at < ((CAST(:last AS date) + 1)::timestamp AT TIME ZONE :tz)
             """
         ),
-        {
-            "w": workspace_id,
-            "account": account_id,
-            "user": user_id,
-            "first": first_day,
-            "last": last_day,
-            "tz": timezone,
-        },
+        {"w": workspace_id, "value": value, "first": first_day, "last": last_day, "tz": timezone},
     )
     return list(result.mappings().all())
 
@@ -259,10 +279,11 @@ async def account_activity_by_day(
     result = await session.execute(
         text(
             """
-            SELECT account_id, (started_at AT TIME ZONE :tz)::date AS day, user_id,
+            SELECT resolved_account_id AS account_id,
+                   (started_at AT TIME ZONE :tz)::date AS day, resolved_user_id AS user_id,
                    count(*) AS sessions, sum(duration_ms) AS duration_ms
-            FROM resolved_sessions
-            WHERE workspace_id = :w AND account_id IS NOT NULL
+            FROM sessions
+            WHERE workspace_id = :w AND resolved_account_id IS NOT NULL
               AND started_at >= (CAST(:first AS date)::timestamp AT TIME ZONE :tz)
               AND started_at < ((CAST(:last AS date) + 1)::timestamp AT TIME ZONE :tz)
             GROUP BY 1, 2, 3

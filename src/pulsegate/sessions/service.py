@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from pulsegate.accounts import service as accounts_service
 from pulsegate.api.pagination import decode_cursor, encode_cursor
 from pulsegate.errors import InvalidRequest
+from pulsegate.projection import service as projection_service
 from pulsegate.sessions import repository
 from pulsegate.sessions.repository import DirtyKey, SessionFilter
 from pulsegate.sessions.schemas import (
@@ -55,16 +56,21 @@ async def sweep(
     """Rebuild the sessions of every queued key, in bounded batches, then close idle ones.
 
     Each batch commits with its keys' removal from the queue, so a crash repeats a batch and
-    loses none. Safe to run on several replicas at once: they claim different keys.
+    loses none. Safe to run on several replicas at once: they claim different keys. A batch
+    holds the projection lock of each workspace it rebuilds (so the projector's attribution
+    and the sweep's never interleave); the keys of a workspace whose lock is taken (a replay)
+    go back on the queue for a later sweep.
     """
     keys = sessions = 0
+    busy: list[uuid.UUID] = []
     while True:
         async with engine.begin() as connection:
-            claimed = await repository.claim_dirty_keys(connection, keys_per_batch)
+            claimed = await repository.claim_dirty_keys(connection, keys_per_batch, skip=busy)
             if not claimed:
                 break
-            sessions += await _rebuild(connection, claimed, rules)
-        keys += len(claimed)
+            ready = await _lock_workspaces(connection, claimed, busy)
+            sessions += await _rebuild(connection, ready, rules)
+        keys += len(ready)
     async with engine.begin() as connection:
         closed = await repository.close_idle_sessions(connection, session_timeout=rules.timeout)
     if keys or closed:
@@ -72,9 +78,24 @@ async def sweep(
     return SweepResult(keys=keys, sessions=sessions, closed=closed)
 
 
+async def _lock_workspaces(
+    connection: AsyncConnection, claimed: Sequence[DirtyKey], busy: list[uuid.UUID]
+) -> list[DirtyKey]:
+    """The claimed keys whose workspace lock this transaction got; the others are requeued
+    and their workspaces added to `busy`."""
+    for workspace_id in sorted({key.workspace_id for key in claimed}):
+        if not await projection_service.try_lock_workspace(connection, workspace_id):
+            busy.append(workspace_id)
+    waiting = [key for key in claimed if key.workspace_id in busy]
+    await repository.requeue_dirty_keys(connection, waiting)
+    return [key for key in claimed if key.workspace_id not in busy]
+
+
 async def _rebuild(
     connection: AsyncConnection, claimed: Sequence[DirtyKey], rules: SessionRules
 ) -> int:
+    if not claimed:
+        return 0
     windows = await repository.find_windows(connection, claimed, session_timeout=rules.timeout)
     await repository.delete_sessions_from(connection, windows)
     rows = await repository.events_from(connection, windows)
