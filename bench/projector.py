@@ -67,7 +67,7 @@ FROM (SELECT n, abs(hashtext(n::text)) %% 10000 AS u,
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=5000)
     args = parser.parse_args()
 
     url = migrated_database_url()

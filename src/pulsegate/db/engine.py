@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import (
 
 def create_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> AsyncEngine:
     """The process id in `application_name` tells an operator (and `pg_stat_activity`) which
-    replica or worker holds a connection, a lock or a long transaction."""
+    replica or worker holds a connection, a lock or a long transaction.
+
+    JIT compilation is off: pulsegate's queries are short, and when an estimate crosses
+    `jit_above_cost` PostgreSQL spent 180 ms compiling a 0.1 ms backlog query (bench/README.md).
+    """
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -28,6 +32,7 @@ def create_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> 
         connect_args={
             "connect_timeout": connect_timeout,
             "application_name": f"pulsegate:{os.getpid()}",
+            "options": "-c jit=off",
         },
     )
 

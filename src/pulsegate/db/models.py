@@ -209,7 +209,15 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "message_id"),
         Index("ix_events_workspace_id_timestamp", "workspace_id", "timestamp", "id"),
-        Index("ix_events_workspace_id_type", "workspace_id", "type", "timestamp", "id"),
+        # Pages and screens only: tracks are most events, and read densely by the time index.
+        Index(
+            "ix_events_workspace_id_type",
+            "workspace_id",
+            "type",
+            "timestamp",
+            "id",
+            postgresql_where=text("type <> 'track'"),
+        ),
         Index("ix_events_resolved_user", "workspace_id", "resolved_user_id", "timestamp", "id"),
         Index(
             "ix_events_resolved_account", "workspace_id", "resolved_account_id", "timestamp", "id"

@@ -125,10 +125,9 @@ def _matches(account: AccountOut, rule: AccountFilter) -> bool:
 class _Inputs:
     """Every value the configuration needs, read once per workspace and run."""
 
-    def __init__(self, *, day: date, usage: dict[str, AccountUsage], longest: int) -> None:
+    def __init__(self, *, day: date, usage: dict[str, AccountUsage]) -> None:
         self.day = day
         self.usage = usage
-        self.longest = longest
         self.metrics: dict[tuple[str, str, int], dict[str, float]] = {}
 
     @staticmethod
@@ -137,10 +136,8 @@ class _Inputs:
 
     def value_of(self, account: AccountOut) -> Callable[[Measure], Any]:
         usage_day = self.day - timedelta(days=1)
-        usage = self.usage.get(account.account_id) or sessions_service.no_usage(
-            usage_day, self.longest
-        )
-        measures = usage.measures(usage_day, account.user_count)
+        usage = self.usage.get(account.account_id) or AccountUsage(as_of=usage_day)
+        measures = usage.measures(account.user_count)
 
         def value(measure: Measure) -> Any:
             if measure.kind == "metric":
@@ -148,7 +145,7 @@ class _Inputs:
             if measure.kind == "dimension":
                 return account.custom.get(measure.key)
             if measure.measure == "sessions":
-                return usage.sessions(usage_day, measure.days)
+                return usage.sessions(measure.days)
             return getattr(measures, measure.measure)
 
         return value
@@ -164,7 +161,7 @@ async def _read_inputs(
         session, workspace_id=workspace_id, as_of=day - timedelta(days=1), days=longest,
         timezone=timezone,
     )  # fmt: skip
-    inputs = _Inputs(day=day, usage=usage, longest=longest)
+    inputs = _Inputs(day=day, usage=usage)
     for measure in measures:
         if isinstance(measure, MetricMeasure) and _Inputs.metric_key(measure) not in inputs.metrics:
             if measure.aggregate == "latest":

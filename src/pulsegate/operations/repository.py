@@ -18,26 +18,21 @@ BACKLOG_COUNT_CAP = 10_000
 
 async def backlog(session: AsyncSession) -> tuple[int, float]:
     """Messages past the projector's positions (counted up to the cap per workspace), and the
-    age in seconds of the oldest: two index probes per workspace."""
+    age in seconds of the oldest: one index range per workspace, empty when caught up."""
     row = (
         await session.execute(
             text(
                 """
                 SELECT COALESCE(sum(pending.messages), 0) AS messages,
-                       COALESCE(EXTRACT(EPOCH FROM now() - min(oldest.received_at)), 0) AS lag
+                       COALESCE(EXTRACT(EPOCH FROM now() - min(pending.oldest)), 0) AS lag
                 FROM workspaces w
                 LEFT JOIN projector_positions p ON p.workspace_id = w.id
                 CROSS JOIN LATERAL (
-                    SELECT count(*) AS messages FROM (
-                        SELECT 1 FROM inbound_messages m
+                    SELECT count(*) AS messages, min(received_at) AS oldest FROM (
+                        SELECT m.received_at FROM inbound_messages m
                         WHERE m.workspace_id = w.id AND m.id > COALESCE(p.last_id, 0)
-                        LIMIT :cap) AS counted
+                        ORDER BY m.id LIMIT :cap) AS unapplied
                 ) AS pending
-                LEFT JOIN LATERAL (
-                    SELECT m.received_at FROM inbound_messages m
-                    WHERE m.workspace_id = w.id AND m.id > COALESCE(p.last_id, 0)
-                    ORDER BY m.id LIMIT 1
-                ) AS oldest ON true
                 """
             ),
             {"cap": BACKLOG_COUNT_CAP},

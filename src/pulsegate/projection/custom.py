@@ -17,7 +17,7 @@ value for the day of the event, newest per day.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -144,11 +144,15 @@ _OBJECTS = (
 
 
 async def project_custom_dimensions(
-    connection: AsyncConnection, message_ids: Sequence[int]
+    connection: AsyncConnection, ids_by_type: Mapping[str, Sequence[int]]
 ) -> None:
+    """Only group and identify calls carry the traits read here: given the batch's ids by
+    message type, each statement reads just its own."""
     for object_name, message_type, id_field, table, key, aliases in _OBJECTS:
+        if not ids_by_type.get(message_type):
+            continue
         parameters = {
-            "ids": list(message_ids),
+            "ids": list(ids_by_type[message_type]),
             "type": message_type,
             "object": object_name,
             "standard": list(aliases),

@@ -53,7 +53,9 @@ SELECT workspace_id, entity,
        min(timestamp), max(timestamp)
 FROM entries GROUP BY workspace_id, entity
 ON CONFLICT (workspace_id, {key}) DO UPDATE SET
-    fields = pulsegate_merge_fields({table}.fields, EXCLUDED.fields),
+    -- Most messages only see an entity: skipping the merge call then halves the statement.
+    fields = CASE WHEN EXCLUDED.fields = '{{}}' THEN {table}.fields
+                  ELSE pulsegate_merge_fields({table}.fields, EXCLUDED.fields) END,
     first_seen = LEAST({table}.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST({table}.last_seen, EXCLUDED.last_seen)
 """
@@ -84,6 +86,7 @@ entries AS (
     + _ENTRIES.format(traits="msgs.message->'traits'", choice_check=_CHOICE_CHECK)
     + """ ELSE '{}'::jsonb END AS e
         FROM msgs WHERE group_id IS NOT NULL
+        OFFSET 0  -- keeps `e` computed once: inlined, its subquery ran once per reference
     ) AS per_message
 )
 """
@@ -111,16 +114,16 @@ entries AS (
     FROM msgs WHERE message->>'userId' IS NOT NULL
 ),
 before AS (
-    SELECT u.workspace_id, u.user_id, u.account_id FROM users u
-    JOIN (SELECT DISTINCT workspace_id, entity FROM entries WHERE fields ? 'account_id') AS moved
-      ON u.workspace_id = moved.workspace_id AND u.user_id = moved.entity
+    SELECT moved.workspace_id, moved.entity AS user_id, u.account_id
+    FROM (SELECT DISTINCT workspace_id, entity FROM entries WHERE fields ? 'account_id') AS moved
+    LEFT JOIN users u ON u.workspace_id = moved.workspace_id AND u.user_id = moved.entity
 ),
 upserted AS ("""
     + _UPSERT.format(table="users", key="user_id")
     + """ RETURNING users.workspace_id, users.user_id, users.account_id
 )
 SELECT upserted.workspace_id, upserted.user_id FROM upserted
-LEFT JOIN before USING (workspace_id, user_id)
+JOIN before USING (workspace_id, user_id)  -- only a group call can move a user
 WHERE upserted.account_id IS DISTINCT FROM before.account_id
 """
 )
@@ -204,10 +207,11 @@ def created_condition(alias: str) -> str:
 
 
 async def project_accounts_and_users(
-    connection: AsyncConnection, message_ids: Sequence[int]
+    connection: AsyncConnection, message_ids: Sequence[int], *, group_ids: Sequence[int]
 ) -> tuple[list[TieChange], list[AccountChange]]:
     """Apply the messages to accounts, users and identities; return the identity ties and the
-    users' accounts that changed, whose earlier events and sessions need restitching."""
+    users' accounts that changed, whose earlier events and sessions need restitching.
+    `group_ids` are the group calls among them, the only ones the notes concern."""
     ids = list(message_ids)
 
     def aliases_of(aliases: dict[str, str]) -> dict[str, object]:
@@ -218,8 +222,9 @@ async def project_accounts_and_users(
     accounts = [AccountChange(row.workspace_id, row.user_id) for row in moved]
     tied = await connection.exec_driver_sql(_IDENTITIES, aliases_of({}))
     ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
-    await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, {"ids": ids})
-    await connection.exec_driver_sql(
-        _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": ids}
-    )
+    if group_ids:
+        await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, {"ids": list(group_ids)})
+        await connection.exec_driver_sql(
+            _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": list(group_ids)}
+        )
     return ties, accounts

@@ -21,12 +21,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pulsegate.projection import repository
-from pulsegate.projection.service import apply_messages, project_workspace_batch
+from pulsegate.projection.service import BATCH_SIZE, apply_messages, project_workspace_batch
 from pulsegate.projection.watermark import Watermark
 
 log = structlog.get_logger(__name__)
 
-BATCH = 5000
 CLEAR_CHUNK = 20000
 
 # Values that are not in the log: metrics posted through the API (`m` starts with "api:") and
@@ -138,7 +137,7 @@ async def _rebuild(connection: AsyncConnection, workspace_id: uuid.UUID) -> int:
         up_to = await watermark.advance(connection)
         await connection.commit()
         batch = await project_workspace_batch(
-            connection, workspace_id, up_to=up_to, batch_size=BATCH
+            connection, workspace_id, up_to=up_to, batch_size=BATCH_SIZE
         )
         await connection.commit()
         if batch == 0:
@@ -156,7 +155,7 @@ async def _reapply_since(
     applied, after = 0, 0
     while True:
         messages = await repository.next_messages(
-            connection, workspace_id, after=after, up_to=up_to, limit=BATCH, since=since
+            connection, workspace_id, after=after, up_to=up_to, limit=BATCH_SIZE, since=since
         )
         if not messages:
             return applied

@@ -28,6 +28,7 @@ _WORKSPACE_LOCK = "%(lock_class)s::int, hashtext(%(w)s::text)"
 class PendingMessage:
     id: int
     workspace_id: uuid.UUID
+    type: str
 
 
 async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUID) -> bool:
@@ -130,14 +131,14 @@ async def next_messages(
     (for replay `--since`: only those received since then)."""
     result = await connection.exec_driver_sql(
         """
-        SELECT id, workspace_id FROM inbound_messages
+        SELECT id, workspace_id, type FROM inbound_messages
         WHERE workspace_id = %(w)s AND id > %(after)s AND id <= %(up_to)s
           AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
         ORDER BY id LIMIT %(limit)s
         """,
         {"w": workspace_id, "after": after, "up_to": up_to, "since": since, "limit": limit},
     )
-    return [PendingMessage(id=row.id, workspace_id=row.workspace_id) for row in result.all()]
+    return [PendingMessage(row.id, row.workspace_id, row.type) for row in result.all()]
 
 
 _INSERT_EVENTS = (

@@ -26,7 +26,11 @@ class Projector:
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, batch_size: int = 1000, idle_interval: float = 0.2
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_size: int = service.BATCH_SIZE,
+        idle_interval: float = 0.2,
     ) -> None:
         self._engine = engine
         self._batch_size = batch_size

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import defaultdict
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -16,9 +17,13 @@ from pulsegate.projection.watermark import Watermark
 
 log = structlog.get_logger(__name__)
 
+# Each account and user a batch touches is rewritten once per batch, so larger batches cost
+# less per message: 5,000 projected about 20% faster than 1,000 (bench/README.md).
+BATCH_SIZE = 5000
+
 
 async def project_pending(
-    engine: AsyncEngine, watermark: Watermark, *, batch_size: int = 1000
+    engine: AsyncEngine, watermark: Watermark, *, batch_size: int = BATCH_SIZE
 ) -> int:
     """One round: a batch of every workspace with messages up to the watermark; return how
     many messages were applied.
@@ -40,7 +45,7 @@ async def project_pending(
     return applied
 
 
-async def project_next_batch(engine: AsyncEngine, *, batch_size: int = 1000) -> int:
+async def project_next_batch(engine: AsyncEngine, *, batch_size: int = BATCH_SIZE) -> int:
     """One round with a watermark of its own (tests and benchmarks; workers keep theirs)."""
     return await project_pending(engine, Watermark(), batch_size=batch_size)
 
@@ -73,12 +78,22 @@ async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUI
     return await repository.try_lock_workspace(connection, workspace_id)
 
 
-async def _project(connection: AsyncConnection, message_ids: list[int]) -> None:
-    ties, accounts = await entities.project_accounts_and_users(connection, message_ids)
-    await repository.project_events(connection, message_ids)
+async def _project(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
+    """Each statement is given the ids of the message types it applies (every statement
+    reading all of a batch's messages was a large share of the projector's time)."""
+    ids = [message.id for message in messages]
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for message in messages:
+        by_type[message.type].append(message.id)
+    ties, accounts = await entities.project_accounts_and_users(
+        connection, ids, group_ids=by_type["group"]
+    )
+    events = [*by_type["track"], *by_type["page"], *by_type["screen"]]
+    if events:
+        await repository.project_events(connection, events)
     await attribution.restitch(connection, ties=ties, accounts=accounts)
-    await custom.project_custom_dimensions(connection, message_ids)
-    await destinations_service.enqueue_deliveries(connection, message_ids)
+    await custom.project_custom_dimensions(connection, by_type)
+    await destinations_service.enqueue_deliveries(connection, ids)
 
 
 async def apply_messages(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
@@ -89,14 +104,14 @@ async def apply_messages(connection: AsyncConnection, messages: list[PendingMess
     """
     try:
         async with connection.begin_nested():
-            await _project(connection, [m.id for m in messages])
+            await _project(connection, messages)
         return
     except DBAPIError:
         log.warning("projection.batch.failed", messages=len(messages))
     for message in messages:
         try:
             async with connection.begin_nested():
-                await _project(connection, [message.id])
+                await _project(connection, [message])
         except DBAPIError as error:
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
             log.error("projection.message.failed", inbound_message_id=message.id, error=reason)

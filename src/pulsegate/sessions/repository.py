@@ -266,7 +266,7 @@ async def sessions_by_day(
     return list(result.mappings().all())
 
 
-async def account_activity_by_day(
+async def usage_by_account(
     session: AsyncSession,
     *,
     workspace_id: uuid.UUID,
@@ -274,19 +274,47 @@ async def account_activity_by_day(
     last_day: date,
     timezone: str,
 ) -> list[RowMapping]:
-    """Every account's sessions per day (in `timezone`) and user: counts and time, summed in
-    the database so that scoring a workspace reads one row per account, day and user."""
+    """One row per account with sessions between the days (in `timezone`): its sessions per
+    day, and over the 30 days ending `last_day` the counts health scores measure. Summed in
+    the database, so scoring a workspace reads one row per account (one index range over the
+    window's sessions, `ix_sessions_workspace_id_started_at`)."""
     result = await session.execute(
         text(
             """
-            SELECT resolved_account_id AS account_id,
-                   (started_at AT TIME ZONE :tz)::date AS day, resolved_user_id AS user_id,
-                   count(*) AS sessions, sum(duration_ms) AS duration_ms
-            FROM sessions
-            WHERE workspace_id = :w AND resolved_account_id IS NOT NULL
-              AND started_at >= (CAST(:first AS date)::timestamp AT TIME ZONE :tz)
-              AND started_at < ((CAST(:last AS date) + 1)::timestamp AT TIME ZONE :tz)
-            GROUP BY 1, 2, 3
+            WITH per_user_day AS (
+                SELECT resolved_account_id AS account_id,
+                       (started_at AT TIME ZONE :tz)::date AS day,
+                       resolved_user_id AS user_id, count(*) AS sessions,
+                       sum(duration_ms) AS duration_ms
+                FROM sessions
+                WHERE workspace_id = :w AND resolved_account_id IS NOT NULL
+                  AND started_at >= (CAST(:first AS date)::timestamp AT TIME ZONE :tz)
+                  AND started_at < ((CAST(:last AS date) + 1)::timestamp AT TIME ZONE :tz)
+                GROUP BY 1, 2, 3
+            ),
+            by_day AS (
+                SELECT account_id, jsonb_object_agg(day, sessions) AS sessions_by_day
+                FROM (SELECT account_id, day, sum(sessions) AS sessions
+                      FROM per_user_day GROUP BY 1, 2) AS days
+                GROUP BY account_id
+            ),
+            last_30 AS (
+                SELECT account_id, count(DISTINCT day) AS days_active,
+                       sum(duration_ms) AS duration_ms,
+                       count(user_id) AS active_user_days,
+                       count(DISTINCT user_id) AS monthly_users,
+                       count(DISTINCT user_id) FILTER (WHERE day = CAST(:last AS date))
+                           AS daily_users
+                FROM per_user_day WHERE day > CAST(:last AS date) - 30
+                GROUP BY account_id
+            )
+            SELECT by_day.account_id, by_day.sessions_by_day,
+                   COALESCE(last_30.days_active, 0) AS days_active,
+                   COALESCE(last_30.duration_ms, 0) AS duration_ms,
+                   COALESCE(last_30.active_user_days, 0) AS active_user_days,
+                   COALESCE(last_30.monthly_users, 0) AS monthly_users,
+                   COALESCE(last_30.daily_users, 0) AS daily_users
+            FROM by_day LEFT JOIN last_30 USING (account_id)
             """
         ),
         {"w": workspace_id, "first": first_day, "last": last_day, "tz": timezone},

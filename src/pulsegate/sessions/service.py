@@ -257,32 +257,67 @@ async def usage(
 
 def _measures(days: dict[date, _Day], as_of: date, user_count: int | None) -> UsageMeasures:
     window = [days[as_of - timedelta(days=n)] for n in range(MEASURE_DAYS)]
-    active_user_days = sum(len(day.users) for day in window)
-    monthly_users = set().union(*(day.users for day in window))
-    return UsageMeasures(
+    return measures_of(
         as_of=as_of,
         days_active=sum(1 for day in window if day.sessions),
+        duration_ms=sum(day.ms for day in window),
+        active_user_days=sum(len(day.users) for day in window),
+        daily_users=len(days[as_of].users),
+        monthly_users=len(set().union(*(day.users for day in window))),
+        user_count=user_count,
+    )
+
+
+def measures_of(
+    *,
+    as_of: date,
+    days_active: int,
+    duration_ms: int,
+    active_user_days: int,
+    daily_users: int,
+    monthly_users: int,
+    user_count: int | None,
+) -> UsageMeasures:
+    """The usage measures over the 30 days ending `as_of`, from their counts."""
+    return UsageMeasures(
+        as_of=as_of,
+        days_active=days_active,
         seconds_per_active_user_day=(
-            sum(day.ms for day in window) / 1000 / active_user_days if active_user_days else 0.0
+            duration_ms / 1000 / active_user_days if active_user_days else 0.0
         ),
-        dau_share=len(days[as_of].users) / user_count if user_count else None,
-        mau_share=len(monthly_users) / user_count if user_count else None,
+        dau_share=daily_users / user_count if user_count else None,
+        mau_share=monthly_users / user_count if user_count else None,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class AccountUsage:
-    """One account's sessions per day, from which health scores read their usage measures."""
+    """One account's usage as of a day, from which health scores read their measures."""
 
-    days: dict[date, _Day]
+    as_of: date
+    sessions_by_day: dict[date, int] = field(default_factory=dict)
+    days_active: int = 0
+    duration_ms: int = 0
+    active_user_days: int = 0
+    daily_users: int = 0
+    monthly_users: int = 0
 
-    def measures(self, as_of: date, user_count: int | None) -> UsageMeasures:
+    def measures(self, user_count: int | None) -> UsageMeasures:
         """The measures of `GET /accounts/{id}/usage`, over the 30 days ending `as_of`."""
-        return _measures(self.days, as_of, user_count)
+        return measures_of(
+            as_of=self.as_of,
+            days_active=self.days_active,
+            duration_ms=self.duration_ms,
+            active_user_days=self.active_user_days,
+            daily_users=self.daily_users,
+            monthly_users=self.monthly_users,
+            user_count=user_count,
+        )
 
-    def sessions(self, as_of: date, days: int) -> int:
+    def sessions(self, days: int) -> int:
         """Sessions started in the `days` days ending `as_of`."""
-        return sum(self.days[as_of - timedelta(days=n)].sessions for n in range(days))
+        first = self.as_of - timedelta(days=days - 1)
+        return sum(count for day, count in self.sessions_by_day.items() if day >= first)
 
 
 async def usage_by_account(
@@ -293,25 +328,25 @@ async def usage_by_account(
     days: int,
     timezone: str,
 ) -> dict[str, AccountUsage]:
-    """Usage of every account over the `days` (at least 30) days ending `as_of`. An account
-    without sessions is absent: its usage is `no_usage(as_of, days)`."""
+    """Usage of every account over the `days` (at least 30) days ending `as_of`, read as one
+    row per account. An account without sessions is absent: its usage is `AccountUsage(as_of)`.
+    """
     first_day = as_of - timedelta(days=max(days, MEASURE_DAYS) - 1)
-    rows = await repository.account_activity_by_day(
+    rows = await repository.usage_by_account(
         session, workspace_id=workspace_id, first_day=first_day, last_day=as_of,
         timezone=timezone,
     )  # fmt: skip
-    usage: dict[str, AccountUsage] = {}
-    for row in rows:
-        account = usage.get(row["account_id"]) or usage.setdefault(
-            row["account_id"], no_usage(as_of, days)
+    return {
+        row["account_id"]: AccountUsage(
+            as_of=as_of,
+            sessions_by_day={
+                date.fromisoformat(day): int(count) for day, count in row["sessions_by_day"].items()
+            },
+            days_active=row["days_active"],
+            duration_ms=int(row["duration_ms"]),
+            active_user_days=row["active_user_days"],
+            daily_users=row["daily_users"],
+            monthly_users=row["monthly_users"],
         )
-        day = account.days[row["day"]]
-        day.sessions += row["sessions"]
-        day.ms += row["duration_ms"]
-        if row["user_id"] is not None:
-            day.users.add(row["user_id"])
-    return usage
-
-
-def no_usage(as_of: date, days: int) -> AccountUsage:
-    return AccountUsage(_days([], as_of - timedelta(days=max(days, MEASURE_DAYS) - 1), as_of))
+        for row in rows
+    }
