@@ -3,8 +3,8 @@
     python bench/reads.py --state .pulsegate/bench-state.json [--repeat 40]
 
 Starts `pulsegate serve` on the filled database and, for the first workspace of the state file,
-times each read `--repeat` times over several users and accounts of the seeded model (user
-`user-k`, account `acct-(k mod accounts)`), through HTTP. Lists are timed on their first page
+times each read `--repeat` times, each time for another user and account (spread evenly over
+the workspace's lists), through HTTP. Lists are timed on their first page
 and on a deep page (a cursor near the end of the list). The health-score run is timed
 `--runs` times. Prints p50 and p99 in milliseconds; with 40 samples, p99 is the slowest but one.
 """
@@ -56,15 +56,30 @@ def deep_cursors(database_url: str, workspace_id: str) -> dict[str, str]:
     }
 
 
-def reads(tenant: dict[str, Any], cursors: dict[str, str]) -> dict[str, Callable[[int], str]]:
+def sample_ids(database_url: str, workspace_id: str, count: int) -> dict[str, list[str]]:
+    """Users and visible accounts spread evenly over each list."""
+    found = {}
+    with psycopg.connect(database_url) as conn:
+        for name, sql in (
+            ("users", "SELECT user_id FROM users WHERE workspace_id = %s ORDER BY id"),
+            ("accounts", "SELECT account_id FROM accounts WHERE workspace_id = %s AND created "
+                         "ORDER BY id"),
+        ):  # fmt: skip
+            every = [row[0] for row in conn.execute(sql, (workspace_id,))]
+            found[name] = [every[k * len(every) // count] for k in range(count)]
+    return found
+
+
+def reads(
+    cursors: dict[str, str], sampled: dict[str, list[str]]
+) -> dict[str, Callable[[int], str]]:
     """Each read as a path for sample k (a different user and account each time)."""
-    users, accounts = tenant["users"], tenant["accounts"]
 
     def user(k: int) -> str:
-        return f"user-{(k * 7919) % users}"
+        return sampled["users"][k % len(sampled["users"])]
 
     def account(k: int) -> str:
-        return f"acct-{(k * 7919) % users % accounts}"
+        return sampled["accounts"][k % len(sampled["accounts"])]
 
     return {
         "events of one user": lambda k: f"/api/v1/events?user_id={user(k)}",
@@ -109,6 +124,7 @@ def main() -> None:
     state = json.loads(args.state.read_text())
     tenant = state["tenants"][0]
     cursors = deep_cursors(state["database_url"], tenant["workspace_id"])
+    sampled = sample_ids(state["database_url"], tenant["workspace_id"], args.repeat + 1)
     server = start_server(state["database_url"], args.port, args.state.parent / "reads.log")
     url = f"http://127.0.0.1:{args.port}"
     results: list[tuple[str, float, float, int]] = []
@@ -125,7 +141,7 @@ def main() -> None:
                     sys.exit(f"{method} {path}: {response.status_code} {response.text[:300]}")
                 return elapsed
 
-            for name, path_of in reads(tenant, cursors).items():
+            for name, path_of in reads(cursors, sampled).items():
                 timed("GET", path_of(0), api)  # warm the connection and the plan
                 samples = [timed("GET", path_of(k), api) for k in range(1, args.repeat + 1)]
                 results.append((name, *percentiles(samples), len(samples)))

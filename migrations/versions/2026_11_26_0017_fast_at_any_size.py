@@ -7,9 +7,11 @@
 - `users.account_id` (the account of the user's latest group call) and `accounts.created` are
   stored generated columns, so "users of an account" and "the visible accounts" have indexes.
   Generated from `fields`, they keep updates HOT: an index on an expression of `fields` would not.
-- The log is read per workspace in `id` order: `projector_positions` holds one position per
-  workspace, replacing the single `projector_state` row, and `inbound_messages.txid` (the old
-  reading order) is gone with its index. Existing positions are carried over conservatively: a
+- The log is read per workspace in `id` order: its primary key becomes `(workspace_id, id)`
+  (with `id` alone first, the planner walked it for one workspace's rows, filtering out the
+  others'), `projector_positions` holds one position per workspace, replacing the single
+  `projector_state` row, and `inbound_messages.txid` (the old reading order) is gone with its
+  index. Existing positions are carried over conservatively: a
   workspace restarts just before its first message the old position had not covered (applying a
   message twice changes nothing).
 - The lists of refused messages and of a destination's deliveries get indexes in their cursor
@@ -171,9 +173,8 @@ def upgrade() -> None:
     op.drop_table("projector_state")
     op.drop_index("ix_inbound_messages_txid_id", table_name="inbound_messages")
     op.drop_column("inbound_messages", "txid")
-    op.create_index(
-        "ix_inbound_messages_workspace_id_id", "inbound_messages", ["workspace_id", "id"]
-    )
+    op.drop_constraint("pk_inbound_messages", "inbound_messages", type_="primary")
+    op.create_primary_key("pk_inbound_messages", "inbound_messages", ["workspace_id", "id"])
 
     op.create_table(
         "replay_kept",
@@ -187,7 +188,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("replay_kept")
-    op.drop_index("ix_inbound_messages_workspace_id_id", table_name="inbound_messages")
+    op.drop_constraint("pk_inbound_messages", "inbound_messages", type_="primary")
+    op.create_primary_key("pk_inbound_messages", "inbound_messages", ["id"])
     op.add_column(
         "inbound_messages",
         sa.Column(

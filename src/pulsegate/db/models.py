@@ -24,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -119,7 +120,7 @@ class InboundMessage(Base):
 
     __tablename__ = "inbound_messages"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     source_id: Mapped[uuid.UUID] = mapped_column(UUID)
     message_id: Mapped[str] = mapped_column(String(100))
@@ -132,9 +133,11 @@ class InboundMessage(Base):
     warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
 
     __table_args__ = (
+        # Keyed by workspace first: every read of the log is one workspace's, in id order (the
+        # projector's). With `id` alone as the key, the planner walked it for one workspace's
+        # rows and filtered out the others' (bench/README.md).
+        PrimaryKeyConstraint("workspace_id", "id"),
         UniqueConstraint("workspace_id", "message_id"),
-        # The projector's reading order: each workspace's messages by id.
-        Index("ix_inbound_messages_workspace_id_id", "workspace_id", "id"),
     )
 
 

@@ -78,13 +78,15 @@ SELECT m.workspace_id, d.id, m.id, m.message_id,
 FROM inbound_messages m
 JOIN destinations d ON d.workspace_id = m.workspace_id AND d.enabled
                    AND m.type = ANY(d.message_types)
-WHERE m.id = ANY(%(ids)s)
+WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s)
 ON CONFLICT (destination_id, inbound_message_id) DO NOTHING
 """
 
 
-async def enqueue(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
-    await connection.exec_driver_sql(_ENQUEUE, {"ids": list(message_ids)})
+async def enqueue(
+    connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+) -> None:
+    await connection.exec_driver_sql(_ENQUEUE, {"w": workspace_id, "ids": list(message_ids)})
 
 
 # The first pending delivery of each (destination, user), when it is due: later ones of the
@@ -95,7 +97,8 @@ _DUE = """
 SELECT * FROM (
     SELECT DISTINCT ON (d.destination_id, d.ordering_key)
            d.id, d.destination_id, d.attempts, d.created_at, d.next_attempt_at, m.message
-    FROM deliveries d JOIN inbound_messages m ON m.id = d.inbound_message_id
+    FROM deliveries d
+    JOIN inbound_messages m ON m.workspace_id = d.workspace_id AND m.id = d.inbound_message_id
     WHERE d.status = 'pending'
     ORDER BY d.destination_id, d.ordering_key, d.inbound_message_id
 ) AS first_pending

@@ -128,10 +128,13 @@ async def retry_delivery(
     return DeliveryOut.model_validate(requeued, from_attributes=True)
 
 
-async def enqueue_deliveries(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
-    """For the projector: queue the messages for every destination that forwards their type,
-    in the projector's transaction, so a projected message is never left undelivered."""
-    await repository.enqueue(connection, message_ids)
+async def enqueue_deliveries(
+    connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+) -> None:
+    """For the projector: queue the workspace's messages for every destination that forwards
+    their type, in the projector's transaction, so a projected message is never left
+    undelivered."""
+    await repository.enqueue(connection, workspace_id, message_ids)
 
 
 def client_for(

@@ -18,7 +18,8 @@ BACKLOG_COUNT_CAP = 10_000
 
 async def backlog(session: AsyncSession) -> tuple[int, float]:
     """Messages past the projector's positions (counted up to the cap per workspace), and the
-    age in seconds of the oldest: one index range per workspace, empty when caught up."""
+    age in seconds of the oldest: one range of the log's primary key per workspace, empty when
+    caught up."""
     row = (
         await session.execute(
             text(

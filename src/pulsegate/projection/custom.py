@@ -17,6 +17,7 @@ value for the day of the event, newest per day.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,7 +38,8 @@ traits AS (
     CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(m.message->'traits') = 'object'
                                        THEN m.message->'traits' ELSE '{}'::jsonb END) AS tr
     LEFT JOIN custom_field_settings s ON s.workspace_id = m.workspace_id
-    WHERE m.id = ANY(%(ids)s) AND m.type = %(type)s AND m.message->>__ENTITY__ IS NOT NULL
+    WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s) AND m.type = %(type)s
+      AND m.message->>__ENTITY__ IS NOT NULL
       AND lower(replace(tr.key, '_', '')) NOT IN (SELECT canonical FROM standard)
       AND NOT EXISTS (
           SELECT 1 FROM jsonb_array_elements(COALESCE(m.warnings, '[]'::jsonb)) w
@@ -144,7 +146,7 @@ _OBJECTS = (
 
 
 async def project_custom_dimensions(
-    connection: AsyncConnection, ids_by_type: Mapping[str, Sequence[int]]
+    connection: AsyncConnection, workspace_id: uuid.UUID, ids_by_type: Mapping[str, Sequence[int]]
 ) -> None:
     """Only group and identify calls carry the traits read here: given the batch's ids by
     message type, each statement reads just its own."""
@@ -152,6 +154,7 @@ async def project_custom_dimensions(
         if not ids_by_type.get(message_type):
             continue
         parameters = {
+            "w": workspace_id,
             "ids": list(ids_by_type[message_type]),
             "type": message_type,
             "object": object_name,

@@ -7,6 +7,7 @@ with `pulsegate_merge_fields`. A trait that ingest flagged with a warning is not
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +43,7 @@ msgs AS (
            m.message_id AS mid,
            (extract(epoch FROM m.timestamp) * 1000000)::bigint AS t,
            COALESCE(m.message->>'groupId', m.message->'context'->>'groupId') AS group_id
-    FROM inbound_messages m WHERE m.id = ANY(%(ids)s)
+    FROM inbound_messages m WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s)
 )
 """
 
@@ -171,7 +172,8 @@ SELECT m.id, 'account_not_created', m.workspace_id,
        'the account is created once a group call gives it a name and createdAt'
 FROM inbound_messages m
 JOIN accounts a ON a.workspace_id = m.workspace_id AND a.account_id = m.message->>'groupId'
-WHERE m.id = ANY(%(ids)s) AND m.type = 'group' AND NOT ({created})
+WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s) AND m.type = 'group'
+  AND NOT ({created})
 ON CONFLICT DO NOTHING
 """
 
@@ -193,7 +195,7 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN raw.kind ILIKE 'tier' THEN 'tier' ELSE 'lifecycle_stage' END AS kind,
            raw.value
 ) AS choice
-WHERE m.id = ANY(%(ids)s) AND m.type = 'group'
+WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s) AND m.type = 'group'
   AND NOT EXISTS (SELECT 1 FROM account_choices c
                   WHERE c.workspace_id = m.workspace_id AND c.kind = choice.kind
                     AND c.name = choice.value)
@@ -207,7 +209,11 @@ def created_condition(alias: str) -> str:
 
 
 async def project_accounts_and_users(
-    connection: AsyncConnection, message_ids: Sequence[int], *, group_ids: Sequence[int]
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    message_ids: Sequence[int],
+    *,
+    group_ids: Sequence[int],
 ) -> tuple[list[TieChange], list[AccountChange]]:
     """Apply the messages to accounts, users and identities; return the identity ties and the
     users' accounts that changed, whose earlier events and sessions need restitching.
@@ -215,7 +221,10 @@ async def project_accounts_and_users(
     ids = list(message_ids)
 
     def aliases_of(aliases: dict[str, str]) -> dict[str, object]:
-        return {"ids": ids, "canonical": list(aliases), "keys": list(aliases.values())}
+        return {
+            "w": workspace_id, "ids": ids, "canonical": list(aliases),
+            "keys": list(aliases.values()),
+        }  # fmt: skip
 
     await connection.exec_driver_sql(_ACCOUNTS, aliases_of(ACCOUNT_ALIASES))
     moved = await connection.exec_driver_sql(_USERS, aliases_of(USER_ALIASES))
@@ -223,8 +232,9 @@ async def project_accounts_and_users(
     tied = await connection.exec_driver_sql(_IDENTITIES, aliases_of({}))
     ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
     if group_ids:
-        await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, {"ids": list(group_ids)})
+        groups = {"w": workspace_id, "ids": list(group_ids)}
+        await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, groups)
         await connection.exec_driver_sql(
-            _NOTE_UNCREATED.format(created=created_condition("a")), {"ids": list(group_ids)}
+            _NOTE_UNCREATED.format(created=created_condition("a")), groups
         )
     return ties, accounts

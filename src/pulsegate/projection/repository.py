@@ -87,15 +87,18 @@ async def log_writers(connection: AsyncConnection) -> frozenset[str]:
 
 
 async def pending_workspaces(connection: AsyncConnection, up_to: int) -> list[uuid.UUID]:
-    """Workspaces with messages past their position, up to the watermark: one index probe per
-    workspace."""
+    """Workspaces with messages past their position, up to the watermark: one probe of the
+    log's primary key `(workspace_id, id)` per workspace."""
     result = await connection.exec_driver_sql(
         """
         SELECT w.id FROM workspaces w
         LEFT JOIN projector_positions p ON p.workspace_id = w.id
-        WHERE EXISTS (SELECT 1 FROM inbound_messages m
-                      WHERE m.workspace_id = w.id AND m.id > COALESCE(p.last_id, 0)
-                        AND m.id <= %(up_to)s)
+        CROSS JOIN LATERAL (
+            SELECT m.id FROM inbound_messages m
+            WHERE m.workspace_id = w.id AND m.id > COALESCE(p.last_id, 0)
+            ORDER BY m.id LIMIT 1
+        ) AS next
+        WHERE next.id <= %(up_to)s
         """,
         {"up_to": up_to},
     )
@@ -155,7 +158,8 @@ WITH sent AS (
            CASE WHEN jsonb_typeof(m.message->'properties') = 'object'
                 THEN m.message->'properties' ELSE '{}'::jsonb END AS properties
     FROM inbound_messages m
-    WHERE m.id = ANY(%(ids)s) AND m.type IN ('track', 'page', 'screen')
+    WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s)
+      AND m.type IN ('track', 'page', 'screen')
 ),
 inserted AS (
 INSERT INTO events (workspace_id, message_id, type, timestamp, account_id, user_id,
@@ -184,14 +188,16 @@ SET since = LEAST(session_dirty.since, EXCLUDED.since)
 )  # fmt: skip
 
 
-async def project_events(connection: AsyncConnection, message_ids: Sequence[int]) -> None:
+async def project_events(
+    connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+) -> None:
     """Events of track, page and screen calls, attributed as they are inserted (after the
     batch's identities and users are applied); a message already projected is skipped.
 
     The session key of every new event is queued for the session sweep with its earliest
     new event time, so the sweep rebuilds only the sessions that new events can change.
     """
-    await connection.exec_driver_sql(_INSERT_EVENTS, {"ids": list(message_ids)})
+    await connection.exec_driver_sql(_INSERT_EVENTS, {"w": workspace_id, "ids": list(message_ids)})
 
 
 async def record_failure(connection: AsyncConnection, message: PendingMessage, error: str) -> None:

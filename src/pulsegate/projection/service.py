@@ -81,19 +81,20 @@ async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUI
 async def _project(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
     """Each statement is given the ids of the message types it applies (every statement
     reading all of a batch's messages was a large share of the projector's time)."""
+    workspace_id = messages[0].workspace_id  # a batch is one workspace's
     ids = [message.id for message in messages]
     by_type: dict[str, list[int]] = defaultdict(list)
     for message in messages:
         by_type[message.type].append(message.id)
     ties, accounts = await entities.project_accounts_and_users(
-        connection, ids, group_ids=by_type["group"]
+        connection, workspace_id, ids, group_ids=by_type["group"]
     )
     events = [*by_type["track"], *by_type["page"], *by_type["screen"]]
     if events:
-        await repository.project_events(connection, events)
+        await repository.project_events(connection, workspace_id, events)
     await attribution.restitch(connection, ties=ties, accounts=accounts)
-    await custom.project_custom_dimensions(connection, by_type)
-    await destinations_service.enqueue_deliveries(connection, ids)
+    await custom.project_custom_dimensions(connection, workspace_id, by_type)
+    await destinations_service.enqueue_deliveries(connection, workspace_id, ids)
 
 
 async def apply_messages(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
