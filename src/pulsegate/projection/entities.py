@@ -117,7 +117,10 @@ entries AS (
 before AS (
     SELECT moved.workspace_id, moved.entity AS user_id, u.account_id
     FROM (SELECT DISTINCT workspace_id, entity FROM entries WHERE fields ? 'account_id') AS moved
-    LEFT JOIN users u ON u.workspace_id = moved.workspace_id AND u.user_id = moved.entity
+    LEFT JOIN LATERAL (  -- a key probe per user, whatever the statistics say
+        SELECT u.account_id FROM users u
+        WHERE u.workspace_id = moved.workspace_id AND u.user_id = moved.entity OFFSET 0
+    ) AS u ON true
 ),
 upserted AS ("""
     + _UPSERT.format(table="users", key="user_id")
@@ -149,8 +152,11 @@ ties AS (
     ORDER BY workspace_id, alias, t DESC, mid DESC
 ),
 before AS (
-    SELECT i.workspace_id, i.alias, i.user_id FROM identities i
-    JOIN ties USING (workspace_id, alias)
+    SELECT ties.workspace_id, ties.alias, i.user_id FROM ties
+    CROSS JOIN LATERAL (  -- a key probe per tie, whatever the statistics say
+        SELECT i.user_id FROM identities i
+        WHERE i.workspace_id = ties.workspace_id AND i.alias = ties.alias OFFSET 0
+    ) AS i
 ),
 upserted AS (
     INSERT INTO identities (workspace_id, alias, user_id, t, m)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import random
 import uuid
 from collections import defaultdict
@@ -78,7 +79,17 @@ async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUI
     return await repository.try_lock_workspace(connection, workspace_id)
 
 
-async def _project(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
+class Part(enum.Enum):
+    """What of a batch to apply. Live projection applies all of it, and restitches the earlier
+    events a batch's identities change. A rebuild applies the entities of the whole log first,
+    then its events, each attributed once against the final entities: no event is rewritten."""
+
+    ALL = "all"
+    ENTITIES = "entities"
+    EVENTS = "events"
+
+
+async def _project(connection: AsyncConnection, messages: list[PendingMessage], part: Part) -> None:
     """Each statement is given the ids of the message types it applies (every statement
     reading all of a batch's messages was a large share of the projector's time)."""
     workspace_id = messages[0].workspace_id  # a batch is one workspace's
@@ -86,18 +97,22 @@ async def _project(connection: AsyncConnection, messages: list[PendingMessage]) 
     by_type: dict[str, list[int]] = defaultdict(list)
     for message in messages:
         by_type[message.type].append(message.id)
-    ties, accounts = await entities.project_accounts_and_users(
-        connection, workspace_id, ids, group_ids=by_type["group"]
-    )
+    if part is not Part.EVENTS:
+        ties, accounts = await entities.project_accounts_and_users(
+            connection, workspace_id, ids, group_ids=by_type["group"]
+        )
+        await custom.project_custom_dimensions(connection, workspace_id, by_type)
+        await destinations_service.enqueue_deliveries(connection, workspace_id, ids)
     events = [*by_type["track"], *by_type["page"], *by_type["screen"]]
-    if events:
+    if part is not Part.ENTITIES and events:
         await repository.project_events(connection, workspace_id, events)
-    await attribution.restitch(connection, ties=ties, accounts=accounts)
-    await custom.project_custom_dimensions(connection, workspace_id, by_type)
-    await destinations_service.enqueue_deliveries(connection, workspace_id, ids)
+    if part is Part.ALL:
+        await attribution.restitch(connection, ties=ties, accounts=accounts)
 
 
-async def apply_messages(connection: AsyncConnection, messages: list[PendingMessage]) -> None:
+async def apply_messages(
+    connection: AsyncConnection, messages: list[PendingMessage], part: Part = Part.ALL
+) -> None:
     """Set-based for the batch; one message at a time only when the batch fails.
 
     A message that cannot be applied is recorded in `projection_failures` with its error and
@@ -105,14 +120,14 @@ async def apply_messages(connection: AsyncConnection, messages: list[PendingMess
     """
     try:
         async with connection.begin_nested():
-            await _project(connection, messages)
+            await _project(connection, messages, part)
         return
     except DBAPIError:
         log.warning("projection.batch.failed", messages=len(messages))
     for message in messages:
         try:
             async with connection.begin_nested():
-                await _project(connection, [message])
+                await _project(connection, [message], part)
         except DBAPIError as error:
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
             log.error("projection.message.failed", inbound_message_id=message.id, error=reason)

@@ -19,11 +19,23 @@ transaction in another database, or a long transaction on another of our tables.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsegate.projection import repository
+
+
+async def settled_position(connection: AsyncConnection) -> int:
+    """One fence, waited for: the log's last id once every transaction that was writing to it
+    has ended (flushes take milliseconds). Everything up to it is final."""
+    sequence_value = await repository.log_sequence_value(connection)
+    writers = await repository.log_writers(connection)
+    while writers:
+        await asyncio.sleep(0.05)
+        writers &= await repository.log_writers(connection)
+    return sequence_value
 
 
 @dataclass(frozen=True, slots=True)
