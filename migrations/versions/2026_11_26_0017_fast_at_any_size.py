@@ -14,6 +14,8 @@
   index. Existing positions are carried over conservatively: a
   workspace restarts just before its first message the old position had not covered (applying a
   message twice changes nothing).
+- The sweep claims its keys oldest first through an index on `session_dirty.since`: sorting
+  the whole queue for each claim cost the square of the queue after a replay.
 - The lists of refused messages and of a destination's deliveries get indexes in their cursor
   order.
 - `replay_kept` holds, while `pulsegate replay` runs, the values a rebuild must keep (those that
@@ -130,6 +132,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_sessions_open", "sessions", ["ended_at"], postgresql_where=sa.text("NOT closed")
     )
+    op.create_index("ix_session_dirty_since", "session_dirty", ["since"])
 
     op.add_column(
         "users",
@@ -218,6 +221,7 @@ def downgrade() -> None:
     op.drop_column("accounts", "created")
     op.drop_index("ix_users_account", table_name="users")
     op.drop_column("users", "account_id")
+    op.drop_index("ix_session_dirty_since", table_name="session_dirty")
     op.drop_index("ix_sessions_open", table_name="sessions")
     op.drop_index("ix_sessions_resolved_account", table_name="sessions")
     op.drop_index("ix_sessions_resolved_user", table_name="sessions")

@@ -444,6 +444,8 @@ class SessionDirty(Base):
     """Session keys with new events since the last sweep, and the earliest new event time."""
 
     __tablename__ = "session_dirty"
+    # Claimed oldest first, a batch at a time: without the index each claim sorted the queue.
+    __table_args__ = (Index("ix_session_dirty_since", "since"),)
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     session_key: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -87,10 +87,13 @@ async def replay_workspace(
                 applied = await _reapply_since(connection, workspace_id, since)
             else:
                 await _clear(connection, workspace_id)
+                # Twice: index pages emptied by the clear are deleted by the first vacuum but
+                # reusable only once a later one finds them (its own horizon protects them).
+                await _maintain(engine, "VACUUM")
                 await _maintain(engine, "VACUUM")
                 applied = await _rebuild(connection, workspace_id)
                 await _run(connection, _RESTORE, workspace_id)
-                await _maintain(engine, "ANALYZE")
+                await _maintain(engine, "ANALYZE", rebuilt_only=True)
         finally:
             await repository.unlock_workspace_for_session(connection, workspace_id)
             await connection.commit()
@@ -121,14 +124,18 @@ async def _clear(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:
     await connection.commit()
 
 
-async def _maintain(engine: AsyncEngine, command: str) -> None:
+async def _maintain(engine: AsyncEngine, command: str, *, rebuilt_only: bool = False) -> None:
     """`VACUUM` after the clear makes the cleared rows' space reusable before the rebuild
     writes, so a replay does not grow the tables (vacuum skips pages with nothing dead: it
     costs about what was cleared, and a pass over each index). `ANALYZE` after the rebuild
-    gives the planner the new rows' statistics."""
+    gives the planner the new rows' statistics (not `sessions`': the sweep rebuilds them
+    later, and statistics taken while they are empty misled its plans)."""
+    tables = ["events", "accounts", "users", "identities", "metric_values"]
+    if not rebuilt_only:
+        tables.append("sessions")
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("events", "sessions", "accounts", "users", "identities", "metric_values"):
+        for table in tables:
             await autocommit.exec_driver_sql(f"{command} {table}")
 
 

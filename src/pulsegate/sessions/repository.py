@@ -40,17 +40,22 @@ class KeyWindow:
 async def claim_dirty_keys(
     connection: AsyncConnection, limit: int, *, skip: Sequence[uuid.UUID] = ()
 ) -> list[DirtyKey]:
-    """Take keys off the queue, except those of the workspaces in `skip`. Deleted in the
-    caller's transaction: a failed sweep puts them back by rolling back, and a concurrent
-    sweep skips the ones taken."""
+    """Take keys off the queue, oldest first, except those of the workspaces in `skip`.
+    Deleted in the caller's transaction: a failed sweep puts them back by rolling back, and a
+    concurrent sweep skips the ones taken.
+
+    The locked rows are collected once and deleted by their `ctid`, a plan no estimate can
+    change. As a join, with the queue's statistics saying it held one row, the planner ran
+    the locking subquery again for every queued key (a claim of 500 took 10 s).
+    """
     result = await connection.exec_driver_sql(
         """
-        DELETE FROM session_dirty d
-        USING (SELECT workspace_id, session_key FROM session_dirty
-               WHERE workspace_id <> ALL(%(skip)s::uuid[])
-               ORDER BY since LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS taken
-        WHERE d.workspace_id = taken.workspace_id AND d.session_key = taken.session_key
-        RETURNING d.workspace_id, d.session_key, d.since
+        DELETE FROM session_dirty
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM session_dirty
+            WHERE workspace_id <> ALL(%(skip)s::uuid[])
+            ORDER BY since LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+        RETURNING workspace_id, session_key, since
         """,
         {"limit": limit, "skip": list(skip)},
     )
@@ -92,9 +97,15 @@ async def find_windows(
 async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> None:
     await connection.exec_driver_sql(
         """
-        DELETE FROM sessions s
-        USING unnest(%(w)s::uuid[], %(k)s::text[], %(start)s::timestamptz[]) AS d(w, k, start)
-        WHERE s.workspace_id = d.w AND s.session_key = d.k AND s.started_at >= d.start
+        DELETE FROM sessions WHERE id IN (
+            SELECT found.id
+            FROM unnest(%(w)s::uuid[], %(k)s::text[], %(start)s::timestamptz[]) AS d(w, k, start)
+            CROSS JOIN LATERAL (
+                SELECT s.id FROM sessions s
+                WHERE s.workspace_id = d.w AND s.session_key = d.k AND s.started_at >= d.start
+                OFFSET 0
+            ) AS found
+        )
         """,
         {**_key_arrays(windows), "start": [window.start for window in windows]},
     )
@@ -103,14 +114,21 @@ async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[Ke
 async def events_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> Sequence[Any]:
     """The keys' events from each window's start, in session order.
 
-    `COLLATE "C"` orders message ids by code point, the same order everywhere.
+    `COLLATE "C"` orders message ids by code point, the same order everywhere. Each key is an
+    index range (a lateral kept unflattened, as in `projection.attribution.resolve_sql`:
+    after a replay the statistics said `sessions` and `events` were empty, and the joins
+    planned for that turned the sweep from 56 s into 388 s).
     """
     result = await connection.exec_driver_sql(
         """
         SELECT e.workspace_id, e.session_key, e.timestamp, e.message_id, e.type, e.module,
                e.category, e.name, e.user_id, e.account_id
         FROM unnest(%(w)s::uuid[], %(k)s::text[], %(start)s::timestamptz[]) AS d(w, k, start)
-        JOIN events e ON e.workspace_id = d.w AND e.session_key = d.k AND e.timestamp >= d.start
+        CROSS JOIN LATERAL (
+            SELECT * FROM events e
+            WHERE e.workspace_id = d.w AND e.session_key = d.k AND e.timestamp >= d.start
+            OFFSET 0
+        ) AS e
         ORDER BY e.workspace_id, e.session_key, e.timestamp, e.message_id COLLATE "C"
         """,
         {**_key_arrays(windows), "start": [window.start for window in windows]},
