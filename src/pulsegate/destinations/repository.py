@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pulsegate.db.log_batch import IN_BATCH, batch_parameters
 from pulsegate.db.models import Delivery, Destination
 from pulsegate.errors import AlreadyExists
 
@@ -69,7 +70,8 @@ async def requeue_delivery(
     return result.scalars().one_or_none()
 
 
-_ENQUEUE = """
+_ENQUEUE = (
+    """
 INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, message_id,
                         ordering_key, status, attempts, next_attempt_at, created_at)
 SELECT m.workspace_id, d.id, m.id, m.message_id,
@@ -78,15 +80,18 @@ SELECT m.workspace_id, d.id, m.id, m.message_id,
 FROM inbound_messages m
 JOIN destinations d ON d.workspace_id = m.workspace_id AND d.enabled
                    AND m.type = ANY(d.message_types)
-WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s)
+WHERE """
+    + IN_BATCH
+    + """
 ON CONFLICT (destination_id, inbound_message_id) DO NOTHING
 """
+)
 
 
 async def enqueue(
     connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
 ) -> None:
-    await connection.exec_driver_sql(_ENQUEUE, {"w": workspace_id, "ids": list(message_ids)})
+    await connection.exec_driver_sql(_ENQUEUE, batch_parameters(workspace_id, message_ids))
 
 
 # The first pending delivery of each (destination, user), when it is due: later ones of the

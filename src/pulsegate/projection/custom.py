@@ -22,12 +22,14 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pulsegate.db.log_batch import IN_BATCH, batch_parameters
 from pulsegate.projection.fields import ACCOUNT_ALIASES, USER_ALIASES
 
 CUSTOM_PREFIX = "custom:"
 _DATE = r"'^\d{4}-\d{2}-\d{2}'"
 
-_TRAITS = """
+_TRAITS = (
+    """
 WITH standard AS (SELECT unnest(%(standard)s::text[]) AS canonical),
 traits AS (
     SELECT m.id, m.workspace_id, m.message_id AS mid, m.timestamp,
@@ -38,7 +40,9 @@ traits AS (
     CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(m.message->'traits') = 'object'
                                        THEN m.message->'traits' ELSE '{}'::jsonb END) AS tr
     LEFT JOIN custom_field_settings s ON s.workspace_id = m.workspace_id
-    WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s) AND m.type = %(type)s
+    WHERE """
+    + IN_BATCH
+    + """ AND m.type = %(type)s
       AND m.message->>__ENTITY__ IS NOT NULL
       AND lower(replace(tr.key, '_', '')) NOT IN (SELECT canonical FROM standard)
       AND NOT EXISTS (
@@ -46,6 +50,7 @@ traits AS (
           WHERE w->>'field' = 'traits.' || tr.key)
 )
 """
+)
 
 _DEFINE = (
     _TRAITS
@@ -154,8 +159,7 @@ async def project_custom_dimensions(
         if not ids_by_type.get(message_type):
             continue
         parameters = {
-            "w": workspace_id,
-            "ids": list(ids_by_type[message_type]),
+            **batch_parameters(workspace_id, ids_by_type[message_type]),
             "type": message_type,
             "object": object_name,
             "standard": list(aliases),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pulsegate.db.log_batch import IN_BATCH, batch_parameters
 from pulsegate.projection.attribution import AccountChange, TieChange
 from pulsegate.projection.fields import ACCOUNT_ALIASES, REQUIRED_FOR_INSERT, USER_ALIASES
 
@@ -36,16 +37,20 @@ _CHOICE_CHECK = """f.key NOT IN ('tier', 'lifecycle_stage')
                    WHERE c.workspace_id = msgs.workspace_id AND c.kind = f.key
                      AND c.name = tr.value #>> '{}')"""
 
-_MESSAGES = """
+_MESSAGES = (
+    """
 aliases AS (SELECT * FROM unnest(%(canonical)s::text[], %(keys)s::text[]) AS a(canonical, key)),
 msgs AS (
     SELECT m.id, m.workspace_id, m.type, m.message, m.warnings, m.timestamp,
            m.message_id AS mid,
            (extract(epoch FROM m.timestamp) * 1000000)::bigint AS t,
            COALESCE(m.message->>'groupId', m.message->'context'->>'groupId') AS group_id
-    FROM inbound_messages m WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s)
+    FROM inbound_messages m WHERE """
+    + IN_BATCH
+    + """
 )
 """
+)
 
 _UPSERT = """
 INSERT INTO {table} (workspace_id, {key}, fields, first_seen, last_seen)
@@ -172,19 +177,24 @@ WHERE upserted.user_id IS DISTINCT FROM before.user_id
 """
 )
 
-_NOTE_UNCREATED = """
+_NOTE_UNCREATED = (
+    """
 INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
 SELECT m.id, 'account_not_created', m.workspace_id,
        'the account is created once a group call gives it a name and createdAt'
 FROM inbound_messages m
 JOIN accounts a ON a.workspace_id = m.workspace_id AND a.account_id = m.message->>'groupId'
-WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s) AND m.type = 'group'
+WHERE """
+    + IN_BATCH
+    + """ AND m.type = 'group'
   AND NOT ({created})
 ON CONFLICT DO NOTHING
 """
+)
 
 
-_NOTE_UNKNOWN_CHOICES = """
+_NOTE_UNKNOWN_CHOICES = (
+    """
 INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
 SELECT m.id, 'unknown_' || choice.kind, m.workspace_id,
        format('%%s %%L is not in the workspace''s list; the field was left unchanged',
@@ -201,12 +211,15 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN raw.kind ILIKE 'tier' THEN 'tier' ELSE 'lifecycle_stage' END AS kind,
            raw.value
 ) AS choice
-WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s) AND m.type = 'group'
+WHERE """
+    + IN_BATCH
+    + """ AND m.type = 'group'
   AND NOT EXISTS (SELECT 1 FROM account_choices c
                   WHERE c.workspace_id = m.workspace_id AND c.kind = choice.kind
                     AND c.name = choice.value)
 ON CONFLICT DO NOTHING
 """
+)
 
 
 def created_condition(alias: str) -> str:
@@ -228,9 +241,10 @@ async def project_accounts_and_users(
 
     def aliases_of(aliases: dict[str, str]) -> dict[str, object]:
         return {
-            "w": workspace_id, "ids": ids, "canonical": list(aliases),
+            **batch_parameters(workspace_id, ids),
+            "canonical": list(aliases),
             "keys": list(aliases.values()),
-        }  # fmt: skip
+        }
 
     await connection.exec_driver_sql(_ACCOUNTS, aliases_of(ACCOUNT_ALIASES))
     moved = await connection.exec_driver_sql(_USERS, aliases_of(USER_ALIASES))
@@ -238,7 +252,7 @@ async def project_accounts_and_users(
     tied = await connection.exec_driver_sql(_IDENTITIES, aliases_of({}))
     ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
     if group_ids:
-        groups = {"w": workspace_id, "ids": list(group_ids)}
+        groups = batch_parameters(workspace_id, group_ids)
         await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, groups)
         await connection.exec_driver_sql(
             _NOTE_UNCREATED.format(created=created_condition("a")), groups

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pulsegate.db.log_batch import IN_BATCH, batch_parameters
 from pulsegate.projection.attribution import resolve_sql
 
 # The first key of the two-key advisory locks of workspaces' projection ("proj"); the second
@@ -158,8 +159,9 @@ WITH sent AS (
            CASE WHEN jsonb_typeof(m.message->'properties') = 'object'
                 THEN m.message->'properties' ELSE '{}'::jsonb END AS properties
     FROM inbound_messages m
-    WHERE m.workspace_id = %(w)s AND m.id = ANY(%(ids)s)
-      AND m.type IN ('track', 'page', 'screen')
+    WHERE """
+    + IN_BATCH
+    + """ AND m.type IN ('track', 'page', 'screen')
 ),
 inserted AS (
 INSERT INTO events (workspace_id, message_id, type, timestamp, account_id, user_id,
@@ -197,7 +199,7 @@ async def project_events(
     The session key of every new event is queued for the session sweep with its earliest
     new event time, so the sweep rebuilds only the sessions that new events can change.
     """
-    await connection.exec_driver_sql(_INSERT_EVENTS, {"w": workspace_id, "ids": list(message_ids)})
+    await connection.exec_driver_sql(_INSERT_EVENTS, batch_parameters(workspace_id, message_ids))
 
 
 async def record_failure(connection: AsyncConnection, message: PendingMessage, error: str) -> None:
