@@ -113,6 +113,14 @@ async def test_two_workers_apply_every_message_once_in_order_and_survive_a_kill(
     tenants = [await create_tenant(audited_database) for _ in range(2)]
     workers = [start_worker(audited_database, tmp_path / f"worker-{n}") for n in range(2)]
     try:
+        # Both running before any traffic: otherwise the first up may drain it all alone.
+        await eventually(
+            lambda: all(
+                "worker.started" in (tmp_path / f"worker-{n}" / "worker.log").read_text()
+                for n in range(2)
+            ),
+            timeout=60, what="both workers started",
+        )  # fmt: skip
         senders = [
             threading.Thread(target=send_traffic, args=(ingest_only, tenant, f"w{n}"))
             for n, tenant in enumerate(tenants)
