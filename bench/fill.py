@@ -112,37 +112,64 @@ class Traffic:
             "anonymousId": f"anon-{user}",
             "context": {
                 "library": {"name": "analytics.js", "version": "5.2.0"},
-                "page": {"path": (path := rng.choice(PAGES)),
-                         "url": f"https://app.example.com{path}", "title": "Example App",
-                         "referrer": "https://www.example.com/"},
-                "userAgent": AGENT, "ip": f"203.0.{user % 250}.{account % 250}",
+                "page": {
+                    "path": (path := rng.choice(PAGES)),
+                    "url": f"https://app.example.com{path}",
+                    "title": "Example App",
+                    "referrer": "https://www.example.com/",
+                },
+                "userAgent": AGENT,
+                "ip": f"203.0.{user % 250}.{account % 250}",
                 "locale": "en-US",
             },
-        }  # fmt: skip
+        }
         roll = rng.random()
         if roll < 0.08:
-            return {**base, "type": "identify", "userId": f"user-{user}", "traits": {
-                "email": f"user{user}@acct{account}.example", "firstName": f"First{user}",
-                "lastName": f"Last{user}", "title": rng.choice(["Admin", "Analyst", "Owner"]),
-                "seat": rng.choice(["full", "viewer"]),
-            }}  # fmt: skip
+            return {
+                **base,
+                "type": "identify",
+                "userId": f"user-{user}",
+                "traits": {
+                    "email": f"user{user}@acct{account}.example",
+                    "firstName": f"First{user}",
+                    "lastName": f"Last{user}",
+                    "title": rng.choice(["Admin", "Analyst", "Owner"]),
+                    "seat": rng.choice(["full", "viewer"]),
+                },
+            }
         if roll < 0.13:
-            return {**base, "type": "group", "userId": f"user-{user}",
-                    "groupId": f"acct-{account}", "traits": {
-                "name": f"Account {account}", "createdAt": "2024-01-15T00:00:00Z",
-                "industry": rng.choice(["Software", "Retail", "Finance"]),
-                "employees": 10 + account % 500, "plan": rng.choice(["starter", "pro"]),
-                "mrr": 100 + account % 900,
-            }}  # fmt: skip
+            return {
+                **base,
+                "type": "group",
+                "userId": f"user-{user}",
+                "groupId": f"acct-{account}",
+                "traits": {
+                    "name": f"Account {account}",
+                    "createdAt": "2024-01-15T00:00:00Z",
+                    "industry": rng.choice(["Software", "Retail", "Finance"]),
+                    "employees": 10 + account % 500,
+                    "plan": rng.choice(["starter", "pro"]),
+                    "mrr": 100 + account % 900,
+                },
+            }
         if roll < 0.15:
-            return {**base, "type": "alias", "userId": f"user-{user}",
-                    "previousId": f"legacy-{user}"}  # fmt: skip
+            return {
+                **base,
+                "type": "alias",
+                "userId": f"user-{user}",
+                "previousId": f"legacy-{user}",
+            }
         ids = {} if visit.anonymous else {"userId": f"user-{user}"}
         if roll < 0.25:
             return {**base, **ids, "type": "page", "name": "App", "properties": {"path": path}}
         module = rng.choice(list(MODULES))
-        return {**base, **ids, "type": "track", "event": rng.choice(MODULES[module]),
-                "properties": {"module": module, "value": rng.randrange(100)}}  # fmt: skip
+        return {
+            **base,
+            **ids,
+            "type": "track",
+            "event": rng.choice(MODULES[module]),
+            "properties": {"module": module, "value": rng.randrange(100)},
+        }
 
 
 def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -157,8 +184,10 @@ def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[by
     log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "pulsegate", "serve", "--port", str(port)],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -183,9 +212,14 @@ def create_tenants(url: str, count: int, *, accounts: int, users: int) -> list[T
             source = http.post(f"{path}/sources", json={"name": "web"}).json()
             key = http.post(f"{path}/api-keys", json={"name": "bench"}).json()
             tenants.append(
-                Tenant(workspace["id"], source["write_key"], key["api_key"],
-                       max(2, accounts // count), max(20, users // count))
-            )  # fmt: skip
+                Tenant(
+                    workspace["id"],
+                    source["write_key"],
+                    key["api_key"],
+                    max(2, accounts // count),
+                    max(20, users // count),
+                )
+            )
     return tenants
 
 
@@ -193,10 +227,15 @@ async def send_all(url: str, tenants: list[Tenant], args: argparse.Namespace) ->
     """Batches of 100, `--connections` at a time; workspaces take turns batch by batch."""
     start = datetime(2026, 9, 1, tzinfo=UTC)
     traffic = [
-        Traffic(t, seed=args.seed, start=start, span=timedelta(days=args.days),
-                messages=args.messages // len(tenants))
+        Traffic(
+            t,
+            seed=args.seed,
+            start=start,
+            span=timedelta(days=args.days),
+            messages=args.messages // len(tenants),
+        )
         for t in tenants
-    ]  # fmt: skip
+    ]
     batches = args.messages // 100
     queue: asyncio.Queue[tuple[Tenant, bytes] | None] = asyncio.Queue(maxsize=args.connections * 2)
 
@@ -215,9 +254,11 @@ async def send_all(url: str, tenants: list[Tenant], args: argparse.Namespace) ->
             tenant, body = item
             for _attempt in range(10):
                 response = await http.post(
-                    "/v1/batch", content=body, auth=(tenant.write_key, ""),
+                    "/v1/batch",
+                    content=body,
+                    auth=(tenant.write_key, ""),
                     headers={"Content-Type": "application/json"},
-                )  # fmt: skip
+                )
                 if response.status_code == 200:
                     break
                 await asyncio.sleep(0.5)  # 503 under back-pressure: retry, as SDKs do
@@ -244,16 +285,21 @@ async def send_all(url: str, tenants: list[Tenant], args: argparse.Namespace) ->
             if time.monotonic() - reported > 60:
                 reported = time.monotonic()
                 recent = max(lags[-60:], default=0.0)
-                print(f"  ... {time.monotonic() - began:.0f} s, projection lag up to "
-                      f"{recent:.1f} s in the last minute", flush=True)  # fmt: skip
+                print(
+                    f"  ... {time.monotonic() - began:.0f} s, projection lag up to "
+                    f"{recent:.1f} s in the last minute",
+                    flush=True,
+                )
         sampler.cancel()
         await producer
         for task in consumers:
             task.result()
     if lags:
         ordered = sorted(lags)
-        print(f"projection lag while sending, sampled each second: "
-              f"p50 {ordered[len(ordered) // 2]:.1f} s, max {ordered[-1]:.1f} s")  # fmt: skip
+        print(
+            f"projection lag while sending, sampled each second: "
+            f"p50 {ordered[len(ordered) // 2]:.1f} s, max {ordered[-1]:.1f} s"
+        )
     return time.monotonic() - began
 
 
@@ -310,8 +356,10 @@ def main() -> None:
         print(f"sending {args.messages:,} messages to {len(tenants)} workspace(s)", flush=True)
         sending = asyncio.run(send_all(url, tenants, args))
         catching_up = wait_projected(url)
-        print(f"ingest: {args.messages / sending:,.0f} messages/s ({sending:.1f} s); "
-              f"projection caught up {catching_up:.1f} s after the last message")  # fmt: skip
+        print(
+            f"ingest: {args.messages / sending:,.0f} messages/s ({sending:.1f} s); "
+            f"projection caught up {catching_up:.1f} s after the last message"
+        )
         print(f"session sweep: {run_job(url, 'session_sweep'):.1f} s")
         # Autovacuum would have analyzed the new tables by the time anyone reads them.
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -320,10 +368,17 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     args.state.parent.mkdir(parents=True, exist_ok=True)
-    args.state.write_text(json.dumps({
-        "database_url": database_url, "admin_token": ADMIN_TOKEN, "messages": args.messages,
-        "tenants": [dataclasses.asdict(tenant) for tenant in tenants],
-    }, indent=2))  # fmt: skip
+    args.state.write_text(
+        json.dumps(
+            {
+                "database_url": database_url,
+                "admin_token": ADMIN_TOKEN,
+                "messages": args.messages,
+                "tenants": [dataclasses.asdict(tenant) for tenant in tenants],
+            },
+            indent=2,
+        )
+    )
     print(f"state written to {args.state}")
 
 

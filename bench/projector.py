@@ -109,8 +109,10 @@ def main() -> None:
                 {"w": workspace, "s": uuid.uuid4(), "count": args.messages // args.workspaces},
             )
         conn.commit()
-        print(f"stored {args.messages:,} messages in {args.workspaces} workspace(s) in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(
+            f"stored {args.messages:,} messages in {args.workspaces} workspace(s) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
@@ -121,8 +123,10 @@ def main() -> None:
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
             for table in ("events", "accounts", "users", "identities")
         }
-    print(f"projected {applied:,} messages in {elapsed:.1f} s with {args.workers} worker(s): "
-          f"{applied / elapsed:,.0f} messages/s")  # fmt: skip
+    print(
+        f"projected {applied:,} messages in {elapsed:.1f} s with {args.workers} worker(s): "
+        f"{applied / elapsed:,.0f} messages/s"
+    )
     print("rows:", ", ".join(f"{table} {count:,}" for table, count in counts.items()))
 
 

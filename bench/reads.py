@@ -62,9 +62,11 @@ def sample_ids(database_url: str, workspace_id: str, count: int) -> dict[str, li
     with psycopg.connect(database_url) as conn:
         for name, sql in (
             ("users", "SELECT user_id FROM users WHERE workspace_id = %s ORDER BY id"),
-            ("accounts", "SELECT account_id FROM accounts WHERE workspace_id = %s AND created "
-                         "ORDER BY id"),
-        ):  # fmt: skip
+            (
+                "accounts",
+                "SELECT account_id FROM accounts WHERE workspace_id = %s AND created ORDER BY id",
+            ),
+        ):
             every = [row[0] for row in conn.execute(sql, (workspace_id,))]
             found[name] = [every[k * len(every) // count] for k in range(count)]
     return found
@@ -156,8 +158,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
-    print(f"{state['messages']:,} messages, {tenant['accounts']:,} accounts, "
-          f"{tenant['users']:,} users; {datetime.now().astimezone():%Y-%m-%d %H:%M}")  # fmt: skip
+    print(
+        f"{state['messages']:,} messages, {tenant['accounts']:,} accounts, "
+        f"{tenant['users']:,} users; {datetime.now().astimezone():%Y-%m-%d %H:%M}"
+    )
     print(f"{'read':34} {'p50 ms':>9} {'p99 ms':>9} {'n':>4}")
     for name, p50, p99, count in results:
         print(f"{name:34} {p50:9.1f} {p99:9.1f} {count:4}")

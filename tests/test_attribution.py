@@ -144,21 +144,54 @@ async def test_attribution_is_the_same_whatever_the_arrival_order(
 
 
 STRANGER = [
-    {"type": "page", "anonymousId": "anon-s", "name": "Home", "messageId": "s-1",
-     "timestamp": "2026-03-05T09:00:00Z"},
-    {"type": "track", "anonymousId": "anon-s", "event": "Report Built", "messageId": "s-2",
-     "timestamp": "2026-03-05T09:02:00Z", "properties": {"module": "Reports"}},
-    {"type": "track", "userId": "old-sam", "event": "Export", "messageId": "s-3",
-     "timestamp": "2026-03-05T15:00:00Z", "properties": {"module": "Reports"}},
-]  # fmt: skip
+    {
+        "type": "page",
+        "anonymousId": "anon-s",
+        "name": "Home",
+        "messageId": "s-1",
+        "timestamp": "2026-03-05T09:00:00Z",
+    },
+    {
+        "type": "track",
+        "anonymousId": "anon-s",
+        "event": "Report Built",
+        "messageId": "s-2",
+        "timestamp": "2026-03-05T09:02:00Z",
+        "properties": {"module": "Reports"},
+    },
+    {
+        "type": "track",
+        "userId": "old-sam",
+        "event": "Export",
+        "messageId": "s-3",
+        "timestamp": "2026-03-05T15:00:00Z",
+        "properties": {"module": "Reports"},
+    },
+]
 STITCHES = [
-    {"type": "identify", "userId": "sam", "anonymousId": "anon-s", "messageId": "s-4",
-     "timestamp": "2026-03-06T09:00:00Z"},
-    {"type": "alias", "previousId": "old-sam", "userId": "sam", "messageId": "s-5",
-     "timestamp": "2026-03-06T09:01:00Z"},
-    {"type": "group", "userId": "sam", "groupId": "acme-s", "messageId": "s-6",
-     "timestamp": "2026-03-06T09:02:00Z", "traits": {"name": "Acme", "createdAt": "2024-01-01"}},
-]  # fmt: skip
+    {
+        "type": "identify",
+        "userId": "sam",
+        "anonymousId": "anon-s",
+        "messageId": "s-4",
+        "timestamp": "2026-03-06T09:00:00Z",
+    },
+    {
+        "type": "alias",
+        "previousId": "old-sam",
+        "userId": "sam",
+        "messageId": "s-5",
+        "timestamp": "2026-03-06T09:01:00Z",
+    },
+    {
+        "type": "group",
+        "userId": "sam",
+        "groupId": "acme-s",
+        "messageId": "s-6",
+        "timestamp": "2026-03-06T09:02:00Z",
+        "traits": {"name": "Acme", "createdAt": "2024-01-01"},
+    },
+]
 
 
 async def stitched_view(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:

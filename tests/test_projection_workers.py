@@ -80,10 +80,14 @@ def send_traffic(server: LiveServer, tenant: Tenant, prefix: str) -> None:
     with httpx.Client(base_url=server.url, auth=(tenant.write_key, ""), timeout=30) as http:
         for number in range(BATCHES):
             batch = [
-                {"type": "track", "userId": f"u-{n % 7}", "event": "Opened",
-                 "messageId": f"{prefix}-{number:03}-{n:03}"}
+                {
+                    "type": "track",
+                    "userId": f"u-{n % 7}",
+                    "event": "Opened",
+                    "messageId": f"{prefix}-{number:03}-{n:03}",
+                }
                 for n in range(PER_BATCH)
-            ]  # fmt: skip
+            ]
             assert http.post("/v1/batch", json={"batch": batch}).json() == {"success": True}
 
 
@@ -119,8 +123,9 @@ async def test_two_workers_apply_every_message_once_in_order_and_survive_a_kill(
                 "worker.started" in (tmp_path / f"worker-{n}" / "worker.log").read_text()
                 for n in range(2)
             ),
-            timeout=60, what="both workers started",
-        )  # fmt: skip
+            timeout=60,
+            what="both workers started",
+        )
         senders = [
             threading.Thread(target=send_traffic, args=(ingest_only, tenant, f"w{n}"))
             for n, tenant in enumerate(tenants)
@@ -131,8 +136,9 @@ async def test_two_workers_apply_every_message_once_in_order_and_survive_a_kill(
         # back with its position.
         await eventually(
             lambda: count(audited_database, "SELECT count(DISTINCT by) FROM projected") == 2,
-            timeout=60, what="both workers projecting",
-        )  # fmt: skip
+            timeout=60,
+            what="both workers projecting",
+        )
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
         for sender in senders:
@@ -141,8 +147,9 @@ async def test_two_workers_apply_every_message_once_in_order_and_survive_a_kill(
         assert count(audited_database, "SELECT count(*) FROM inbound_messages") == total
         await eventually(
             lambda: count(audited_database, "SELECT count(*) FROM events") == total,
-            timeout=60, what="the surviving worker catching up",
-        )  # fmt: skip
+            timeout=60,
+            what="the surviving worker catching up",
+        )
     finally:
         for worker in workers:
             if worker.poll() is None:

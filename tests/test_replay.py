@@ -164,10 +164,13 @@ async def test_replaying_one_workspace_holds_back_no_other(
         )
         rounds += 1
         await eventually(
-            lambda n=rounds: len(rows.query(
-                "SELECT 1 FROM events WHERE workspace_id = %s", tenant.workspace_id)) == n,
-            timeout=5, what=f"round {rounds} projected during the replay",
-        )  # fmt: skip
+            lambda n=rounds: (
+                len(rows.query("SELECT 1 FROM events WHERE workspace_id = %s", tenant.workspace_id))
+                == n
+            ),
+            timeout=5,
+            what=f"round {rounds} projected during the replay",
+        )
     assert await replay == 30_000
     assert rounds >= 3, "the replay ended before the other workspace's traffic could overlap"
     [count] = rows.query(

@@ -13,10 +13,19 @@ from pulsegate.db.models import Event
 
 # What a list returns: who an event is attributed to, under the API's names.
 _COLUMNS = (
-    Event.id, Event.workspace_id, Event.message_id, Event.type, Event.timestamp,
-    Event.anonymous_id, Event.name, Event.module, Event.category, Event.properties,
-    Event.resolved_user_id.label("user_id"), Event.resolved_account_id.label("account_id"),
-)  # fmt: skip
+    Event.id,
+    Event.workspace_id,
+    Event.message_id,
+    Event.type,
+    Event.timestamp,
+    Event.anonymous_id,
+    Event.name,
+    Event.module,
+    Event.category,
+    Event.properties,
+    Event.resolved_user_id.label("user_id"),
+    Event.resolved_account_id.label("account_id"),
+)
 
 
 @dataclass(frozen=True, slots=True)

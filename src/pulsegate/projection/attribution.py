@@ -129,10 +129,12 @@ def _restitch_sql(table: str, own_user: str, own_key: str, own_account: str) -> 
         table=table,
         candidates=_CANDIDATES.format(table=table, own_user=own_user, own_account=own_account),
         resolve=resolve_sql(
-            table="t", own_user=f"t.{own_user}", own_key=f"t.{own_key}",
+            table="t",
+            own_user=f"t.{own_user}",
+            own_key=f"t.{own_key}",
             own_account=f"t.{own_account}",
         ),
-    )  # fmt: skip
+    )
 
 
 _RESTITCH_STATEMENTS = [_restitch_sql(*table) for table in _TABLES]

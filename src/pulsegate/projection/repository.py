@@ -172,7 +172,9 @@ SELECT sent.workspace_id, sent.message_id, sent.type, sent.timestamp, sent.accou
        resolved.user_id, resolved.account_id
 FROM sent"""
     + resolve_sql(
-        table="sent", own_user="sent.user_id", own_key="sent.anonymous_id",
+        table="sent",
+        own_user="sent.user_id",
+        own_key="sent.anonymous_id",
         own_account="sent.account_id",
     )
     + """
@@ -187,7 +189,7 @@ GROUP BY workspace_id, session_key
 ON CONFLICT (workspace_id, session_key) DO UPDATE
 SET since = LEAST(session_dirty.since, EXCLUDED.since)
 """
-)  # fmt: skip
+)
 
 
 async def project_events(

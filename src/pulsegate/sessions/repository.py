@@ -210,9 +210,19 @@ async def close_idle_sessions(connection: AsyncConnection, *, session_timeout: t
 _sessions = SessionRow.__table__
 _SESSION_COLUMNS = [
     _sessions.c[name]
-    for name in ("id", "workspace_id", "session_key", "started_at", "ended_at", "events",
-                 "duration_ms", "modules", "features", "closed")
-]  # fmt: skip
+    for name in (
+        "id",
+        "workspace_id",
+        "session_key",
+        "started_at",
+        "ended_at",
+        "events",
+        "duration_ms",
+        "modules",
+        "features",
+        "closed",
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +246,10 @@ async def list_sessions(
     """
     s = _sessions.c
     query = select(
-        *_SESSION_COLUMNS, s.resolved_user_id.label("user_id"),
+        *_SESSION_COLUMNS,
+        s.resolved_user_id.label("user_id"),
         s.resolved_account_id.label("account_id"),
-    ).where(s.workspace_id == workspace_id)  # fmt: skip
+    ).where(s.workspace_id == workspace_id)
     if where.account_id is not None:
         query = query.where(s.resolved_account_id == where.account_id)
     if where.user_id is not None:
@@ -265,9 +276,10 @@ async def sessions_by_day(
 ) -> list[RowMapping]:
     """An account's or a user's sessions that started on the given days (in `timezone`)."""
     column, value = (
-        ("resolved_account_id", account_id) if account_id is not None
+        ("resolved_account_id", account_id)
+        if account_id is not None
         else ("resolved_user_id", user_id)
-    )  # fmt: skip
+    )
     result = await session.execute(
         text(
             f"""
