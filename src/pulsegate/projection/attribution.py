@@ -106,7 +106,10 @@ _RESTITCH = """
 WITH {candidates},
 recomputed AS (
     SELECT t.id, resolved.user_id, resolved.account_id
-    FROM candidates JOIN {table} t ON t.id = candidates.id
+    FROM candidates
+    CROSS JOIN LATERAL (  -- a primary-key probe per candidate (as a join: a scan of the table)
+        SELECT * FROM {table} t WHERE t.id = candidates.id OFFSET 0
+    ) AS t
     {resolve}
 )
 UPDATE {table} t

@@ -183,7 +183,10 @@ INSERT INTO projection_notes (inbound_message_id, code, workspace_id, message)
 SELECT m.id, 'account_not_created', m.workspace_id,
        'the account is created once a group call gives it a name and createdAt'
 FROM inbound_messages m
-JOIN accounts a ON a.workspace_id = m.workspace_id AND a.account_id = m.message->>'groupId'
+CROSS JOIN LATERAL (  -- a key probe per message (as a join: each rescanned the accounts)
+    SELECT a.fields FROM accounts a
+    WHERE a.workspace_id = m.workspace_id AND a.account_id = m.message->>'groupId' OFFSET 0
+) AS a
 WHERE """
     + IN_BATCH
     + """ AND m.type = 'group'
