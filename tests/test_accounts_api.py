@@ -314,7 +314,7 @@ async def test_choice_lists_are_replaced_whole_and_validated(
         json={"items": [{"name": "Gold"}, {"name": "Gold"}]},
         headers=bearer(tenant),
     )
-    assert duplicate.status_code == 422
+    assert duplicate.status_code == 400
     assert duplicate.json()["code"] == "invalid_request"
     other = await create_tenant(database_url)
     theirs = await client.get("/api/v1/settings/lifecycle-stages", headers=bearer(other))

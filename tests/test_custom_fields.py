@@ -122,7 +122,7 @@ async def test_field_definitions_are_validated(
     bad_key = await client.post(
         "/api/v1/fields", json={**definition, "key": "has space"}, headers=bearer(tenant)
     )
-    assert bad_key.status_code == 422
+    assert bad_key.status_code == 400
     unknown = await client.put(
         "/api/v1/settings/custom-fields",
         json={"mode": "mapped", "mappings": [{"object": "user", "trait": "t", "field": "plan"}]},

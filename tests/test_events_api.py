@@ -121,5 +121,5 @@ async def test_bad_cursor_and_bad_filter_are_refused(
     assert bad_cursor.status_code == 400
     assert bad_cursor.json()["code"] == "invalid_cursor"
     bad_type = await client.get("/api/v1/events?type=alias", headers=bearer(tenant))
-    assert bad_type.status_code == 422
+    assert bad_type.status_code == 400
     assert bad_type.json()["details"][0]["field"] == "query.type"

@@ -71,7 +71,7 @@ async def test_unknown_metrics_store_nothing(
     not_a_number = await post(
         client, tenant, [{"object": "account", "id": "acme", "key": "mrr", "value": "lots"}]
     )
-    assert not_a_number.status_code == 422
+    assert not_a_number.status_code == 400
 
 
 async def test_mapped_numeric_traits_write_the_day_of_the_event(

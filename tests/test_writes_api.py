@@ -65,11 +65,11 @@ async def test_a_user_upserted_by_a_backend(
     assert rows.inbound(tenant.workspace_id)[0]["type"] == "identify"
 
 
-async def test_unknown_or_mistyped_fields_are_422_and_nothing_is_stored(
+async def test_unknown_or_mistyped_fields_are_400_and_nothing_is_stored(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows
 ) -> None:
     for body in ({"nmae": "typo"}, {"employees": "many"}, {"is_churned": "perhaps"}):
         response = await client.put("/api/v1/accounts/acme", json=body, headers=bearer(tenant))
-        assert response.status_code == 422, body
+        assert response.status_code == 400, body
         assert response.json()["code"] == "invalid_request"
     assert rows.inbound(tenant.workspace_id) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp
 from pulsegate import __version__
 from pulsegate.accounts import routes as accounts_routes
 from pulsegate.api.errors import install_error_handlers
+from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
 from pulsegate.connectors import routes as connectors_routes
 from pulsegate.db import migrate
@@ -53,6 +55,11 @@ class PulsegateApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         ingress = SegmentIngress(super().build_middleware_stack(), service_holder=self.state)
         return RequestLog(ingress, metrics=self.state.metrics)
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = with_raw_body_schemas(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -40,13 +40,23 @@ class PulsegateError(Exception):
 
 
 class InvalidRequest(PulsegateError):
+    """400: the request cannot be accepted as sent (schema validation included: no 422)."""
+
     status_code = 400
     code = "invalid_request"
 
 
 class Unauthorized(PulsegateError):
+    """401, with the `WWW-Authenticate` challenge HTTP requires: `Bearer` for the API and
+    admin routes, `Basic` (the write key as user name) for the Segment routes."""
+
     status_code = 401
     code = "unauthorized"
+
+    def __init__(self, message: str, *, code: str | None = None, scheme: str = "Bearer") -> None:
+        super().__init__(
+            message, code=code, headers={"WWW-Authenticate": f'{scheme} realm="pulsegate"'}
+        )
 
 
 class Forbidden(PulsegateError):

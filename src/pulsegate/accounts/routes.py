@@ -1,4 +1,4 @@
-"""`/api/v1/accounts` and `/api/v1/users` (read)."""
+"""`/api/v1/accounts` and `/api/v1/users`: reads, and upserts through the log."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from pulsegate.accounts.schemas import (
     UserPage,
 )
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute, request_body
 from pulsegate.db.engine import unit_of_work
 
-router = APIRouter(prefix="/api/v1", tags=["accounts and users"])
+router = APIRouter(prefix="/api/v1", tags=["accounts and users"], route_class=StrictJsonRoute)
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
@@ -58,26 +59,28 @@ async def get_user(request: Request, workspace_id: WorkspaceId, user_id: str) ->
         return await service.get_user(session, workspace_id, user_id)
 
 
+# The upserts read their raw body: it goes through ingest's own reading and parsing, the
+# Segment routes' limits and checks, and is kept when refused (`accounts/writes.py`).
 @router.put(
     "/accounts/{account_id}",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Upsert an account from a backend (stored as a group call; applied within a second)",
+    openapi_extra=request_body(AccountIn),
 )
-async def put_account(
-    request: Request, workspace_id: WorkspaceId, account_id: str, body: AccountIn
-) -> Accepted:
-    return await writes.upsert_account(request.app.state.writer, workspace_id, account_id, body)
+async def put_account(request: Request, workspace_id: WorkspaceId, account_id: str) -> Accepted:
+    ingest = request.app.state.ingest
+    return await writes.upsert_account(ingest, workspace_id, account_id, request.stream())
 
 
 @router.put(
     "/users/{user_id}",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Upsert a user from a backend (stored as an identify call; applied within a second)",
+    openapi_extra=request_body(UserIn),
 )
-async def put_user(
-    request: Request, workspace_id: WorkspaceId, user_id: str, body: UserIn
-) -> Accepted:
-    return await writes.upsert_user(request.app.state.writer, workspace_id, user_id, body)
+async def put_user(request: Request, workspace_id: WorkspaceId, user_id: str) -> Accepted:
+    ingest = request.app.state.ingest
+    return await writes.upsert_user(ingest, workspace_id, user_id, request.stream())
 
 
 def _choice_routes(path: str, kind: str, label: str) -> None:

@@ -1,28 +1,29 @@
-"""Writes from backends go through the log, like everything else.
+"""Writes from backends go through the log, like everything else, by the same door.
 
-`PUT /accounts/{id}` and `PUT /users/{id}` become a group or identify call appended to
-`inbound_messages` by the group-commit writer, so the log stays the one source of truth:
-`pulsegate replay` reproduces them, and the projector applies them with the same per-field
-rules. They are answered once the message is durable; the projector applies it within a second.
+`PUT /accounts/{id}` and `PUT /users/{id}` stand for a group or identify call. Their body is
+handed to `IngestService.write_for_api`, which reads and parses it as a Segment call's, has
+it turned into that call here, and prepares and stores the call as any other: the same size
+and nesting limits, normalisation, NUL, number and trait checks, and a refusal kept in
+`rejected_messages` with the codes a Segment call would get. The log stays the one source of
+truth: `pulsegate replay` reproduces these writes, and the projector applies them with the
+same per-field rules. They are answered once the message is durable.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
+from pydantic import BaseModel, ValidationError
 
 from pulsegate.accounts.schemas import Accepted, AccountIn, UserIn
 from pulsegate.errors import InvalidRequest
 from pulsegate.ingest.normalize import format_timestamp
-from pulsegate.ingest.repository import InboundRow
-from pulsegate.ingest.service import NUL_ESCAPE
-from pulsegate.ingest.writer import GroupCommitWriter
+from pulsegate.ingest.service import IngestService
 
-# Messages written by the REST API carry this as their source and anonymousId.
-API_SOURCE = uuid.UUID("00000000-0000-0000-0000-00000000a91a")
+# The anonymousId of every call the REST API writes.
 API_ACTOR = "pulsegate-api"
 
 
@@ -33,47 +34,69 @@ def _traits(body: AccountIn | UserIn, renames: dict[str, str]) -> dict[str, Any]
     return {**custom, **{renames.get(name, name): value for name, value in given.items()}}
 
 
-async def _append(
-    writer: GroupCommitWriter, workspace_id: uuid.UUID, message: dict[str, Any]
-) -> Accepted:
-    now = datetime.now(UTC)
-    message_id = f"api-{uuid.uuid4()}"
-    stamp = format_timestamp(now)
-    message = {
-        **message, "messageId": message_id, "anonymousId": API_ACTOR,
-        "timestamp": stamp, "receivedAt": stamp, "context": {"library": {"name": "pulsegate-api"}},
-    }  # fmt: skip
-    _check_storable(message)
-    row = InboundRow(
-        workspace_id=workspace_id, source_id=API_SOURCE, message_id=message_id,
-        type=message["type"], received_at=now, timestamp=now, message=message, warnings=None,
-    )  # fmt: skip
-    await writer.write([row], [])
-    return Accepted(message_id=message_id)
+Model = TypeVar("Model", bound=BaseModel)
 
 
-def _check_storable(message: dict[str, Any]) -> None:
-    """Refuse what PostgreSQL or the log's encoder cannot hold, before it reaches the writer:
-    one unstorable row would fail the whole group commit, its neighbours' messages with it.
-    (Segment messages get the same checks in ingest.)"""
+def _validated(model: type[Model], payload: Any) -> Model:
     try:
-        encoded = orjson.dumps(message)
-    except orjson.JSONEncodeError as error:  # integers beyond 64 bits
-        raise InvalidRequest(f"a value cannot be stored: {error}", code="invalid_value") from error
-    if NUL_ESCAPE.search(encoded) is not None:
-        raise InvalidRequest("strings may not contain NUL (\\u0000)", code="invalid_value")
+        return model.model_validate(payload)
+    except ValidationError as error:
+        details = [
+            {
+                "field": ".".join(str(part) for part in ("body", *item["loc"])),
+                "code": item["type"],
+                "message": item["msg"],
+            }
+            for item in error.errors()
+        ]
+        raise InvalidRequest("the request is not valid", details=details) from error
+
+
+def _call(message_type: str, **ids: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def complete(fields: dict[str, Any]) -> dict[str, Any]:
+        stamp = format_timestamp(datetime.now(UTC))
+        return {
+            "type": message_type,
+            **ids,
+            **fields,
+            "messageId": f"api-{uuid.uuid4()}",
+            "anonymousId": API_ACTOR,
+            "timestamp": stamp,
+            "context": {"library": {"name": "pulsegate-api"}},
+        }
+
+    return complete
 
 
 async def upsert_account(
-    writer: GroupCommitWriter, workspace_id: uuid.UUID, account_id: str, body: AccountIn
+    ingest: IngestService, workspace_id: uuid.UUID, account_id: str, body: AsyncIterator[bytes]
 ) -> Accepted:
-    traits = _traits(body, {"created_at": "createdAt"})
-    message = {"type": "group", "groupId": account_id, "traits": traits}
-    return await _append(writer, workspace_id, message)
+    group = _call("group", groupId=account_id)
+
+    def call(payload: Any) -> dict[str, Any]:
+        body = _validated(AccountIn, payload)
+        return group({"traits": _traits(body, {"created_at": "createdAt"})})
+
+    return await _write(ingest, workspace_id, f"/api/v1/accounts/{account_id}", body, call)
 
 
 async def upsert_user(
-    writer: GroupCommitWriter, workspace_id: uuid.UUID, user_id: str, body: UserIn
+    ingest: IngestService, workspace_id: uuid.UUID, user_id: str, body: AsyncIterator[bytes]
 ) -> Accepted:
-    message = {"type": "identify", "userId": user_id, "traits": _traits(body, {})}
-    return await _append(writer, workspace_id, message)
+    identify = _call("identify", userId=user_id)
+
+    def call(payload: Any) -> dict[str, Any]:
+        return identify({"traits": _traits(_validated(UserIn, payload), {})})
+
+    return await _write(ingest, workspace_id, f"/api/v1/users/{user_id}", body, call)
+
+
+async def _write(
+    ingest: IngestService,
+    workspace_id: uuid.UUID,
+    endpoint: str,
+    body: AsyncIterator[bytes],
+    call: Callable[[Any], dict[str, Any]],
+) -> Accepted:
+    message_id = await ingest.write_for_api(workspace_id, endpoint=endpoint, body=body, call=call)
+    return Accepted(message_id=message_id)

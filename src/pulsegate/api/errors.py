@@ -8,7 +8,8 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pulsegate.db.engine import is_unavailable
@@ -38,8 +39,9 @@ def as_domain_error(error: Exception) -> PulsegateError:
         # so the value came from the request.
         reason = str(error.orig).splitlines()[0] if error.orig else "invalid value"
         log.warning("http.value_refused_by_database", reason=reason)
-        return InvalidRequest(f"a value cannot be stored or compared: {reason}",
-                              code="invalid_value")  # fmt: skip
+        return InvalidRequest(
+            f"a value cannot be stored or compared: {reason}", code="invalid_value"
+        )
     log.exception("http.unhandled_error")
     return PulsegateError("an unexpected error occurred", code="internal_error", status_code=500)
 
@@ -49,9 +51,11 @@ def _render(
 ) -> Response:
     segment = request.url.path.startswith("/v1/")
     return Response(
-        content=error_body(body, segment=segment), status_code=status,
-        media_type="application/json", headers=headers,
-    )  # fmt: skip
+        content=error_body(body, segment=segment),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 async def _domain_error(request: Request, error: Exception) -> Response:
@@ -70,7 +74,7 @@ async def _validation_error(request: Request, error: Exception) -> Response:
         for item in error.errors()
     ]
     body = {"code": "invalid_request", "message": "the request is not valid", "details": details}
-    return _render(request, 422, body)
+    return _render(request, InvalidRequest.status_code, body)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -81,7 +85,13 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Database errors get a handler of their own although `Exception`'s would render them
+    too: Starlette runs the `Exception` handler in its outermost middleware, which re-raises
+    after answering, and the server then drops the keep-alive connection. A refusal must leave
+    the connection usable; only a true internal error goes that way."""
     app.add_exception_handler(PulsegateError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_error in (DBAPIError, PoolTimeout, OSError, TimeoutError):
+        app.add_exception_handler(database_error, _domain_error)
     app.add_exception_handler(Exception, _domain_error)

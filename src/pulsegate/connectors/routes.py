@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.connectors import service
 from pulsegate.connectors.runner import Runner
 from pulsegate.connectors.schemas import (
@@ -23,7 +24,7 @@ from pulsegate.connectors.schemas import (
 from pulsegate.db.engine import unit_of_work
 from pulsegate.errors import PayloadTooLarge
 
-router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"])
+router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"], route_class=StrictJsonRoute)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _NO_OPTIONS = ConnectorRunIn()  # a run without a body

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.destinations import service
 from pulsegate.destinations.schemas import (
@@ -19,7 +20,7 @@ from pulsegate.destinations.schemas import (
     DestinationOut,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["destinations"])
+router = APIRouter(prefix="/api/v1", tags=["destinations"], route_class=StrictJsonRoute)
 
 
 @router.get("/destinations", summary="Connected Freshsales accounts (API keys never shown)")

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.events import service
 from pulsegate.events.repository import EventFilter
 from pulsegate.events.schemas import EventPage, EventType
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], route_class=StrictJsonRoute)
 
 
 @router.get("/events", summary="Track, page and screen events in time order")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.fields import service
 from pulsegate.fields.schemas import (
@@ -22,7 +23,7 @@ from pulsegate.fields.schemas import (
     MetricValuesStored,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["custom fields"])
+router = APIRouter(prefix="/api/v1", tags=["custom fields"], route_class=StrictJsonRoute)
 
 
 @router.get("/fields", summary="Custom dimension and metric definitions")

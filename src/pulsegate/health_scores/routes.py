@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.health_scores import service
 from pulsegate.health_scores.schemas import (
@@ -18,7 +19,7 @@ from pulsegate.health_scores.schemas import (
     HealthScoreRunOut,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["health scores"])
+router = APIRouter(prefix="/api/v1", tags=["health scores"], route_class=StrictJsonRoute)
 _TODAY = HealthScoreRunIn()  # a run without a body
 
 

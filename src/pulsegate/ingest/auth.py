@@ -50,6 +50,7 @@ def write_key_from_request(
             raise Unauthorized(
                 "the Authorization header is not valid Basic credentials",
                 code="invalid_authorization",
+                scheme="Basic",
             ) from error
         user = decoded.split(":", 1)[0]
         if user:

@@ -8,8 +8,8 @@ disabled source, a disallowed browser origin (keeping those would let anyone wri
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,15 +25,23 @@ from pulsegate.errors import (
 )
 from pulsegate.ingest import auth, schemas
 from pulsegate.ingest.auth import SourceDirectory, SourceInfo
-from pulsegate.ingest.body import MAX_NESTING, BodyTooLarge, InvalidGzip, nesting_fits, read_body
-from pulsegate.ingest.normalize import normalize
+from pulsegate.ingest.body import BodyTooLarge, InvalidGzip, read_body
 from pulsegate.ingest.paths import ROUTES, Kind
+from pulsegate.ingest.prepare import (
+    Arrival,
+    Reason,
+    UnparsableBody,
+    may_hold_nul,
+    parse_body,
+    prepare_message,
+    reason,
+)
 from pulsegate.ingest.repository import InboundRow, RejectedRow
-from pulsegate.ingest.traits import check_traits
 from pulsegate.ingest.writer import GroupCommitWriter
 
-# PostgreSQL's jsonb cannot hold U+0000; find the escape but not an escaped backslash before "u".
-NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# A REST write's body, parsed, to the Segment call it stands for (InvalidRequest if it is not
+# a valid body for its route).
+CallBuilder = Callable[[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +66,6 @@ class IngestRequest:
     signature: str | None = None
     origin: str | None = None
     client_ip: str | None = None
-    # A replay of a kept message, authorised by a workspace API key: no signature or origin
-    # checks, and a refusal is not kept a second time.
-    trusted: bool = False
 
 
 @dataclass(slots=True)
@@ -68,12 +73,6 @@ class IngestOutcome:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # Set when the source restricts origins: the response echoes it with credentials allowed.
     allowed_origin: str | None = None
-
-
-class InvalidJson(InvalidRequest):
-    def __init__(self, message: str, *, partial: bytes, code: str = "invalid_json") -> None:
-        super().__init__(message, code=code)
-        self.partial = partial
 
 
 class RefusedRequest(PulsegateError):
@@ -103,6 +102,13 @@ class _Unobserved:
 
 
 class IngestService:
+    """One way into the log: authorise, read, verify the signature, parse, prepare, store.
+
+    Three doors use it: the Segment routes (`ingest`), the REST writes (`write_for_api`) and
+    the replay of a kept refusal (`replay`). They differ only in how the source is known and
+    whether a refusal is kept; every message passes the same `prepare_message`.
+    """
+
     def __init__(
         self,
         *,
@@ -117,15 +123,71 @@ class IngestService:
         self._observer = observer or _Unobserved()
 
     async def ingest(self, request: IngestRequest) -> IngestOutcome:
-        key = auth.write_key_from_request(
-            request.authorization, request.write_key_header, request.write_key_query
+        """A Segment call. The write key is in a header, or else in the body: then the body is
+        read and parsed before the source is known, and a refusal found on the way is not kept
+        (without a source, keeping it would let anyone write to a tenant)."""
+        received_at = _received_now()
+        try:
+            header_key = auth.write_key_from_request(
+                request.authorization, request.write_key_header, request.write_key_query
+            )
+            source = await self._authorise(header_key, request) if header_key else None
+            refusal: RefusedRequest | None = None
+            try:
+                raw = await self._read(request)
+                payload = parse_body(raw)
+            except UnparsableBody as error:
+                refusal = RefusedRequest(error, raw=raw, truncated=False)
+            except (BodyTooLarge, InvalidGzip) as error:
+                # Bytes that cannot be checked against a signature are never kept.
+                if source is not None and _signs(source, request):
+                    raise
+                refusal = RefusedRequest(
+                    error, raw=error.partial, truncated=isinstance(error, BodyTooLarge)
+                )
+            if source is None:
+                if refusal is not None:
+                    raise refusal
+                source = await self._authorise(auth.write_key_from_body(payload), request)
+            self._verify_signature(source, request, raw if refusal is None else refusal.raw)
+            if refusal is not None:
+                await self._keep_refusal(source, request, received_at, refusal)
+                raise refusal
+            return await self._accept(request, source, payload, raw, received_at, keep=True)
+        except (Unauthorized, Forbidden, RefusedRequest) as whole:  # the whole request
+            self._observer.messages_refused([(request.call_type or "unknown", whole.code)])
+            raise
+
+    async def write_for_api(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        endpoint: str,
+        body: AsyncIterator[bytes],
+        call: CallBuilder,
+    ) -> str:
+        """A write of the REST API (`PUT /api/v1/accounts/{id}`, …); return the messageId it
+        was stored as. Its body is read and parsed as a Segment call's, `call` turns it into
+        the group or identify call it stands for, and that call is prepared and stored as any
+        other, under the same limits; a refusal is kept, with the codes a Segment call gets."""
+        received_at = _received_now()
+        source = api_source(workspace_id)
+        request = IngestRequest(
+            endpoint=endpoint, kind="single", call_type=None, body=body, gzipped=False
         )
         try:
-            source = await self._authorise(key, request) if key else None
-            return await self._ingest(request, source)
-        except (Unauthorized, Forbidden, RefusedRequest) as refusal:  # the whole request
-            self._observer.messages_refused([(request.call_type or "unknown", refusal.code)])
-            raise
+            raw = await self._read(request)
+            message = call(parse_body(raw))
+        except (UnparsableBody, InvalidRequest) as error:
+            refusal = RefusedRequest(error, raw=raw, truncated=False)
+        except BodyTooLarge as error:
+            refusal = RefusedRequest(error, raw=error.partial, truncated=True)
+        else:
+            await self._accept(request, source, message, raw, received_at, keep=True)
+            return str(message["messageId"])
+        self._observer.messages_refused([("api", refusal.code)])
+        await self._keep_refusal(source, request, received_at, refusal)
+        raise refusal
 
     async def replay(
         self, *, source: SourceInfo, raw: bytes, endpoint: str, batch_item: bool
@@ -137,36 +199,26 @@ class IngestService:
         """
         kind, call_type = ("single", None) if batch_item else ROUTES[endpoint]
         request = IngestRequest(
-            endpoint=endpoint, kind=kind, call_type=call_type, body=_once(raw), gzipped=False,
-            trusted=True,
-        )  # fmt: skip
-        return await self._ingest(request, source)
-
-    async def _ingest(self, request: IngestRequest, source: SourceInfo | None) -> IngestOutcome:
-        now = datetime.now(UTC)
-        # Milliseconds, as Segment writes timestamps: the columns then equal the JSON exactly.
-        received_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            endpoint=endpoint, kind=kind, call_type=call_type, body=_once(raw), gzipped=False
+        )
         try:
-            payload, raw = await self._read(request, source)
-            if source is None:
-                source = await self._authorise(auth.write_key_from_body(payload), request)
-                self._check_signature(source, request, raw)
-            items, root = self._items(request, payload, raw)
-        except RefusedRequest as refusal:
-            if source is not None and not request.trusted:
-                await self._keep_refusal(source, request, received_at, refusal)
-            raise
-        return await self._store(request, source, items, root, raw, received_at)
+            payload = parse_body(await self._read(request))
+        except (UnparsableBody, BodyTooLarge, InvalidGzip) as error:
+            raise RefusedRequest(error, raw=raw, truncated=False) from error
+        return await self._accept(request, source, payload, raw, _received_now(), keep=False)
 
     async def _authorise(self, key: str | None, request: IngestRequest) -> SourceInfo:
         if not key:
             raise Unauthorized(
                 "no write key: send it as the Basic-auth user name or as writeKey in the body",
                 code="missing_write_key",
+                scheme="Basic",
             )
         source = await self._directory.find(key)
         if source is None:
-            raise Unauthorized("the write key is not valid", code="invalid_write_key")
+            raise Unauthorized(
+                "the write key is not valid", code="invalid_write_key", scheme="Basic"
+            )
         if not source.enabled:
             raise Forbidden("this source is disabled", code="source_disabled")
         if (
@@ -180,70 +232,66 @@ class IngestService:
             )
         return source
 
-    async def _read(self, request: IngestRequest, source: SourceInfo | None) -> tuple[Any, bytes]:
-        limit = (
-            self._limits.max_message_bytes
-            if request.kind == "single"
-            else self._limits.max_batch_bytes
-        )
-        what = "the message" if request.kind == "single" else "the request body"
-        try:
-            raw = await read_body(request.body, limit=limit, gzipped=request.gzipped, what=what)
-        except (BodyTooLarge, InvalidGzip) as error:
-            if source is not None and request.kind == "webhook" and source.webhook_secret:
-                raise  # unsigned bytes are not kept for a source that signs its traffic
-            truncated = isinstance(error, BodyTooLarge)
-            raise RefusedRequest(error, raw=error.partial, truncated=truncated) from error
-        if source is not None:
-            self._check_signature(source, request, raw)
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            invalid = InvalidJson(f"the body is not valid JSON: {error}", partial=raw)
-            raise RefusedRequest(invalid, raw=raw, truncated=False) from error
-        if not nesting_fits(parsed, raw):
-            deep = InvalidJson(
-                f"the body is nested more than about {MAX_NESTING} levels deep",
-                partial=raw, code="nesting_too_deep",
-            )  # fmt: skip
-            raise RefusedRequest(deep, raw=raw, truncated=False)
-        return parsed, raw
+    async def _read(self, request: IngestRequest) -> bytes:
+        if request.kind == "single":
+            limit, what = self._limits.max_message_bytes, "the message"
+        else:
+            limit, what = self._limits.max_batch_bytes, "the request body"
+        return await read_body(request.body, limit=limit, gzipped=request.gzipped, what=what)
 
     @staticmethod
-    def _check_signature(source: SourceInfo, request: IngestRequest, raw: bytes) -> None:
-        if request.kind != "webhook" or not source.webhook_secret or request.trusted:
+    def _verify_signature(source: SourceInfo, request: IngestRequest, raw: bytes) -> None:
+        secret = source.webhook_secret
+        if request.kind != "webhook" or secret is None:
             return
-        if not auth.signature_is_valid(raw, request.signature, source.webhook_secret):
+        if not auth.signature_is_valid(raw, request.signature, secret):
             code = "invalid_signature" if request.signature else "missing_signature"
             raise Unauthorized(
                 "X-Signature must be the hex HMAC-SHA1 of the body with the source's secret",
                 code=code,
+                scheme="Signature",
             )
 
+    async def _accept(
+        self,
+        request: IngestRequest,
+        source: SourceInfo,
+        payload: Any,
+        raw: bytes,
+        received_at: datetime,
+        *,
+        keep: bool,
+    ) -> IngestOutcome:
+        try:
+            items, root = self._items(request, payload)
+        except PulsegateError as error:
+            refusal = RefusedRequest(error, raw=raw, truncated=False)
+            if keep:
+                await self._keep_refusal(source, request, received_at, refusal)
+            raise refusal from error
+        return await self._store(request, source, items, root, raw, received_at, keep=keep)
+
     def _items(
-        self, request: IngestRequest, payload: Any, raw: bytes
+        self, request: IngestRequest, payload: Any
     ) -> tuple[list[Any], dict[str, Any] | None]:
         """The messages of the request, and the batch root whose fields they inherit."""
         if request.kind == "batch":
             batch = payload.get("batch") if isinstance(payload, dict) else None
             if not isinstance(batch, list):
-                error = InvalidRequest(
+                raise InvalidRequest(
                     'a batch body must be an object with a "batch" array', code="invalid_batch"
                 )
-                raise RefusedRequest(error, raw=raw, truncated=False)
             if len(batch) > self._limits.max_batch_messages:
-                too_many = PayloadTooLarge(
+                raise PayloadTooLarge(
                     f"a batch may hold at most {self._limits.max_batch_messages:,} messages; "
                     f"this one has {len(batch):,}",
                     code="too_many_messages",
                 )
-                raise RefusedRequest(too_many, raw=raw, truncated=False)
             return batch, payload
         if request.kind == "webhook" and isinstance(payload, list):
             return payload, None
         if not isinstance(payload, dict):
-            error = InvalidRequest("the body must be a JSON object", code="invalid_message")
-            raise RefusedRequest(error, raw=raw, truncated=False)
+            raise InvalidRequest("the body must be a JSON object", code="invalid_message")
         return [payload], None
 
     async def _store(
@@ -254,6 +302,8 @@ class IngestService:
         root: dict[str, Any] | None,
         raw: bytes,
         received_at: datetime,
+        *,
+        keep: bool,
     ) -> IngestOutcome:
         accepted: list[InboundRow] = []
         refused: list[RejectedRow] = []
@@ -261,28 +311,36 @@ class IngestService:
         outcome = IngestOutcome(
             allowed_origin=request.origin if source.allowed_origins is not None else None
         )
-        # Per-message checks that need a serialisation run only when the body says they might
-        # fail: no message of a body under the message limit can be over it, and no message
-        # can hold a NUL escape the body does not.
-        check_size = len(raw) > self._limits.max_message_bytes
-        may_hold_nul = b"\\u0000" in raw and NUL_ESCAPE.search(raw) is not None
+        arrival = Arrival(
+            workspace_id=source.workspace_id,
+            source_id=source.id,
+            received_at=received_at,
+            client_ip=request.client_ip,
+            call_type=request.call_type,
+            root=root,
+            max_message_bytes=self._limits.max_message_bytes,
+            check_size=len(raw) > self._limits.max_message_bytes,
+            may_hold_nul=may_hold_nul(raw),
+        )
         for index, item in enumerate(items):
-            row, reasons = self._prepare(
-                item, request=request, source=source, root=root, received_at=received_at,
-                check_size=check_size, may_hold_nul=may_hold_nul,
-            )  # fmt: skip
+            row, reasons = prepare_message(item, arrival)
             if row is not None:
                 accepted.append(row)
                 continue
             rejected_row, summary = _refusal(
-                item, index=index, reasons=reasons, request=request, source=source,
-                received_at=received_at, in_batch=root is not None or len(items) > 1,
-            )  # fmt: skip
+                item,
+                index=index,
+                reasons=reasons,
+                request=request,
+                source=source,
+                received_at=received_at,
+                in_batch=root is not None or len(items) > 1,
+            )
             refused.append(rejected_row)
             refused_labels.append((_type_of(item, request), reasons[0]["code"]))
             outcome.rejected.append(summary)
-        await self._writer.write(accepted, [] if request.trusted else refused)
-        if not request.trusted:
+        await self._writer.write(accepted, refused if keep else [])
+        if keep:
             self._observer.messages_stored(row.type for row in accepted)
             self._observer.messages_refused(refused_labels)
         if outcome.rejected and len(items) == 1 and root is None:
@@ -293,51 +351,6 @@ class IngestService:
             )
         return outcome
 
-    def _prepare(
-        self,
-        item: Any,
-        *,
-        request: IngestRequest,
-        source: SourceInfo,
-        root: dict[str, Any] | None,
-        received_at: datetime,
-        check_size: bool,
-        may_hold_nul: bool,
-    ) -> tuple[InboundRow | None, list[dict[str, str]]]:
-        """Normalise and validate one message: a row to store, or the reasons it is refused."""
-        if not isinstance(item, dict):
-            return None, [_reason("", "invalid_message", "each message must be a JSON object")]
-        if check_size and len(orjson.dumps(item)) > self._limits.max_message_bytes:
-            limit = self._limits.max_message_bytes
-            return None, [
-                _reason("", "message_too_large", f"a message may be at most {limit:,} bytes")
-            ]
-        normalized = normalize(
-            item, received_at=received_at, batch_root=root, client_ip=request.client_ip
-        )
-        message = normalized.message
-        if request.call_type is not None:
-            message["type"] = request.call_type
-        model, errors = schemas.validate_message(message)
-        if model is None:
-            return None, errors
-        schemas.normalize_ids(message)
-        warnings = normalized.warnings + check_traits(model.type, message.get("traits"))
-        if may_hold_nul and NUL_ESCAPE.search(orjson.dumps(message)) is not None:
-            return None, [
-                _reason("", "nul_character", "strings may not contain the NUL character (\\u0000)")
-            ]
-        return InboundRow(
-            workspace_id=source.workspace_id,
-            source_id=source.id,
-            message_id=model.messageId,
-            type=model.type,
-            received_at=received_at,
-            timestamp=normalized.timestamp,
-            message=message,
-            warnings=warnings or None,
-        ), []
-
     async def _keep_refusal(
         self,
         source: SourceInfo,
@@ -347,16 +360,46 @@ class IngestService:
     ) -> None:
         row = RejectedRow(
             workspace_id=source.workspace_id,
-            source_id=source.id,
+            source_id=_kept_source_id(source),
             received_at=received_at,
             endpoint=request.endpoint,
             message_id=None,
             batch_index=None,
             raw_body=refusal.raw,
             body_truncated=refusal.truncated,
-            reasons_json=_reasons_json([_reason("", refusal.code, refusal.message)]),
+            reasons_json=_reasons_json([reason("", refusal.code, refusal.message)]),
         )
         await self._writer.write([], [row])
+
+
+# Messages written by the REST API carry this as their source: it is no row of `sources`,
+# so their refusals are kept without one.
+API_SOURCE = uuid.UUID("00000000-0000-0000-0000-00000000a91a")
+
+
+def api_source(workspace_id: uuid.UUID) -> SourceInfo:
+    return SourceInfo(
+        id=API_SOURCE,
+        workspace_id=workspace_id,
+        enabled=True,
+        webhook_secret=None,
+        allowed_origins=None,
+    )
+
+
+def _kept_source_id(source: SourceInfo) -> uuid.UUID | None:
+    return None if source.id == API_SOURCE else source.id
+
+
+def _signs(source: SourceInfo, request: IngestRequest) -> bool:
+    """Whether this request must carry the source's webhook signature."""
+    return request.kind == "webhook" and source.webhook_secret is not None
+
+
+def _received_now() -> datetime:
+    # Milliseconds, as Segment writes timestamps: the columns then equal the JSON exactly.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _type_of(item: Any, request: IngestRequest) -> str:
@@ -371,7 +414,7 @@ def _refusal(
     item: Any,
     *,
     index: int,
-    reasons: list[dict[str, str]],
+    reasons: list[Reason],
     request: IngestRequest,
     source: SourceInfo,
     received_at: datetime,
@@ -382,7 +425,7 @@ def _refusal(
     message_id = str(message_id) if message_id is not None else None
     row = RejectedRow(
         workspace_id=source.workspace_id,
-        source_id=source.id,
+        source_id=_kept_source_id(source),
         received_at=received_at,
         endpoint=request.endpoint,
         message_id=message_id,
@@ -401,18 +444,14 @@ def _refusal(
     return row, summary
 
 
-def _reason(field: str, code: str, message: str) -> dict[str, str]:
-    return {"field": field, "code": code, "message": message}
-
-
-def _summary(reasons: list[dict[str, str]]) -> str:
+def _summary(reasons: list[Reason]) -> str:
     first = reasons[0]
     where = f"{first['field']}: " if first["field"] else ""
     more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
     return f"{where}{first['message']}{more}"
 
 
-def _reasons_json(reasons: list[dict[str, str]]) -> str:
+def _reasons_json(reasons: list[Reason]) -> str:
     # Field names come from the client and may hold a NUL, which jsonb refuses.
     return orjson.dumps(reasons).decode().replace("\\u0000", "\\ufffd")
 

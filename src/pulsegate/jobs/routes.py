@@ -7,12 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import AdminOnly
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.jobs import service
 from pulsegate.jobs.runner import JobRunner
 from pulsegate.jobs.schemas import JobList, JobRunOut, JobRunPage
 
-router = APIRouter(prefix="/admin/jobs", tags=["admin"], dependencies=[AdminOnly])
+router = APIRouter(
+    prefix="/admin/jobs", tags=["admin"], dependencies=[AdminOnly], route_class=StrictJsonRoute
+)
 
 
 def _runner(request: Request) -> JobRunner:

@@ -8,13 +8,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.api.auth import AdminOnly
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.errors import ServiceUnavailable
 from pulsegate.operations import service
 from pulsegate.operations.metrics import CONTENT_TYPE, Metrics
 from pulsegate.operations.schemas import AdminHealth
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=StrictJsonRoute)
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.rejected import service
 from pulsegate.rejected.schemas import RejectedPage, ReplayOut
 
-router = APIRouter(prefix="/api/v1", tags=["rejected messages"])
+router = APIRouter(prefix="/api/v1", tags=["rejected messages"], route_class=StrictJsonRoute)
 
 
 @router.get("/rejected-messages", summary="Refused messages, newest first, with their reasons")

@@ -55,15 +55,22 @@ async def replay(
         raise NotFound(f"no rejected message {rejected_id}")
     if row.body_truncated:
         raise NotReplayable("only the first bytes of this body were kept; it cannot be replayed")
+    if row.endpoint.startswith("/api/"):
+        raise NotReplayable("a refused REST write is not replayed; send the write again")
     if row.source_id is None:
         raise NotReplayable("the source this message came from no longer exists")
     source = SourceInfo(
-        id=row.source_id, workspace_id=row.workspace_id, enabled=True,
-        webhook_secret=None, allowed_origins=None,
-    )  # fmt: skip
+        id=row.source_id,
+        workspace_id=row.workspace_id,
+        enabled=True,
+        webhook_secret=None,
+        allowed_origins=None,
+    )
     outcome = await ingest.replay(
-        source=source, raw=row.raw_body, endpoint=row.endpoint,
+        source=source,
+        raw=row.raw_body,
+        endpoint=row.endpoint,
         batch_item=row.batch_index is not None,
-    )  # fmt: skip
+    )
     await repository.mark_replayed(session, row.id)
     return ReplayOut(replayed=True, rejected=outcome.rejected)

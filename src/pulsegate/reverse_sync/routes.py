@@ -8,11 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.reverse_sync import service
 from pulsegate.reverse_sync.schemas import ItemPage, RuleIn, RuleList, RuleOut, RunList, RunOut
 
-router = APIRouter(prefix="/api/v1/reverse-sync", tags=["reverse sync"])
+router = APIRouter(
+    prefix="/api/v1/reverse-sync", tags=["reverse sync"], route_class=StrictJsonRoute
+)
 
 
 @router.get("/rules", summary="Which pulsegate values fill which Freshsales fields")

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 
 from pulsegate.api.auth import WorkspaceId
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.sessions import service
 from pulsegate.sessions.repository import SessionFilter
 from pulsegate.sessions.schemas import SessionPage, UsageReport
 
-router = APIRouter(prefix="/api/v1", tags=["sessions"])
+router = APIRouter(prefix="/api/v1", tags=["sessions"], route_class=StrictJsonRoute)
 
 FromDay = Annotated[date | None, Query(alias="from", description="Default: 29 days before `to`")]
 ToDay = Annotated[date | None, Query(alias="to", description="Default: today")]

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, status
 
 from pulsegate.api.auth import AdminOnly
+from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.db.engine import unit_of_work
 from pulsegate.workspaces import service
 from pulsegate.workspaces.schemas import (
@@ -18,7 +19,9 @@ from pulsegate.workspaces.schemas import (
     WorkspaceOut,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminOnly])
+router = APIRouter(
+    prefix="/admin", tags=["admin"], dependencies=[AdminOnly], route_class=StrictJsonRoute
+)
 
 
 @router.post("/workspaces", status_code=status.HTTP_201_CREATED)

@@ -1,6 +1,7 @@
 """Request and response models of the admin API for tenants and their credentials.
 
-Our own API forbids unknown fields, so a typo is a 422, not a silently ignored setting.
+Our own API forbids unknown fields, so a typo is a 400 `invalid_request`, not a silently
+ignored setting.
 """
 
 from __future__ import annotations
