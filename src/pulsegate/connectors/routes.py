@@ -45,11 +45,9 @@ async def create_connector(
     request: Request, workspace_id: WorkspaceId, body: ConnectorIn
 ) -> ConnectorOut:
     state = request.app.state
-    async with unit_of_work(state.engine) as session:
-        return await service.create_connector(
-            session, state.engine, workspace_id, body, secret_box=state.secret_box,
-            imports=state.imports,
-        )  # fmt: skip
+    return await service.create_connector(
+        state.engine, workspace_id, body, secret_box=state.secret_box, imports=state.imports
+    )
 
 
 @router.get("/{connector_id}", summary="One connector")
@@ -82,10 +80,9 @@ async def upload_file(
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"the file is over {MAX_UPLOAD_BYTES} bytes")
     state = request.app.state
-    async with unit_of_work(state.engine) as session:
-        return await service.upload(
-            session, state.engine, workspace_id, connector_id, data, secret_box=state.secret_box
-        )
+    return await service.upload(
+        state.engine, workspace_id, connector_id, data, secret_box=state.secret_box
+    )
 
 
 @router.get(
@@ -100,10 +97,9 @@ async def list_fields(
     format: Literal["json", "csv"] = "json",
 ) -> Catalog | Response:
     state = request.app.state
-    async with unit_of_work(state.engine) as session:
-        found = await service.catalog(
-            session, state.engine, workspace_id, connector_id, secret_box=state.secret_box
-        )
+    found = await service.catalog(
+        state.engine, workspace_id, connector_id, secret_box=state.secret_box
+    )
     if format == "csv":
         return Response(
             service.catalog_csv(found),

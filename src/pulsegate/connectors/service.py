@@ -36,6 +36,7 @@ from pulsegate.connectors.schemas import (
     MatchIn,
 )
 from pulsegate.connectors.sources import PULSEGATE_TYPE, SourceField, SourceUnavailable
+from pulsegate.db.engine import unit_of_work
 from pulsegate.db.models import Connector, CustomField
 from pulsegate.errors import InvalidRequest, NotFound, PulsegateError
 from pulsegate.fields.repository import insert_field
@@ -71,21 +72,37 @@ def _out(connector: Connector) -> ConnectorOut:
 
 
 async def create_connector(
-    session: AsyncSession, engine: AsyncEngine, workspace_id: uuid.UUID, body: ConnectorIn,
-    *, secret_box: SecretBox, imports: Path,
-) -> ConnectorOut:  # fmt: skip
+    engine: AsyncEngine,
+    workspace_id: uuid.UUID,
+    body: ConnectorIn,
+    *,
+    secret_box: SecretBox,
+    imports: Path,
+) -> ConnectorOut:
+    """Check the mappings against the source's fields, then store the connector.
+
+    The source is asked before any transaction begins: no transaction stays open while
+    pulsegate waits on another server (here Freshsales, which may take seconds).
+    """
     connector = Connector(
-        id=uuid.uuid4(), workspace_id=workspace_id, kind=body.kind, name=body.name,
-        settings=_settings(body, imports / str(workspace_id)), mappings=[], match={}, state={},
+        id=uuid.uuid4(),
+        workspace_id=workspace_id,
+        kind=body.kind,
+        name=body.name,
+        settings=_settings(body, imports / str(workspace_id)),
+        mappings=[],
+        match={},
+        state={},
         filters=body.filters.model_dump(exclude_none=True),
         secret_encrypted=secret_box.encrypt(body.api_key) if body.api_key else None,
-    )  # fmt: skip
+    )
     catalog = await _catalog_of(connector, engine, secret_box)
     mappings = _mappings(body, catalog)
     connector.mappings = [m.model_dump() for m in mappings]
     connector.match = _match(body, {object_of(m) for m in mappings}, catalog)
-    await _define_fields(session, workspace_id, mappings)
-    return _out(await repository.add_connector(session, connector))
+    async with unit_of_work(engine) as session:
+        await _define_fields(session, workspace_id, mappings)
+        return _out(await repository.add_connector(session, connector))
 
 
 def _settings(body: ConnectorIn, folder: Path) -> dict[str, Any]:
@@ -269,11 +286,16 @@ async def delete_connector(
 
 
 async def upload(
-    session: AsyncSession, engine: AsyncEngine, workspace_id: uuid.UUID,
-    connector_id: uuid.UUID, data: bytes, *, secret_box: SecretBox,
-) -> ConnectorOut:  # fmt: skip
+    engine: AsyncEngine,
+    workspace_id: uuid.UUID,
+    connector_id: uuid.UUID,
+    data: bytes,
+    *,
+    secret_box: SecretBox,
+) -> ConnectorOut:
     """Keep a CSV file for the connector's runs, once its columns are checked."""
-    connector = await get_connector(session, workspace_id, connector_id)
+    async with unit_of_work(engine) as session:
+        connector = await get_connector(session, workspace_id, connector_id)
     if connector.kind != "csv":
         raise InvalidRequest("only a CSV connector takes a file", code="not_for_kind")
     catalog = await _catalog_of(connector, engine, secret_box, upload=data)
@@ -281,16 +303,19 @@ async def upload(
         _field(catalog, connector.settings["object"], mapping["field"])
     for object_name, match in connector.match.items():
         _field(catalog, object_name, match["field"])
-    connector.upload = data.decode("utf-8-sig")
-    await session.flush()
-    return _out(connector)
+    async with unit_of_work(engine) as session:
+        connector = await get_connector(session, workspace_id, connector_id)
+        connector.upload = data.decode("utf-8-sig")
+        await session.flush()
+        return _out(connector)
 
 
 async def catalog(
-    session: AsyncSession, engine: AsyncEngine, workspace_id: uuid.UUID,
-    connector_id: uuid.UUID, *, secret_box: SecretBox,
-) -> Catalog:  # fmt: skip
-    connector = await get_connector(session, workspace_id, connector_id)
+    engine: AsyncEngine, workspace_id: uuid.UUID, connector_id: uuid.UUID, *, secret_box: SecretBox
+) -> Catalog:
+    """The source's fields, asked once the connector was read and its transaction ended."""
+    async with unit_of_work(engine) as session:
+        connector = await get_connector(session, workspace_id, connector_id)
     fields = await _catalog_of(connector, engine, secret_box)
     if fields is None:
         raise InvalidRequest("no file yet: give a path or upload one", code="source_refused")
