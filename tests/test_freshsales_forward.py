@@ -384,7 +384,7 @@ async def test_identify_with_company_and_deal(gateway: Gateway) -> None:
         "traits": {"email": "lin@acme.com", "company": {"name": "Example.com"},
                    "deal": {"name": "Sample Deal", "amount": 1234}},
     }  # fmt: skip
-    contact, account, link, deal = await forward(gateway, message)
+    contact, account, link, lookup, deal = await forward(gateway, message)
     assert contact["query"] == {"include": "sales_accounts"}
     assert account["body"] == {
         "unique_identifier": {"name": "Example.com"}, "sales_account": {"name": "Example.com"},
@@ -392,9 +392,39 @@ async def test_identify_with_company_and_deal(gateway: Gateway) -> None:
     [(account_id, _)] = gateway.emulator.state.records["sales_accounts"].items()
     assert link["body"]["contact"] == {"sales_accounts": [{"id": account_id, "is_primary": True}]}
     [(contact_id, _)] = gateway.emulator.state.records["contacts"].items()
+    assert lookup["body"] == {
+        "filter_rule": [{"attribute": "name", "operator": "is_in", "value": "Sample Deal"}]
+    }
     assert deal["body"] == {"deal": {"name": "Sample Deal", "amount": 1234,
                                      "contacts_added_list": [contact_id],
                                      "sales_account_id": account_id}}  # fmt: skip
+
+
+async def test_a_deal_whose_answer_was_lost_is_not_created_twice(gateway: Gateway) -> None:
+    """The deal was created but its answer lost (504): the outbox retries the delivery, finds
+    the deal by its name and account, and updates it instead of creating a second one."""
+    message = {
+        "type": "identify", "userId": "u-3", "timestamp": TS,
+        "traits": {"email": "ray@acme.com", "company": {"name": "Acme"},
+                   "deal": {"name": "Renewal", "amount": 900}},
+    }  # fmt: skip
+    gateway.emulator.state.faults.lose = "/deals"
+    first = await deliver(gateway, message)
+    assert (first["status"], first["attempts"]) == ("pending", 1), first
+    assert gateway.emulator.state.faults.lose == ""  # the deal's answer was the one lost
+
+    gateway.rows.query(
+        "UPDATE deliveries SET next_attempt_at = now() WHERE id = %s RETURNING 1", first["id"]
+    )
+    await Outbox(gateway.app.state.engine, gateway.app.state.secret_box).deliver_due()
+
+    [retried] = gateway.rows.query("SELECT status FROM deliveries WHERE id = %s", first["id"])
+    assert retried["status"] == "sent"
+    [(deal_id, deal)] = gateway.emulator.state.records["deals"].items()
+    assert (deal["name"], deal["amount"]) == ("Renewal", 900)
+    writes = [(r["method"], r["path"]) for r in gateway.emulator.state.requests
+              if r["path"].startswith("/crm/sales/api/deals")]  # fmt: skip
+    assert writes == [("POST", "/crm/sales/api/deals"), ("PUT", f"/crm/sales/api/deals/{deal_id}")]
 
 
 PAGE = {
@@ -503,7 +533,7 @@ async def test_classic_identify_makes_a_lead_unless_traits_ask_for_a_contact(
     if fs_contact in (True, "true", "1"):
         assert [r["path"] for r in sent if r["method"] == "POST"] == [
             "/api/contacts/upsert", "/api/sales_accounts/upsert", "/api/contacts/upsert",
-            "/api/deals",
+            "/api/filtered_search/deal", "/api/deals",
         ]  # fmt: skip
         return
     fields, lead = sent
@@ -515,3 +545,29 @@ async def test_classic_identify_makes_a_lead_unless_traits_ask_for_a_contact(
                  "custom_field": {"cf_alternate_number": "555-0199"},
                  "company": {"name": "Acme"}, "deal": {"name": "Pilot", "amount": 500}},
     })  # fmt: skip
+
+
+async def test_a_leads_page_call_on_classic_is_recorded_on_the_lead(gateway: Gateway) -> None:
+    """On Classic an identify makes a lead; the person's later page call is a sales activity
+    on that lead, and no contact is made for them."""
+    identify = {"type": "identify", "userId": "u-10", "timestamp": STORED_TS,
+                "traits": {"email": "lou@acme.com", "first_name": "Lou"}}  # fmt: skip
+    page = {**PAGE, "userId": "u-10", "context": {"traits": {"email": "lou@acme.com"}}}
+    http = httpx.AsyncClient(transport=ToEmulator(gateway.emulator.url))
+    client = FreshsalesClient(domain="acme.freshsales.io", api_key="test-key", http=http)
+    rules = ForwardingRules(types=frozenset({"identify", "page"}), **ACTIVITIES)
+    try:
+        await Forwarder(client, rules).forward(identify)
+        before = len(gateway.emulator.state.requests)
+        await Forwarder(client, rules).forward(page)
+    finally:
+        await http.aclose()
+    [(lead_id, lead)] = gateway.emulator.state.records["leads"].items()
+    assert lead["email"] == "lou@acme.com"
+    assert gateway.emulator.state.records["contacts"] == {}
+    [activity] = gateway.emulator.state.records["sales_activities"].values()
+    assert (activity["targetable_type"], activity["targetable_id"]) == ("Lead", lead_id)
+    assert activity["title"] == "Viewed Pricing"
+    paths = [r["path"] for r in gateway.emulator.state.requests[before:]]
+    assert "/api/contacts/upsert" not in paths
+    assert "/api/filtered_search/contact" in paths  # a converted lead's contact would win

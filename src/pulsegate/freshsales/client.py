@@ -156,6 +156,19 @@ class FreshsalesClient:
     async def create_deal(self, deal: dict[str, Any]) -> dict[str, Any]:
         return _record(await self.request("POST", "deals", json={"deal": deal}), "deal")
 
+    async def update_deal(self, deal_id: Any, deal: dict[str, Any]) -> dict[str, Any]:
+        return _record(await self.request("PUT", f"deals/{deal_id}", json={"deal": deal}), "deal")
+
+    async def search(self, entity: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The first page (100) of `filtered_search/<entity>` (`contact`, `lead`, `deal`, ...)
+        for records matching every rule `{attribute, operator, value}`."""
+        body = await self.request(
+            "POST", f"filtered_search/{entity}", json={"filter_rule": rules},
+            params={"page": 1, "per_page": 100},
+        )  # fmt: skip
+        items = body.get(f"{entity}s")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
     async def create_sales_activity(self, activity: dict[str, Any]) -> dict[str, Any]:
         body = {"sales_activity": activity}
         return _record(await self.request("POST", "sales_activities", json=body), "sales_activity")

@@ -17,7 +17,8 @@ It answers under both prefixes, `/crm/sales/api/` (Freshworks CRM, `*.myfreshwor
   429 with `Retry-After` and `X-RateLimit-*` headers.
 
 Routes under `/_emulator/` drive it: the requests it received, fault switches (the next N
-requests, after M more answered normally, answer a 5xx or a 429; or every answer waits),
+requests, after M more answered normally, answer a 5xx or a 429; the next request to a path
+is done but answered 504, as when an answer is lost; or every answer waits),
 limits, a clock that tests may move, and records, fields and views to seed an account with.
 """
 
@@ -89,6 +90,11 @@ def create_emulator(state: EmulatorState | None = None) -> FastAPI:
                 )
             return JSONResponse({"message": "Service temporarily unavailable"}, status)  # fmt: skip
         response = await call_next(request)
+        if state.faults.lose and response.status_code < 300:
+            if request.url.path.endswith(state.faults.lose):
+                # Done, but the answer never arrives: what a proxy's timeout looks like.
+                state.faults.lose = ""
+                return JSONResponse({"message": "Gateway Timeout"}, 504)
         response.headers.update(_limit_headers(state))
         return response
 
@@ -208,6 +214,17 @@ def _api_router(state: EmulatorState) -> APIRouter:
         record = {"id": next(state.ids), "custom_field": {}, **payload}
         state.records["deals"][record["id"]] = record
         return JSONResponse({"deal": record}, 201)
+
+    @router.put("/deals/{deal_id}")
+    async def update_deal(deal_id: int, request: Request) -> JSONResponse:
+        record = state.records["deals"].get(deal_id)
+        if record is None:
+            raise ApiError(404, [f"no deal {deal_id}"])
+        payload = (await request.json()).get("deal") or {}
+        check_custom_fields(state, "deals", payload)
+        record.update({k: v for k, v in payload.items() if k != "custom_field"})
+        record.setdefault("custom_field", {}).update(payload.get("custom_field") or {})
+        return JSONResponse({"deal": record}, 200)
 
     @router.post("/sales_activities")
     async def create_sales_activity(request: Request) -> JSONResponse:

@@ -79,6 +79,7 @@ class Faults:
     fail_status: int = 503
     retry_after: int = 1  # the `Retry-After` of a 429 fault
     delay_seconds: float = 0.0  # every answer waits this long
+    lose: str = ""  # the next request to a path ending so is done, then answered 504
 
 
 @dataclass

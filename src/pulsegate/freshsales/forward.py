@@ -133,7 +133,21 @@ class Forwarder:
             record = {**deal, "contacts_added_list": [stored["id"]]}
             if account_id is not None:
                 record.setdefault("sales_account_id", account_id)
+            await self._deal(record)
+
+    async def _deal(self, record: dict[str, Any]) -> None:
+        """Create the deal unless it exists: same name, same sales account (Freshsales has
+        no unique deal field by default, so no upsert). Identifies repeat their traits, and a
+        retry after a lost answer must not create the deal a second time."""
+        same_name = await self._client.search(
+            "deal", [{"attribute": "name", "operator": "is_in", "value": record.get("name")}]
+        )
+        account = record.get("sales_account_id")
+        existing = next((d for d in same_name if d.get("sales_account_id") == account), None)
+        if existing is None:
             await self._client.create_deal(record)
+        else:
+            await self._client.update_deal(existing["id"], record)
 
     async def _lead(self, message: dict[str, Any]) -> None:
         """Freshsales Classic makes a lead of an identify unless the traits ask for a contact
@@ -175,12 +189,27 @@ class Forwarder:
                 activity["sales_activity_name"]
             )
         if "targetable_id" not in activity:
-            email = mapping.user_email(message)
-            contact = await self._client.upsert_contact(email=email, contact={"emails": email})
-            if contact.get("id") is None:
+            kind, person = await self._person(mapping.user_email(message))
+            if person.get("id") is None:
                 raise MappingError("Failed in fetching userId. Aborting!")
-            activity["targetable_id"] = contact["id"]
+            activity["targetable_type"], activity["targetable_id"] = kind, person["id"]
         await self._client.create_sales_activity(activity)
+
+    async def _person(self, email: Any) -> tuple[str, dict[str, Any]]:
+        """The record an activity of `email` hangs on, and its `targetable_type`.
+
+        On Suite a person is a contact. On Classic a person is a lead until converted (an
+        identify makes a lead unless its traits ask for a contact): the contact with that
+        email if there is one, else the lead, made if need be. Upserting a contact there
+        would duplicate a lead as a contact.
+        """
+        if self._client.endpoint.classic:
+            rule = {"attribute": "contact_email.email", "operator": "is_in", "value": email}
+            contacts = await self._client.search("contact", [rule])
+            if contacts:
+                return "Contact", contacts[0]
+            return "Lead", await self._client.upsert_lead(email=email, lead={"emails": email})
+        return "Contact", await self._client.upsert_contact(email=email, contact={"emails": email})
 
     async def _activity_type_id(self, name: Any) -> Any:
         """A sales activity type's id from its name, through the cached selector."""
@@ -201,8 +230,8 @@ class Forwarder:
         await self._client.upsert_contact(email=email, contact={"lifecycle_stage_id": stage_id})
 
     async def _recorded_activity(self, message: dict[str, Any], title: str) -> None:
-        """A page view or an unmapped event, recorded on the user's contact as a sales
-        activity of the destination's `activity_type`, at the message's time."""
+        """A page view or an unmapped event, recorded on the user's contact (or Classic lead)
+        as a sales activity of the destination's `activity_type`, at the message's time."""
         email = mapping.user_email(message)
         if email is MISSING:
             raise MappingError(
@@ -210,19 +239,23 @@ class Forwarder:
                 "Aborting!"
             )
         type_id = await self._activity_type_id(self._rules.activity_type)
-        contact = await self._client.upsert_contact(email=email, contact={"emails": email})
-        owner = contact.get("owner_id") or self._rules.activity_owner_id
+        kind, person = await self._person(email)
+        owner = person.get("owner_id") or self._rules.activity_owner_id
         if owner is None:
             raise MappingError(
-                "a sales activity needs an owner: the contact has none and the destination "
-                "sets no activity_owner_id"
+                f"a sales activity needs an owner: the {kind.lower()} has none and the "
+                "destination sets no activity_owner_id"
             )
         at = mapping.first(message, *mapping.TIMESTAMP)
         activity = {
-            "title": title, "sales_activity_type_id": type_id, "owner_id": owner,
-            "start_date": at, "end_date": at, "targetable_type": "Contact",
-            "targetable_id": contact["id"],
-        }  # fmt: skip
+            "title": title,
+            "sales_activity_type_id": type_id,
+            "owner_id": owner,
+            "start_date": at,
+            "end_date": at,
+            "targetable_type": kind,
+            "targetable_id": person["id"],
+        }
         notes = mapping.notes(message)
         if notes:
             activity["notes"] = notes[:NOTES_LIMIT]
