@@ -94,9 +94,16 @@ def run_wrk(
         "BENCH_RUN": uuid.uuid4().hex[:8],
     }
     command = [
-        wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-        "-s", str(BENCH_DIR / "load.lua"), url + path,
-    ]  # fmt: skip
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH_DIR / "load.lua"),
+        url + path,
+    ]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
     data = json.loads(line.removeprefix("BENCH_RESULT "))
@@ -128,13 +135,26 @@ def main() -> None:
     gateway_port, noop_port = free_port(), free_port()
     gateway = start(
         [sys.executable, "-m", "pulsegate", "serve", "--port", str(gateway_port)],
-        env, work / "gateway.log",
-    )  # fmt: skip
+        env,
+        work / "gateway.log",
+    )
     noop = start(
-        [sys.executable, "-m", "uvicorn", "noop_app:app", "--port", str(noop_port),
-         "--no-access-log", "--log-level", "warning", "--app-dir", str(BENCH_DIR)],
-        env, work / "noop.log",
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "noop_app:app",
+            "--port",
+            str(noop_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--app-dir",
+            str(BENCH_DIR),
+        ],
+        env,
+        work / "noop.log",
+    )
     results: list[Result] = []
     try:
         gateway_url, noop_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{noop_port}"
@@ -147,6 +167,7 @@ def main() -> None:
             (args.batch_size, args.batch_connections),
         ):
             for name, url in (("no-op", noop_url), ("pulsegate", gateway_url)):
+                # A warm-up run first, not reported.
                 run_wrk(
                     wrk,
                     url=url,
@@ -155,12 +176,18 @@ def main() -> None:
                     connections=connections,
                     batch=batch,
                     auth=auth,
-                )  # fmt: skip  (warm-up)
+                )
                 results.append(
-                    run_wrk(wrk, url=url, name=f"{name} {'track' if batch == 1 else 'batch'}",
-                            duration=args.duration, connections=connections, batch=batch,
-                            auth=auth)
-                )  # fmt: skip
+                    run_wrk(
+                        wrk,
+                        url=url,
+                        name=f"{name} {'track' if batch == 1 else 'batch'}",
+                        duration=args.duration,
+                        connections=connections,
+                        batch=batch,
+                        auth=auth,
+                    )
+                )
         stored = count_stored(gateway)
     finally:
         for process in (gateway, noop):

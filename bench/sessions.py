@@ -70,9 +70,11 @@ async def main() -> None:
     result = await service.sweep(engine, rules=settings.session_rules)
     elapsed = time.perf_counter() - started
     await engine.dispose()
-    print(f"sessionized {events:,} events of {result.keys:,} keys into {result.sessions:,} "
-          f"sessions in {elapsed:.1f} s: {events / elapsed:,.0f} events/s "
-          f"(target: 1,000,000 in <= 30 s)")  # fmt: skip
+    print(
+        f"sessionized {events:,} events of {result.keys:,} keys into {result.sessions:,} "
+        f"sessions in {elapsed:.1f} s: {events / elapsed:,.0f} events/s "
+        f"(target: 1,000,000 in <= 30 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,10 +38,17 @@ def build_test_page(into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     shutil.copy(CLIENTS / "browser" / "index.html", into / "index.html")
     subprocess.run(
-        [str(CLIENTS / "node_modules" / ".bin" / "esbuild"), "browser/page.js", "--bundle",
-         "--format=iife", "--log-level=warning", f"--outfile={into / 'analytics.js'}"],
-        cwd=CLIENTS, check=True,
-    )  # fmt: skip
+        [
+            str(CLIENTS / "node_modules" / ".bin" / "esbuild"),
+            "browser/page.js",
+            "--bundle",
+            "--format=iife",
+            "--log-level=warning",
+            f"--outfile={into / 'analytics.js'}",
+        ],
+        cwd=CLIENTS,
+        check=True,
+    )
     return into
 
 
@@ -68,8 +75,12 @@ def run(script: str, options: dict[str, Any], timeout: float = 180) -> list[dict
     """Run a client script to its end; its JSON lines."""
     result = subprocess.run(
         ["node", script, json.dumps(options)],
-        cwd=CLIENTS, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+        cwd=CLIENTS,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
@@ -78,5 +89,8 @@ def start(script: str, options: dict[str, Any]) -> subprocess.Popen[str]:
     """Start a client script; read its JSON lines from `.stdout` as it goes."""
     return subprocess.Popen(
         ["node", script, json.dumps(options)],
-        cwd=CLIENTS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=CLIENTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -40,10 +40,13 @@ def running_emulator(
     host, port = address or emulator_address()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_emulator(state), host=host, port=port, log_level="warning",
+            create_emulator(state),
+            host=host,
+            port=port,
+            log_level="warning",
             lifespan="off",
         )
-    )  # fmt: skip
+    )
     thread = threading.Thread(target=server.run, name="freshsales-emulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

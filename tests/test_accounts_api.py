@@ -87,9 +87,16 @@ async def test_every_group_trait_of_the_seed_table(
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u-1", "groupId": "acme", "traits": SEED_GROUP_TRAITS,
-          "timestamp": "2026-01-05T09:00:00Z"}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u-1",
+                "groupId": "acme",
+                "traits": SEED_GROUP_TRAITS,
+                "timestamp": "2026-01-05T09:00:00Z",
+            }
+        ],
+    )
     account = (await get_when(client, tenant, "/api/v1/accounts/acme")).json()
     expected = {k: v for k, v in SEED_GROUP_TRAITS.items() if k not in ("createdAt", "biling_city")}
     assert {k: account[k] for k in expected} == expected
@@ -103,25 +110,47 @@ async def test_every_identify_trait_in_any_spelling(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     traits = {
-        "firstName": "Ada", "last_name": "Lovelace", "email": "ada@acme.example",
-        "phone": "+1 555 0101", "mobilephone": "+1 555 0102", "salutation": "Ms",
-        "title": "CTO", "Role": "Admin", "department": "Engineering",
-        "mailingStreet": "2 Main St", "mailing_city": "Springfield", "mailing_state": "IL",
-        "mailing_postal": "62701", "mailing_country": "US",
-    }  # fmt: skip
+        "firstName": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@acme.example",
+        "phone": "+1 555 0101",
+        "mobilephone": "+1 555 0102",
+        "salutation": "Ms",
+        "title": "CTO",
+        "Role": "Admin",
+        "department": "Engineering",
+        "mailingStreet": "2 Main St",
+        "mailing_city": "Springfield",
+        "mailing_state": "IL",
+        "mailing_postal": "62701",
+        "mailing_country": "US",
+    }
     await send(
         client,
         tenant,
-        [{"type": "identify", "userId": "ada", "traits": traits,
-          "context": {"traits": {"first_name": "from context", "email": "ignored@x"}}},
-         {"type": "group", "userId": "ada", "groupId": "acme",
-          "traits": {"name": "Acme", "createdAt": "2024-03-01"}}],
-    )  # fmt: skip
+        [
+            {
+                "type": "identify",
+                "userId": "ada",
+                "traits": traits,
+                "context": {"traits": {"first_name": "from context", "email": "ignored@x"}},
+            },
+            {
+                "type": "group",
+                "userId": "ada",
+                "groupId": "acme",
+                "traits": {"name": "Acme", "createdAt": "2024-03-01"},
+            },
+        ],
+    )
     user = (await get_when(client, tenant, "/api/v1/users/ada")).json()
     assert user["first_name"] == "Ada"  # traits win over context.traits
     assert (user["last_name"], user["mobile_phone"], user["role"], user["mailing_street"]) == (
-        "Lovelace", "+1 555 0102", "Admin", "2 Main St",
-    )  # fmt: skip
+        "Lovelace",
+        "+1 555 0102",
+        "Admin",
+        "2 Main St",
+    )
     assert user["email"] == "ada@acme.example"
     assert user["account_id"] == "acme"
     users = (await get_when(client, tenant, "/api/v1/accounts/acme/users")).json()
@@ -134,9 +163,17 @@ async def test_an_account_is_created_only_with_name_and_created_at(
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": "later-co", "messageId": "g-1",
-          "traits": {"industry": "Retail"}, "timestamp": "2026-01-01T00:00:00Z"}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "later-co",
+                "messageId": "g-1",
+                "traits": {"industry": "Retail"},
+                "timestamp": "2026-01-01T00:00:00Z",
+            }
+        ],
+    )
     await settle(client, tenant, rows)
     missing = await client.get("/api/v1/accounts/later-co", headers=bearer(tenant))
     assert missing.status_code == 404
@@ -149,10 +186,16 @@ async def test_an_account_is_created_only_with_name_and_created_at(
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": "later-co",
-          "traits": {"name": "Later Co", "createdAt": "2025-06-01"},
-          "timestamp": "2026-01-02T00:00:00Z"}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "later-co",
+                "traits": {"name": "Later Co", "createdAt": "2025-06-01"},
+                "timestamp": "2026-01-02T00:00:00Z",
+            }
+        ],
+    )
     account = (await get_when(client, tenant, "/api/v1/accounts/later-co")).json()
     assert (account["name"], account["industry"]) == ("Later Co", "Retail")
 
@@ -165,14 +208,24 @@ async def test_per_field_newest_wins_null_clears_absent_keeps(
         client,
         tenant,
         [
-            {**base, "timestamp": "2026-01-03T00:00:00Z",
-             "traits": {"name": "Acme (newest)", "industry": None}},
-            {**base, "timestamp": "2026-01-01T00:00:00Z",
-             "traits": {"name": "Acme (oldest)", "createdAt": "2024-01-01",
-                        "industry": "Tools", "website": "https://old.example"}},
+            {
+                **base,
+                "timestamp": "2026-01-03T00:00:00Z",
+                "traits": {"name": "Acme (newest)", "industry": None},
+            },
+            {
+                **base,
+                "timestamp": "2026-01-01T00:00:00Z",
+                "traits": {
+                    "name": "Acme (oldest)",
+                    "createdAt": "2024-01-01",
+                    "industry": "Tools",
+                    "website": "https://old.example",
+                },
+            },
             {**base, "timestamp": "2026-01-02T00:00:00Z", "traits": {"employees": "lots"}},
         ],
-    )  # fmt: skip
+    )
     await settle(client, tenant, rows)
     account = (await client.get("/api/v1/accounts/acme", headers=bearer(tenant))).json()
     assert account["name"] == "Acme (newest)"  # the older message arrived later and lost
@@ -184,21 +237,61 @@ async def test_per_field_newest_wins_null_clears_absent_keeps(
 
 
 CONVERSATION = [
-    {"type": "group", "userId": "u-1", "groupId": "acme", "messageId": "c-1",
-     "timestamp": "2026-01-01T00:00:00Z", "traits": {"name": "Acme", "industry": "A"}},
-    {"type": "group", "userId": "u-2", "groupId": "acme", "messageId": "c-2",
-     "timestamp": "2026-01-02T00:00:00Z", "traits": {"createdAt": "2024-01-01", "industry": "B"}},
-    {"type": "identify", "userId": "u-1", "messageId": "c-3",
-     "timestamp": "2026-01-02T00:00:00Z", "traits": {"firstName": "One", "email": "1@x"}},
-    {"type": "identify", "userId": "u-1", "messageId": "c-4",
-     "timestamp": "2026-01-02T00:00:00Z", "traits": {"firstName": "Tie", "email": None}},
-    {"type": "group", "userId": "u-1", "groupId": "beta", "messageId": "c-5",
-     "timestamp": "2026-01-04T00:00:00Z", "traits": {"name": "Beta", "createdAt": "2025-01-01"}},
-    {"type": "group", "userId": "u-2", "groupId": "acme", "messageId": "c-6",
-     "timestamp": "2026-01-03T00:00:00Z", "traits": {"name": None}},
-    {"type": "track", "userId": "u-2", "event": "Opened", "groupId": "acme", "messageId": "c-7",
-     "timestamp": "2026-01-05T00:00:00Z"},
-]  # fmt: skip
+    {
+        "type": "group",
+        "userId": "u-1",
+        "groupId": "acme",
+        "messageId": "c-1",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "traits": {"name": "Acme", "industry": "A"},
+    },
+    {
+        "type": "group",
+        "userId": "u-2",
+        "groupId": "acme",
+        "messageId": "c-2",
+        "timestamp": "2026-01-02T00:00:00Z",
+        "traits": {"createdAt": "2024-01-01", "industry": "B"},
+    },
+    {
+        "type": "identify",
+        "userId": "u-1",
+        "messageId": "c-3",
+        "timestamp": "2026-01-02T00:00:00Z",
+        "traits": {"firstName": "One", "email": "1@x"},
+    },
+    {
+        "type": "identify",
+        "userId": "u-1",
+        "messageId": "c-4",
+        "timestamp": "2026-01-02T00:00:00Z",
+        "traits": {"firstName": "Tie", "email": None},
+    },
+    {
+        "type": "group",
+        "userId": "u-1",
+        "groupId": "beta",
+        "messageId": "c-5",
+        "timestamp": "2026-01-04T00:00:00Z",
+        "traits": {"name": "Beta", "createdAt": "2025-01-01"},
+    },
+    {
+        "type": "group",
+        "userId": "u-2",
+        "groupId": "acme",
+        "messageId": "c-6",
+        "timestamp": "2026-01-03T00:00:00Z",
+        "traits": {"name": None},
+    },
+    {
+        "type": "track",
+        "userId": "u-2",
+        "event": "Opened",
+        "groupId": "acme",
+        "messageId": "c-7",
+        "timestamp": "2026-01-05T00:00:00Z",
+    },
+]
 
 
 async def state_after(
@@ -210,8 +303,13 @@ async def state_after(
         await send(client, tenant, [message])
     await settle(client, tenant, rows)
     result: dict[str, Any] = {}
-    for path in ("/api/v1/accounts", "/api/v1/users/u-1", "/api/v1/users/u-2",
-                 "/api/v1/accounts/acme/users", "/api/v1/accounts/beta/users"):  # fmt: skip
+    for path in (
+        "/api/v1/accounts",
+        "/api/v1/users/u-1",
+        "/api/v1/users/u-2",
+        "/api/v1/accounts/acme/users",
+        "/api/v1/accounts/beta/users",
+    ):
         response = await client.get(path, headers=bearer(tenant))
         result[path] = (response.status_code, response.json())
     return result
@@ -239,10 +337,17 @@ async def test_accounts_list_and_pages(client: httpx.AsyncClient, tenant: Tenant
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": f"acct-{n}",
-          "traits": {"name": f"Account {n}", "createdAt": "2024-01-01"}} for n in range(5)]
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": f"acct-{n}",
+                "traits": {"name": f"Account {n}", "createdAt": "2024-01-01"},
+            }
+            for n in range(5)
+        ]
         + [{"type": "group", "userId": "u", "groupId": "pending", "traits": {"name": "P"}}],
-    )  # fmt: skip
+    )
     await get_when(
         client, tenant, "/api/v1/accounts?limit=1000", lambda body: len(body["items"]) == 5
     )
@@ -262,9 +367,15 @@ async def test_another_workspace_reads_none_of_it(
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": "acme",
-          "traits": {"name": "Acme", "createdAt": "2024-01-01"}}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "traits": {"name": "Acme", "createdAt": "2024-01-01"},
+            }
+        ],
+    )
     assert (await get_when(client, tenant, "/api/v1/accounts/acme")).status_code == 200
     other = await create_tenant(database_url)
     for path in ("/api/v1/accounts/acme", "/api/v1/users/u", "/api/v1/accounts/acme/users"):
@@ -284,11 +395,21 @@ async def test_tier_and_lifecycle_stage_must_name_an_entry_of_the_workspace(
     await send(
         client,
         tenant,
-        [{**base, "messageId": "g-1", "timestamp": "2026-01-01T00:00:00Z",
-          "traits": {**created, "tier": "Gold", "lifecycle_stage": "Onboarding"}},
-         {**base, "messageId": "g-2", "timestamp": "2026-01-02T00:00:00Z",
-          "traits": {"tier": "Platinum", "lifecycle_stage": "Churned"}}],
-    )  # fmt: skip
+        [
+            {
+                **base,
+                "messageId": "g-1",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "traits": {**created, "tier": "Gold", "lifecycle_stage": "Onboarding"},
+            },
+            {
+                **base,
+                "messageId": "g-2",
+                "timestamp": "2026-01-02T00:00:00Z",
+                "traits": {"tier": "Platinum", "lifecycle_stage": "Churned"},
+            },
+        ],
+    )
     await settle(client, tenant, rows)
     account = (await client.get("/api/v1/accounts/acme", headers=bearer(tenant))).json()
     assert (account["tier"], account["lifecycle_stage"]) == ("Gold", "Onboarding")

@@ -31,22 +31,40 @@ MAPPINGS = [
 ]
 MATCH = {"account": {"by": "id", "field": "cf_pulsegate_id"}, "user": {"by": "email"}}
 SALES_ACCOUNTS = [
-    {"name": "Acme Corp", "updated_at": "2026-11-20T10:00:00+00:00",
-     "custom_field": {"cf_pulsegate_id": "acme", "cf_mrr": 1500, "cf_plan": "pro"}},
-    {"name": "Globex", "updated_at": "2026-11-20T11:00:00+00:00",
-     "custom_field": {"cf_pulsegate_id": "globex", "cf_mrr": "2300.50", "cf_plan": "enterprise"}},
+    {
+        "name": "Acme Corp",
+        "updated_at": "2026-11-20T10:00:00+00:00",
+        "custom_field": {"cf_pulsegate_id": "acme", "cf_mrr": 1500, "cf_plan": "pro"},
+    },
+    {
+        "name": "Globex",
+        "updated_at": "2026-11-20T11:00:00+00:00",
+        "custom_field": {"cf_pulsegate_id": "globex", "cf_mrr": "2300.50", "cf_plan": "enterprise"},
+    },
     # pulsegate has an account "12345": exact text never matches "12345.0"
-    {"name": "Float Id Ltd", "updated_at": "2026-11-20T12:00:00+00:00",
-     "custom_field": {"cf_pulsegate_id": "12345.0", "cf_mrr": 10, "cf_plan": "pro"}},
-    {"name": "Initech", "updated_at": "2026-11-20T13:00:00+00:00",
-     "custom_field": {"cf_pulsegate_id": "initech", "cf_mrr": "n/a", "cf_plan": "basic"}},
-]  # fmt: skip
+    {
+        "name": "Float Id Ltd",
+        "updated_at": "2026-11-20T12:00:00+00:00",
+        "custom_field": {"cf_pulsegate_id": "12345.0", "cf_mrr": 10, "cf_plan": "pro"},
+    },
+    {
+        "name": "Initech",
+        "updated_at": "2026-11-20T13:00:00+00:00",
+        "custom_field": {"cf_pulsegate_id": "initech", "cf_mrr": "n/a", "cf_plan": "basic"},
+    },
+]
 CONTACTS = [
-    {"emails": [{"value": "Ana@Acme.example", "is_primary": True}], "job_title": "CTO",
-     "updated_at": "2026-11-20T10:00:00+00:00"},
-    {"emails": [{"value": "nobody@nowhere.example", "is_primary": True}], "job_title": "CEO",
-     "updated_at": "2026-11-20T10:00:00+00:00"},
-]  # fmt: skip
+    {
+        "emails": [{"value": "Ana@Acme.example", "is_primary": True}],
+        "job_title": "CTO",
+        "updated_at": "2026-11-20T10:00:00+00:00",
+    },
+    {
+        "emails": [{"value": "nobody@nowhere.example", "is_primary": True}],
+        "job_title": "CEO",
+        "updated_at": "2026-11-20T10:00:00+00:00",
+    },
+]
 
 
 def group(account_id: str, name: str) -> dict[str, Any]:
@@ -57,11 +75,17 @@ def group(account_id: str, name: str) -> dict[str, Any]:
 @pytest.fixture
 async def crm(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
     """pulsegate's side: four accounts and one user, through the tracking API."""
-    await send(client, tenant, [
-        group("acme", "Acme Corp"), group("globex", "Globex"), group("12345", "Numbered"),
-        group("initech", "Initech"),
-        {"type": "identify", "userId": "ana", "traits": {"email": "ana@acme.example"}},
-    ])  # fmt: skip
+    await send(
+        client,
+        tenant,
+        [
+            group("acme", "Acme Corp"),
+            group("globex", "Globex"),
+            group("12345", "Numbered"),
+            group("initech", "Initech"),
+            {"type": "identify", "userId": "ana", "traits": {"email": "ana@acme.example"}},
+        ],
+    )
     await settle(client, tenant, rows)
 
 
@@ -83,11 +107,18 @@ def put(emulator: RunningEmulator, entity: str, records: list[dict[str, Any]]) -
 
 def prospects(emulator: RunningEmulator, *, updated_at: str) -> None:
     """246 more sales accounts that pulsegate does not know: 250 in all, three pages."""
-    put(emulator, "sales_accounts", [
-        {"name": f"Prospect {n}", "updated_at": updated_at,
-         "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n}}
-        for n in range(246)
-    ])  # fmt: skip
+    put(
+        emulator,
+        "sales_accounts",
+        [
+            {
+                "name": f"Prospect {n}",
+                "updated_at": updated_at,
+                "custom_field": {"cf_pulsegate_id": f"prospect-{n}", "cf_mrr": n},
+            }
+            for n in range(246)
+        ],
+    )
 
 
 def received(emulator: RunningEmulator, *, since: int = 0) -> list[dict[str, Any]]:
@@ -115,8 +146,15 @@ async def create(
 
 
 def freshsales(emulator: RunningEmulator, **options: Any) -> dict[str, Any]:
-    return {"kind": "freshsales", "name": "crm", "domain": emulator.url, "api_key": "test-key",
-            "mappings": MAPPINGS, "match": MATCH, **options}  # fmt: skip
+    return {
+        "kind": "freshsales",
+        "name": "crm",
+        "domain": emulator.url,
+        "api_key": "test-key",
+        "mappings": MAPPINGS,
+        "match": MATCH,
+        **options,
+    }
 
 
 async def run_now(
@@ -191,12 +229,19 @@ async def test_the_field_catalog_lists_every_field_as_a_spreadsheet(
 
 
 async def test_a_full_run_fills_account_dimensions_metrics_and_user_dimensions(
-    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    crm: None,
+    emulator: RunningEmulator,
     connectors: list[str],
-) -> None:  # fmt: skip
+) -> None:
     connector = await create(client, tenant, connectors, freshsales(emulator))
-    assert connector["mappings"][0] == {"field": "cf_plan", "target": "account_dimension",
-                                        "key": "plan", "type": "string"}  # fmt: skip
+    assert connector["mappings"][0] == {
+        "field": "cf_plan",
+        "target": "account_dimension",
+        "key": "plan",
+        "type": "string",
+    }
     assert connector["mappings"][1]["type"] == "number"
 
     run = await run_now(client, tenant, connector["id"])
@@ -204,14 +249,20 @@ async def test_a_full_run_fills_account_dimensions_metrics_and_user_dimensions(
     assert run["status"] == "succeeded", run
     assert run["full"] is True
     assert run["counts"] == {
-        "fetched": 6, "filtered": 0, "matched": 4, "unmatched": 2, "updated": 4, "invalid": 1,
+        "fetched": 6,
+        "filtered": 0,
+        "matched": 4,
+        "unmatched": 2,
+        "updated": 4,
+        "invalid": 1,
         "carried_forward": 0,
-    }  # fmt: skip
+    }
     assert run["progress"]["object"] == "user"
     assert run["progress"]["fetched"] == 6
     today = datetime.now(UTC).date().isoformat()
-    acme, globex, initech = [await account(client, tenant, a) for a in ("acme", "globex",
-                                                                         "initech")]  # fmt: skip
+    acme, globex, initech = [
+        await account(client, tenant, a) for a in ("acme", "globex", "initech")
+    ]
     assert (acme["custom"]["plan"], globex["custom"]["plan"]) == ("pro", "enterprise")
     assert await history(client, tenant, "acme") == [(today, 1500)]
     assert await history(client, tenant, "globex") == [(today, 2300.5)]
@@ -251,19 +302,33 @@ class Days:
 
 
 async def test_a_run_on_another_day_pulls_only_changes_and_extends_metric_history(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, crm: None,
-    emulator: RunningEmulator, connectors: list[str],
-) -> None:  # fmt: skip
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    crm: None,
+    emulator: RunningEmulator,
+    connectors: list[str],
+) -> None:
     connector_id = uuid.UUID((await create(client, tenant, connectors, freshsales(emulator)))["id"])
     days = Days()
     runner = Runner(app.state.engine, app.state.secret_box, clock=days)
     first = await runner.run(tenant.workspace_id, connector_id, trigger="test")
     assert first.status == "succeeded"
     assert first.counts.matched == 4
-    [globex_id] = [i for i, r in emulator.state.records["sales_accounts"].items()
-                   if r["name"] == "Globex"]  # fmt: skip
-    put(emulator, "sales_accounts", [{"id": globex_id, "updated_at": "2026-11-21T09:00:00-04:00",
-                                      "custom_field": {"cf_mrr": 2400}}])  # fmt: skip
+    [globex_id] = [
+        i for i, r in emulator.state.records["sales_accounts"].items() if r["name"] == "Globex"
+    ]
+    put(
+        emulator,
+        "sales_accounts",
+        [
+            {
+                "id": globex_id,
+                "updated_at": "2026-11-21T09:00:00-04:00",
+                "custom_field": {"cf_mrr": 2400},
+            }
+        ],
+    )
     mark = len(emulator.state.requests)
 
     days.now += timedelta(days=1)
@@ -279,32 +344,46 @@ async def test_a_run_on_another_day_pulls_only_changes_and_extends_metric_histor
         "/crm/sales/api/filtered_search/contact",
     ]
     assert searches[0]["body"] == {
-        "filter_rule": [{"attribute": "updated_at", "operator": "is_after",
-                         "value": "2026-11-20T13:00:00+00:00"}],
-        "sort": "updated_at", "sort_type": "asc",
-    }  # fmt: skip
+        "filter_rule": [
+            {
+                "attribute": "updated_at",
+                "operator": "is_after",
+                "value": "2026-11-20T13:00:00+00:00",
+            }
+        ],
+        "sort": "updated_at",
+        "sort_type": "asc",
+    }
     assert searches[0]["query"] == {"page": "1", "per_page": "100"}
-    assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5),
-                                                       ("2026-11-21", 2400)]  # fmt: skip
+    assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5), ("2026-11-21", 2400)]
     assert await history(client, tenant, "acme") == [("2026-11-20", 1500), ("2026-11-21", 1500)]
 
     third = await runner.run(tenant.workspace_id, connector_id, trigger="test")  # same day
     assert (third.counts.fetched, third.counts.updated, third.counts.carried_forward) == (0, 0, 0)
-    assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5),
-                                                       ("2026-11-21", 2400)]  # fmt: skip
+    assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5), ("2026-11-21", 2400)]
     stored = await client.get(f"/api/v1/connectors/{connector_id}", headers=bearer(tenant))
     assert stored.json()["state"]["account_updated_at"] == "2026-11-21T09:00:00-04:00"
 
 
 async def test_filters_limit_the_sync_to_a_view_or_to_filter_rules(
-    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    crm: None,
+    emulator: RunningEmulator,
     connectors: list[str],
-) -> None:  # fmt: skip
+) -> None:
     account_only = [m for m in MAPPINGS if m["target"].startswith("account")]
-    rules = {"account": {"rules": [{"attribute": "cf_plan", "operator": "is_in",
-                                    "value": ["enterprise"]}]}}  # fmt: skip
-    by_rules = await create(client, tenant, connectors, freshsales(
-        emulator, name="rules", mappings=account_only, filters=rules))  # fmt: skip
+    rules = {
+        "account": {
+            "rules": [{"attribute": "cf_plan", "operator": "is_in", "value": ["enterprise"]}]
+        }
+    }
+    by_rules = await create(
+        client,
+        tenant,
+        connectors,
+        freshsales(emulator, name="rules", mappings=account_only, filters=rules),
+    )
     run = await run_now(client, tenant, by_rules["id"])
     assert (run["counts"]["fetched"], run["counts"]["matched"]) == (1, 1)
     search = next(r for r in received(emulator) if "filtered_search" in r["path"])
@@ -312,13 +391,24 @@ async def test_filters_limit_the_sync_to_a_view_or_to_filter_rules(
     assert (await account(client, tenant, "globex"))["custom"]["plan"] == "enterprise"
     assert "plan" not in (await account(client, tenant, "acme"))["custom"]
 
-    view = httpx.post(f"{emulator.url}/_emulator/views/sales_accounts", json={
-        "name": "Pro accounts",
-        "filter_rule": [{"attribute": "cf_plan", "operator": "is", "value": "pro"}],
-    }).json()  # fmt: skip
-    by_view = await create(client, tenant, connectors, freshsales(
-        emulator, name="view", mappings=account_only,
-        filters={"account": {"view_id": view["id"]}}))  # fmt: skip
+    view = httpx.post(
+        f"{emulator.url}/_emulator/views/sales_accounts",
+        json={
+            "name": "Pro accounts",
+            "filter_rule": [{"attribute": "cf_plan", "operator": "is", "value": "pro"}],
+        },
+    ).json()
+    by_view = await create(
+        client,
+        tenant,
+        connectors,
+        freshsales(
+            emulator,
+            name="view",
+            mappings=account_only,
+            filters={"account": {"view_id": view["id"]}},
+        ),
+    )
     mark = len(emulator.state.requests)
     run = await run_now(client, tenant, by_view["id"])
     assert (run["counts"]["fetched"], run["counts"]["matched"]) == (2, 1)  # acme, 12345.0
@@ -329,12 +419,16 @@ async def test_filters_limit_the_sync_to_a_view_or_to_filter_rules(
 
 
 async def test_a_429_storm_mid_run_is_waited_out_and_nothing_is_lost(
-    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    crm: None,
+    emulator: RunningEmulator,
     connectors: list[str],
-) -> None:  # fmt: skip
+) -> None:
     prospects(emulator, updated_at="2026-11-19T00:00:00+00:00")
-    connector = await create(client, tenant, connectors, freshsales(
-        emulator, mappings=MAPPINGS[:2]))  # fmt: skip
+    connector = await create(
+        client, tenant, connectors, freshsales(emulator, mappings=MAPPINGS[:2])
+    )
     # Catalog (2 requests), the views, page 1: then page 2 is refused three times.
     faults = emulator.state.faults
     faults.fail_after, faults.fail_next, faults.fail_status, faults.retry_after = 4, 3, 429, 1
@@ -345,8 +439,11 @@ async def test_a_429_storm_mid_run_is_waited_out_and_nothing_is_lost(
     assert run["status"] == "succeeded", run
     assert (run["counts"]["fetched"], run["counts"]["matched"]) == (250, 3)
     assert run["counts"]["unmatched"] == 247
-    pages = [(r["query"].get("page"), r["status"]) for r in received(emulator, since=mark)
-             if "/view/" in r["path"]]  # fmt: skip
+    pages = [
+        (r["query"].get("page"), r["status"])
+        for r in received(emulator, since=mark)
+        if "/view/" in r["path"]
+    ]
     assert pages == [("1", 200), ("2", 429), ("2", 429), ("2", 429), ("2", 200), ("3", 200)]
     assert len(await issues(client, tenant, connector["id"], run["id"])) == 248  # + "n/a"
 
@@ -368,24 +465,28 @@ async def test_mappings_are_checked_against_the_source(
 
     by_label = await refused(mappings=[{"field": "MRR", "target": "account_metric"}])
     assert by_label["code"] == "unknown_field"
-    assert by_label["details"] == [{"object": "account", "field": "MRR",
-                                    "did_you_mean": ["cf_mrr"]}]  # fmt: skip
+    assert by_label["details"] == [
+        {"object": "account", "field": "MRR", "did_you_mean": ["cf_mrr"]}
+    ]
 
-    text_metric = await refused(mappings=[{"field": "cf_mrr", "target": "account_metric",
-                                           "type": "string"}])  # fmt: skip
+    text_metric = await refused(
+        mappings=[{"field": "cf_mrr", "target": "account_metric", "type": "string"}]
+    )
     assert text_metric["code"] == "invalid_type"
     bad_match = await refused(match={"account": {"by": "email"}})
     assert bad_match["code"] == "invalid_match"
     assert (await refused(api_key=None))["code"] == "missing_setting"
 
-    wrong_key = await client.post("/api/v1/connectors", json=freshsales(emulator, api_key="nope"),
-                                  headers=bearer(tenant))  # fmt: skip
+    wrong_key = await client.post(
+        "/api/v1/connectors", json=freshsales(emulator, api_key="nope"), headers=bearer(tenant)
+    )
     assert (wrong_key.status_code, wrong_key.json()["code"]) == (400, "source_refused")
     assert "Incorrect or expired API key" in wrong_key.json()["message"]
 
     await create(client, tenant, connectors, freshsales(emulator))
-    conflict = await refused(name="other", mappings=[
-        {"field": "cf_mrr", "target": "account_dimension", "key": "mrr"}])  # fmt: skip
+    conflict = await refused(
+        name="other", mappings=[{"field": "cf_mrr", "target": "account_dimension", "key": "mrr"}]
+    )
     assert conflict["code"] == "field_conflict"
     listed = await client.get("/api/v1/connectors", headers=bearer(tenant))
     assert [c["name"] for c in listed.json()["items"]] == ["crm"]
@@ -393,12 +494,16 @@ async def test_mappings_are_checked_against_the_source(
 
 
 async def test_a_run_cut_off_halfway_is_run_again_safely(
-    client: httpx.AsyncClient, tenant: Tenant, crm: None, emulator: RunningEmulator,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    crm: None,
+    emulator: RunningEmulator,
     connectors: list[str],
-) -> None:  # fmt: skip
+) -> None:
     prospects(emulator, updated_at="2026-11-21T00:00:00+00:00")
-    connector = await create(client, tenant, connectors, freshsales(
-        emulator, mappings=MAPPINGS[:2]))  # fmt: skip
+    connector = await create(
+        client, tenant, connectors, freshsales(emulator, mappings=MAPPINGS[:2])
+    )
     # Page 2 is refused for good (the key was revoked mid-run, say).
     faults = emulator.state.faults
     faults.fail_after, faults.fail_next, faults.fail_status = 4, 1, 403

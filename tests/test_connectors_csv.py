@@ -32,12 +32,17 @@ initech,basic
 testco,pro,1,test
 """
 ACCOUNTS = {
-    "kind": "csv", "name": "billing", "path": "accounts.csv", "object": "account",
-    "mappings": [{"field": "plan", "target": "account_dimension"},
-                 {"field": "mrr", "target": "account_metric"}],
+    "kind": "csv",
+    "name": "billing",
+    "path": "accounts.csv",
+    "object": "account",
+    "mappings": [
+        {"field": "plan", "target": "account_dimension"},
+        {"field": "mrr", "target": "account_metric"},
+    ],
     "match": {"account": {"by": "id", "field": "account_id"}},
     "filters": {"rows": [{"column": "status", "operator": "not_equals", "value": "test"}]},
-}  # fmt: skip
+}
 
 
 def write_import(settings: Settings, tenant: Tenant, name: str, text: str) -> None:
@@ -47,21 +52,34 @@ def write_import(settings: Settings, tenant: Tenant, name: str, text: str) -> No
 
 
 async def test_a_csv_file_fills_dimensions_and_metrics_and_reports_bad_rows_by_line(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, settings: Settings, crm: None,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    settings: Settings,
+    crm: None,
     connectors: list[str],
-) -> None:  # fmt: skip
+) -> None:
     write_import(settings, tenant, "accounts.csv", ACCOUNTS_CSV)
     connector = await create(client, tenant, connectors, ACCOUNTS)
-    assert connector["mappings"][1] == {"field": "mrr", "target": "account_metric", "key": "mrr",
-                                        "type": "number"}  # fmt: skip
+    assert connector["mappings"][1] == {
+        "field": "mrr",
+        "target": "account_metric",
+        "key": "mrr",
+        "type": "number",
+    }
 
     run = await run_now(client, tenant, connector["id"])
 
     assert run["status"] == "succeeded", run
     assert run["counts"] == {
-        "fetched": 7, "filtered": 1, "matched": 3, "unmatched": 3, "updated": 3, "invalid": 2,
+        "fetched": 7,
+        "filtered": 1,
+        "matched": 3,
+        "unmatched": 3,
+        "updated": 3,
+        "invalid": 2,
         "carried_forward": 0,
-    }  # fmt: skip
+    }
     today = datetime.now(UTC).date().isoformat()
     assert (await account(client, tenant, "acme"))["custom"]["plan"] == "pro"
     assert (await account(client, tenant, "initech"))["custom"]["plan"] == "basic"
@@ -95,27 +113,43 @@ async def test_a_csv_file_fills_dimensions_and_metrics_and_reports_bad_rows_by_l
 async def test_an_uploaded_file_fills_user_dimensions(
     client: httpx.AsyncClient, tenant: Tenant, crm: None, connectors: list[str]
 ) -> None:
-    connector = await create(client, tenant, connectors, {
-        "kind": "csv", "name": "people", "object": "user",
-        "mappings": [{"field": "job", "target": "user_dimension"}],
-        "match": {"user": {"by": "email", "field": "email"}},
-    })  # fmt: skip
+    connector = await create(
+        client,
+        tenant,
+        connectors,
+        {
+            "kind": "csv",
+            "name": "people",
+            "object": "user",
+            "mappings": [{"field": "job", "target": "user_dimension"}],
+            "match": {"user": {"by": "email", "field": "email"}},
+        },
+    )
     waiting = await run_now(client, tenant, connector["id"])
     assert waiting["status"] == "failed"
     assert waiting["error"] == "no file yet: give a path or upload one"
 
     upload = f"/api/v1/connectors/{connector['id']}/file"
-    wrong = await client.put(upload, content=b"mail,title\nana@acme.example,CTO\n",
-                             headers={**bearer(tenant), "Content-Type": "text/csv"})  # fmt: skip
+    wrong = await client.put(
+        upload,
+        content=b"mail,title\nana@acme.example,CTO\n",
+        headers={**bearer(tenant), "Content-Type": "text/csv"},
+    )
     assert (wrong.status_code, wrong.json()["code"]) == (400, "unknown_field")
-    uploaded = await client.put(upload, content="\ufeffemail,job\nANA@acme.example,CTO\n".encode(),
-                                headers={**bearer(tenant), "Content-Type": "text/csv"})  # fmt: skip
+    uploaded = await client.put(
+        upload,
+        content="\ufeffemail,job\nANA@acme.example,CTO\n".encode(),
+        headers={**bearer(tenant), "Content-Type": "text/csv"},
+    )
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.json()["has_upload"] is True
 
     run = await run_now(client, tenant, connector["id"])
     assert (run["status"], run["counts"]["matched"], run["counts"]["updated"]) == (
-        "succeeded", 1, 1)  # fmt: skip
+        "succeeded",
+        1,
+        1,
+    )
     user = (await client.get("/api/v1/users/ana", headers=bearer(tenant))).json()
     assert user["custom"]["job"] == "CTO"
 
@@ -124,8 +158,9 @@ async def test_paths_stay_inside_the_workspaces_import_folder(
     client: httpx.AsyncClient, tenant: Tenant, settings: Settings, connectors: list[str]
 ) -> None:
     for path in ("../../secret_key", "/etc/passwd"):
-        response = await client.post("/api/v1/connectors", json={**ACCOUNTS, "path": path},
-                                     headers=bearer(tenant))  # fmt: skip
+        response = await client.post(
+            "/api/v1/connectors", json={**ACCOUNTS, "path": path}, headers=bearer(tenant)
+        )
         assert (response.status_code, response.json()["code"]) == (400, "path_outside_imports")
     missing = await client.post("/api/v1/connectors", json=ACCOUNTS, headers=bearer(tenant))
     assert (missing.status_code, missing.json()["code"]) == (400, "source_refused")
@@ -133,9 +168,14 @@ async def test_paths_stay_inside_the_workspaces_import_folder(
 
 
 async def test_the_nightly_job_runs_from_the_command_line(
-    client: httpx.AsyncClient, tenant: Tenant, settings: Settings, crm: None, rows: Rows,
-    database_url: str, connectors: list[str],
-) -> None:  # fmt: skip
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    settings: Settings,
+    crm: None,
+    rows: Rows,
+    database_url: str,
+    connectors: list[str],
+) -> None:
     write_import(settings, tenant, "accounts.csv", ACCOUNTS_CSV)
     connector = await create(client, tenant, connectors, ACCOUNTS)
     env = {
@@ -145,9 +185,7 @@ async def test_the_nightly_job_runs_from_the_command_line(
         "PULSEGATE_SECRET_KEY": SECRET_KEY,
     }
     # In a thread: the child waits for nothing of ours, but must not block the app's loop.
-    result: dict[str, Any] = await asyncio.to_thread(
-        cli_json, env, "jobs", "run", "connector_sync"
-    )  # fmt: skip
+    result: dict[str, Any] = await asyncio.to_thread(cli_json, env, "jobs", "run", "connector_sync")
 
     assert (result["job"], result["trigger"], result["status"]) == (
         "connector_sync",
@@ -156,8 +194,9 @@ async def test_the_nightly_job_runs_from_the_command_line(
     )
     [run] = [r for r in result["counts"] if r["connector_id"] == connector["id"]]
     assert (run["status"], run["trigger"], run["counts"]["matched"]) == ("succeeded", "schedule", 3)
-    stored = rows.query("SELECT status, counts FROM connector_runs WHERE connector_id = %s",
-                        connector["id"])  # fmt: skip
+    stored = rows.query(
+        "SELECT status, counts FROM connector_runs WHERE connector_id = %s", connector["id"]
+    )
     nonzero = {name: n for name, n in run["counts"].items() if n}
     assert stored == [{"status": "succeeded", "counts": nonzero}]
     assert (await account(client, tenant, "globex"))["custom"]["plan"] == "enterprise"

@@ -29,11 +29,23 @@ async def test_auto_mode_defines_dimensions_with_inferred_types(
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": "acme",
-          "traits": {**CREATE, "plan": "pro", "seats": 12, "beta": True,
-                     "renewal": "2026-05-01", "nested": {"no": "objects"}}},
-         {"type": "identify", "userId": "u", "traits": {"firstName": "Ada", "color": "blue"}}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "traits": {
+                    **CREATE,
+                    "plan": "pro",
+                    "seats": 12,
+                    "beta": True,
+                    "renewal": "2026-05-01",
+                    "nested": {"no": "objects"},
+                },
+            },
+            {"type": "identify", "userId": "u", "traits": {"firstName": "Ada", "color": "blue"}},
+        ],
+    )
     await settle(client, tenant, rows)
     assert await fields(client, tenant) == {
         ("account", "plan"): "string",
@@ -43,8 +55,11 @@ async def test_auto_mode_defines_dimensions_with_inferred_types(
         ("user", "color"): "string",
     }
     assert (await account(client, tenant))["custom"] == {
-        "plan": "pro", "seats": 12, "beta": True, "renewal": "2026-05-01",
-    }  # fmt: skip
+        "plan": "pro",
+        "seats": 12,
+        "beta": True,
+        "renewal": "2026-05-01",
+    }
     user = (await client.get("/api/v1/users/u", headers=bearer(tenant))).json()
     assert user["custom"] == {"color": "blue"}
     assert user["first_name"] == "Ada"  # standard traits are not custom
@@ -54,8 +69,11 @@ async def test_a_value_of_the_wrong_type_is_not_applied_and_is_noted(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows
 ) -> None:
     base = {"type": "group", "userId": "u", "groupId": "acme"}
-    await send(client, tenant, [{**base, "timestamp": "2026-01-01T00:00:00Z",
-                                 "traits": {**CREATE, "seats": 12}}])  # fmt: skip
+    await send(
+        client,
+        tenant,
+        [{**base, "timestamp": "2026-01-01T00:00:00Z", "traits": {**CREATE, "seats": 12}}],
+    )
     await settle(client, tenant, rows)
     late = {**base, "messageId": "bad-seats", "timestamp": "2026-01-02T00:00:00Z"}
     await send(client, tenant, [{**late, "traits": {"seats": "many"}}])
@@ -75,19 +93,36 @@ async def test_mapped_mode_applies_only_mapped_traits(
 ) -> None:
     created = await client.post(
         "/api/v1/fields",
-        json={"object": "account", "kind": "dimension", "key": "plan_name", "type": "string",
-              "label": "Plan"},
+        json={
+            "object": "account",
+            "kind": "dimension",
+            "key": "plan_name",
+            "type": "string",
+            "label": "Plan",
+        },
         headers=bearer(tenant),
-    )  # fmt: skip
+    )
     assert created.status_code == 201
     assert created.json()["source"] == "api"
-    rule = {"mode": "mapped", "mappings": [{"object": "account", "trait": "plan",
-                                            "field": "plan_name"}]}  # fmt: skip
+    rule = {
+        "mode": "mapped",
+        "mappings": [{"object": "account", "trait": "plan", "field": "plan_name"}],
+    }
     put = await client.put("/api/v1/settings/custom-fields", json=rule, headers=bearer(tenant))
     assert put.status_code == 200
     assert put.json() == rule
-    await send(client, tenant, [{"type": "group", "userId": "u", "groupId": "acme",
-                                 "traits": {**CREATE, "plan": "pro", "other": "x"}}])  # fmt: skip
+    await send(
+        client,
+        tenant,
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "traits": {**CREATE, "plan": "pro", "other": "x"},
+            }
+        ],
+    )
     await settle(client, tenant, rows)
     assert (await account(client, tenant))["custom"] == {"plan_name": "pro"}
     assert await fields(client, tenant) == {("account", "plan_name"): "string"}
@@ -97,8 +132,11 @@ async def test_off_mode_applies_no_custom_traits(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows
 ) -> None:
     await client.put("/api/v1/settings/custom-fields", json={"mode": "off"}, headers=bearer(tenant))
-    await send(client, tenant, [{"type": "group", "userId": "u", "groupId": "acme",
-                                 "traits": {**CREATE, "plan": "pro"}}])  # fmt: skip
+    await send(
+        client,
+        tenant,
+        [{"type": "group", "userId": "u", "groupId": "acme", "traits": {**CREATE, "plan": "pro"}}],
+    )
     await settle(client, tenant, rows)
     assert (await account(client, tenant))["custom"] == {}
     assert await fields(client, tenant) == {}

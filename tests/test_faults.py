@@ -38,8 +38,15 @@ MESSAGES = 1500
 def sdk_load(host: str, write_key: str, prefix: str) -> subprocess.Popen[str]:
     """The Node SDK sending MESSAGES messages over about four seconds, retrying for long."""
     clients.install()
-    options = {"host": host, "writeKey": write_key, "count": MESSAGES, "prefix": prefix,
-               "pace": 2, "flushAt": 10, "maxRetries": 30}  # fmt: skip
+    options = {
+        "host": host,
+        "writeKey": write_key,
+        "count": MESSAGES,
+        "prefix": prefix,
+        "pace": 2,
+        "flushAt": 10,
+        "maxRetries": 30,
+    }
     return clients.start("node-sdk.mjs", options)
 
 
@@ -112,8 +119,9 @@ def test_postgres_outage_under_sdk_load_answers_503_and_retries_land_everything(
         sdk.kill()
         gateway.stop()
 
-    answers = Counter(line["status"] for line in request_log(gateway.log_path)
-                      if line["path"] == "/v1/batch")  # fmt: skip
+    answers = Counter(
+        line["status"] for line in request_log(gateway.log_path) if line["path"] == "/v1/batch"
+    )
     assert set(answers) == {200, 503}, answers  # nothing else, 5xx or otherwise
     assert [line for line in lines if "failed" in line] == []
     stored = stored_ids(Rows(url), tenant)
@@ -126,22 +134,29 @@ def test_freshsales_down_for_a_while_then_the_outbox_catches_up(
 ) -> None:
     address = emulator_address()  # nothing listens there yet: connections are refused
     gateway = start_server(
-        database_url, tmp_path / "gateway",
-        PULSEGATE_OUTBOX_INTERVAL_SECONDS="1", PULSEGATE_NIGHTLY_CRON="0 0 30 2 *",
-    )  # fmt: skip
+        database_url,
+        tmp_path / "gateway",
+        PULSEGATE_OUTBOX_INTERVAL_SECONDS="1",
+        PULSEGATE_NIGHTLY_CRON="0 0 30 2 *",
+    )
     api = httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {tenant.api_key}"})
     try:
         created = api.post(
             "/api/v1/destinations",
-            json={"kind": "freshsales", "name": "crm", "api_key": "test-key",
-                  "domain": f"http://{address[0]}:{address[1]}"},
-        )  # fmt: skip
+            json={
+                "kind": "freshsales",
+                "name": "crm",
+                "api_key": "test-key",
+                "domain": f"http://{address[0]}:{address[1]}",
+            },
+        )
         assert created.status_code == 201, created.text
         deliveries = f"/api/v1/destinations/{created.json()['id']}/deliveries?limit=100"
         sdk = SegmentClient(tenant.write_key, host=gateway.url, sync_mode=True)
         for user in range(20):
-            sdk.identify(f"u-{user}", {"email": f"user{user}@acme.example"},
-                         message_id=f"down-{user}")  # fmt: skip
+            sdk.identify(
+                f"u-{user}", {"email": f"user{user}@acme.example"}, message_id=f"down-{user}"
+            )
 
         def states() -> list[dict[str, Any]]:
             items: list[dict[str, Any]] = api.get(deliveries).json()["items"]
@@ -160,9 +175,11 @@ def test_freshsales_down_for_a_while_then_the_outbox_catches_up(
             while (items := states()) and {item["status"] for item in items} != {"sent"}:
                 assert time.monotonic() < deadline, items
                 time.sleep(0.5)
-        upserts = Counter(request["body"]["contact"]["emails"]
-                          for request in emulator.state.requests
-                          if request["path"].endswith("/contacts/upsert"))  # fmt: skip
+        upserts = Counter(
+            request["body"]["contact"]["emails"]
+            for request in emulator.state.requests
+            if request["path"].endswith("/contacts/upsert")
+        )
         assert upserts == {f"user{user}@acme.example": 1 for user in range(20)}
         assert len(emulator.state.records["contacts"]) == 20
     finally:

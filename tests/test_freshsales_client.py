@@ -86,12 +86,16 @@ async def test_answers_are_classified_with_freshsales_messages(emulator: Running
     try:
         denied = await error_of(wrong_key)
         assert (denied.kind, denied.status, denied.message) == (
-            "rejected", 401, "Incorrect or expired API key",
-        )  # fmt: skip
+            "rejected",
+            401,
+            "Incorrect or expired API key",
+        )
         invalid = await error_of(client)  # a new account needs a name
         assert (invalid.kind, invalid.status, invalid.message) == (
-            "rejected", 400, "Name can't be blank",
-        )  # fmt: skip
+            "rejected",
+            400,
+            "Name can't be blank",
+        )
         emulator.state.faults.fail_next = 1
         assert (await error_of(client, name="A")).kind == "retryable"
         assert (await client.upsert_sales_account(unique={"name": "A"}, account={}))["name"] == "A"

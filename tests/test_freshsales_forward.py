@@ -58,8 +58,10 @@ async def deliver(gateway: Gateway, message: dict[str, Any], **options: Any) -> 
     """Send `message` as an SDK would, to a destination of its own with `options`; run the
     outbox once; return the delivery as the API lists it."""
     number = next(gateway.numbers)
-    gateway.rows.query("UPDATE destinations SET enabled = false WHERE workspace_id = %s "
-                       "RETURNING 1", gateway.tenant.workspace_id)  # fmt: skip
+    gateway.rows.query(
+        "UPDATE destinations SET enabled = false WHERE workspace_id = %s RETURNING 1",
+        gateway.tenant.workspace_id,
+    )
     destination = await connect(
         gateway.client, gateway.tenant, gateway.emulator, name=f"crm-{number}", **options
     )
@@ -82,8 +84,9 @@ async def forward(
     before = len(gateway.emulator.state.requests)
     delivery = await deliver(gateway, message, **options)
     assert delivery["status"] == "sent", delivery
-    return [r for r in gateway.emulator.state.requests[before:]
-            if not r["path"].endswith("/fields")]  # fmt: skip
+    return [
+        r for r in gateway.emulator.state.requests[before:] if not r["path"].endswith("/fields")
+    ]
 
 
 async def refused(gateway: Gateway, message: dict[str, Any], **options: Any) -> str:
@@ -102,12 +105,19 @@ def only(requests: list[dict[str, Any]]) -> tuple[str, Any]:
 
 
 IDENTIFY_1 = {
-    "type": "identify", "anonymousId": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
+    "type": "identify",
+    "anonymousId": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
     "originalTimestamp": TS,
-    "traits": {"email": "testuser@google.com", "first_name": "Rk", "last_name": "Mishra",
-               "mobileNumber": "1-926-555-9504", "lifecycleStageId": 71010794467,
-               "phone": "9988776655", "owner_id": "70000090119"},
-}  # fmt: skip
+    "traits": {
+        "email": "testuser@google.com",
+        "first_name": "Rk",
+        "last_name": "Mishra",
+        "mobileNumber": "1-926-555-9504",
+        "lifecycleStageId": 71010794467,
+        "phone": "9988776655",
+        "owner_id": "70000090119",
+    },
+}
 
 
 async def test_case_1_identify_upserts_the_contact(gateway: Gateway) -> None:
@@ -115,13 +125,18 @@ async def test_case_1_identify_upserts_the_contact(gateway: Gateway) -> None:
     assert path == "/crm/sales/api/contacts/upsert"
     assert body == {
         "contact": {
-            "emails": "testuser@google.com", "first_name": "Rk", "last_name": "Mishra",
-            "work_number": "9988776655", "external_id": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
-            "mobile_number": "1-926-555-9504", "lifecycle_stage_id": 71010794467,
-            "created_at": STORED_TS, "updated_at": STORED_TS,
+            "emails": "testuser@google.com",
+            "first_name": "Rk",
+            "last_name": "Mishra",
+            "work_number": "9988776655",
+            "external_id": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
+            "mobile_number": "1-926-555-9504",
+            "lifecycle_stage_id": 71010794467,
+            "created_at": STORED_TS,
+            "updated_at": STORED_TS,
         },
         "unique_identifier": {"emails": "testuser@google.com"},
-    }  # fmt: skip
+    }
 
 
 async def test_case_2_numbers_that_are_not_numbers_are_dropped(gateway: Gateway) -> None:
@@ -139,26 +154,48 @@ async def test_case_3_identify_needs_an_email(gateway: Gateway) -> None:
 async def test_case_4_context_traits_and_an_address_object(gateway: Gateway) -> None:
     address = {k: k for k in ("street", "city", "state", "country", "postalCode")}
     message = {
-        "type": "identify", "userId": "user113", "timestamp": "2022-08-30T11:28:43.647+05:30",
-        "context": {"traits": {"email": "user112@mail.com", "firstName": "sample1",
-                               "lastName": "user1", "address": address}},
-    }  # fmt: skip
+        "type": "identify",
+        "userId": "user113",
+        "timestamp": "2022-08-30T11:28:43.647+05:30",
+        "context": {
+            "traits": {
+                "email": "user112@mail.com",
+                "firstName": "sample1",
+                "lastName": "user1",
+                "address": address,
+            }
+        },
+    }
     _, body = only(await forward(gateway, message))
     assert body["contact"] == {
-        "emails": "user112@mail.com", "first_name": "sample1", "last_name": "user1",
-        "external_id": "user113", "address": "street city state country postalCode",
-        "city": "city", "state": "state", "country": "country", "zipcode": "postalCode",
-        "created_at": "2022-08-30T05:58:43.647Z", "updated_at": "2022-08-30T05:58:43.647Z",
-    }  # fmt: skip
+        "emails": "user112@mail.com",
+        "first_name": "sample1",
+        "last_name": "user1",
+        "external_id": "user113",
+        "address": "street city state country postalCode",
+        "city": "city",
+        "state": "state",
+        "country": "country",
+        "zipcode": "postalCode",
+        "created_at": "2022-08-30T05:58:43.647Z",
+        "updated_at": "2022-08-30T05:58:43.647Z",
+    }
 
 
 GROUP_5 = {
-    "type": "group", "originalTimestamp": TS,
+    "type": "group",
+    "originalTimestamp": TS,
     "context": {"traits": {"email": "testuser@google.com"}},
-    "traits": {"name": "Mark Twain", "phone": "919191919191", "numberOfEmployees": 51,
-               "annualRevenue": 1000, "address": "Red Colony", "city": "Lal colony",
-               "state": "Haryana"},
-}  # fmt: skip
+    "traits": {
+        "name": "Mark Twain",
+        "phone": "919191919191",
+        "numberOfEmployees": 51,
+        "annualRevenue": 1000,
+        "address": "Red Colony",
+        "city": "Lal colony",
+        "state": "Haryana",
+    },
+}
 
 
 async def test_case_5_group_links_the_account_to_the_users_contact(
@@ -170,16 +207,21 @@ async def test_case_5_group_links_the_account_to_the_users_contact(
         second = await client.upsert_sales_account(unique={"name": "Two"}, account={})
         await client.upsert_contact(
             email="testuser@google.com",
-            contact={"sales_accounts": [{"id": first["id"], "is_primary": True},
-                                        {"id": second["id"], "is_primary": False}]},
-        )  # fmt: skip
+            contact={
+                "sales_accounts": [
+                    {"id": first["id"], "is_primary": True},
+                    {"id": second["id"], "is_primary": False},
+                ]
+            },
+        )
     finally:
         await client.aclose()
 
     lookup, account, link = await forward(gateway, GROUP_5)
     assert (lookup["path"], lookup["query"]) == (
-        "/crm/sales/api/contacts/upsert", {"include": "sales_accounts"},
-    )  # fmt: skip
+        "/crm/sales/api/contacts/upsert",
+        {"include": "sales_accounts"},
+    )
     assert lookup["body"] == {
         "unique_identifier": {"emails": "testuser@google.com"},
         "contact": {"emails": "testuser@google.com"},
@@ -188,9 +230,19 @@ async def test_case_5_group_links_the_account_to_the_users_contact(
     assert account["body"]["unique_identifier"] == {"name": "Mark Twain"}
     new_id = gateway.emulator.state.requests[-1]["body"]["contact"]["sales_accounts"][-1]["id"]
     linked = ((first["id"], "One", True), (second["id"], "Two", False))
-    existing = [{"partial": True, "id": i, "name": n, "avatar": None, "website": None,
-                 "last_contacted": None, "record_type_id": "1", "is_primary": p}
-                for i, n, p in linked]  # fmt: skip
+    existing = [
+        {
+            "partial": True,
+            "id": i,
+            "name": n,
+            "avatar": None,
+            "website": None,
+            "last_contacted": None,
+            "record_type_id": "1",
+            "is_primary": p,
+        }
+        for i, n, p in linked
+    ]
     assert link["body"] == {
         "contact": {"sales_accounts": [*existing, {"id": new_id, "is_primary": False}]},
         "unique_identifier": {"emails": "testuser@google.com"},
@@ -211,13 +263,17 @@ async def test_case_6_group_without_email_upserts_the_account_only(
     assert body == {
         "unique_identifier": {"name": "div-quer"},
         "sales_account": {
-            "name": "div-quer", "phone": "919191919191", "number_of_employees": 51,
+            "name": "div-quer",
+            "phone": "919191919191",
+            "number_of_employees": 51,
             "annual_revenue": 1000,
             "address": "Red Colony",  # fixed defect: RudderStack sends "" for a string address
-            "city": "Lal colony", "state": "Haryana", "created_at": STORED_TS,
+            "city": "Lal colony",
+            "state": "Haryana",
+            "created_at": STORED_TS,
             "updated_at": STORED_TS,
         },
-    }  # fmt: skip
+    }
 
 
 async def test_case_7_group_needs_a_name(gateway: Gateway) -> None:
@@ -226,12 +282,18 @@ async def test_case_7_group_needs_a_name(gateway: Gateway) -> None:
 
 
 ACTIVITY = {
-    "type": "track", "event": "sales_activity", "originalTimestamp": "2020-10-20T08:14:28.778Z",
+    "type": "track",
+    "event": "sales_activity",
+    "originalTimestamp": "2020-10-20T08:14:28.778Z",
     "context": {"traits": {"email": "test@rudderstack.com"}, "externalId": {"type": "Contact"}},
-    "properties": {"salesActivityName": "own-calender", "title": "new Contact",
-                   "startDate": "2021-05-04T17:00:00+05:30", "endDate": "2022-06-04T17:30:00+05:30",
-                   "ownerId": "70054866612"},
-}  # fmt: skip
+    "properties": {
+        "salesActivityName": "own-calender",
+        "title": "new Contact",
+        "startDate": "2021-05-04T17:00:00+05:30",
+        "endDate": "2022-06-04T17:30:00+05:30",
+        "ownerId": "70054866612",
+    },
+}
 
 
 async def test_case_8_a_sales_activity_needs_a_title(gateway: Gateway) -> None:
@@ -252,13 +314,18 @@ async def test_case_9_a_mapped_event_becomes_a_sales_activity(gateway: Gateway) 
     contact_id = gateway.emulator.state.records["contacts"].popitem()[0]
     assert created["body"] == {
         "sales_activity": {
-            "title": "new Contact", "sales_activity_name": "own-calender",
-            "sales_activity_type_id": 70000666879, "start_date": "2021-05-04T17:00:00+05:30",
-            "end_date": "2022-06-04T17:30:00+05:30", "owner_id": "70054866612",
-            "targetable_type": "Contact", "targetable_id": contact_id,
-            "created_at": "2020-10-20T08:14:28.778Z", "updated_at": "2020-10-20T08:14:28.778Z",
+            "title": "new Contact",
+            "sales_activity_name": "own-calender",
+            "sales_activity_type_id": 70000666879,
+            "start_date": "2021-05-04T17:00:00+05:30",
+            "end_date": "2022-06-04T17:30:00+05:30",
+            "owner_id": "70054866612",
+            "targetable_type": "Contact",
+            "targetable_id": contact_id,
+            "created_at": "2020-10-20T08:14:28.778Z",
+            "updated_at": "2020-10-20T08:14:28.778Z",
         }
-    }  # fmt: skip
+    }
 
 
 async def test_case_10_a_type_id_is_kept_as_sent_and_top_level_email_ignored(
@@ -282,25 +349,35 @@ async def test_case_10_a_type_id_is_kept_as_sent_and_top_level_email_ignored(
 )
 async def test_case_11_a_given_target_needs_no_lookup(gateway: Gateway, external_id: Any) -> None:
     properties = {**ACTIVITY["properties"], "salesActivityTypeId": "70000663932"}
-    message = {**ACTIVITY, "properties": properties,
-               "context": {**ACTIVITY["context"], "externalId": external_id}}  # fmt: skip
+    message = {
+        **ACTIVITY,
+        "properties": properties,
+        "context": {**ACTIVITY["context"], "externalId": external_id},
+    }
     path, body = only(await forward(gateway, message))
     assert path == "/crm/sales/api/sales_activities"
     assert body["sales_activity"]["targetable_id"] == "70052305908"
 
 
 async def test_case_12_and_13_lifecycle_stage_by_id_or_by_name(gateway: Gateway) -> None:
-    by_id = {"type": "track", "event": "lifecycle_stage",
-             "properties": {"email": "jamessampleton3@gmail.com",
-                            "lifecycleStageId": "71012139273"}}  # fmt: skip
+    by_id = {
+        "type": "track",
+        "event": "lifecycle_stage",
+        "properties": {"email": "jamessampleton3@gmail.com", "lifecycleStageId": "71012139273"},
+    }
     _, body = only(await forward(gateway, by_id))
     assert body == {
         "contact": {"lifecycle_stage_id": "71012139273"},
         "unique_identifier": {"emails": "jamessampleton3@gmail.com"},
     }
-    by_name = {"type": "track", "event": "Lifecycle Stage",
-               "properties": {"email": "jamessampleton6@gmail.com",
-                              "lifecycleStageName": "final Customer"}}  # fmt: skip
+    by_name = {
+        "type": "track",
+        "event": "Lifecycle Stage",
+        "properties": {
+            "email": "jamessampleton6@gmail.com",
+            "lifecycleStageName": "final Customer",
+        },
+    }
     stages, update = await forward(gateway, by_name)
     assert stages["path"] == "/crm/sales/api/selector/lifecycle_stages"
     final_customer = next(
@@ -315,22 +392,38 @@ async def test_case_12_and_13_lifecycle_stage_by_id_or_by_name(gateway: Gateway)
 async def test_case_14_and_15_the_references_errors(gateway: Gateway) -> None:
     stage = {"type": "track", "event": "lifecycle_stage", "properties": {"email": "a@b.c"}}
     cases = [
-        ({**stage, "properties": {"email": "a@b.c", "lifecycleStageName": "final ExCustomer"}},
-         "failed to fetch lifeCycleStages with final ExCustomer"),
-        ({**stage, "properties": {"lifecycleStageId": "1"}},
-         "email is required for updating life Cycle Stages. Aborting!"),
+        (
+            {**stage, "properties": {"email": "a@b.c", "lifecycleStageName": "final ExCustomer"}},
+            "failed to fetch lifeCycleStages with final ExCustomer",
+        ),
+        (
+            {**stage, "properties": {"lifecycleStageId": "1"}},
+            "email is required for updating life Cycle Stages. Aborting!",
+        ),
         (stage, "Either of lifecycleStageName or lifecycleStageId is required. Aborting!"),
-        ({**ACTIVITY, "properties": {k: v for k, v in ACTIVITY["properties"].items()
-                                     if k != "salesActivityName"}},
-         "Either of sales activity name or sales activity type id is required. Aborting!"),
-        ({**ACTIVITY, "context": {"externalId": {"type": "Contact"}}},
-         "Either of email or targetable_id is required for creating sales activity. Aborting!"),
-        ({**ACTIVITY, "context": {"externalId": {"type": "SalesAccount"}}},
-         "targetable_id is required. Aborting!"),
-        ({**ACTIVITY, "properties": {**ACTIVITY["properties"], "salesActivityName": "Nope"}},
-         "sales Activity Nope doesn't exists. Aborting!"),
+        (
+            {
+                **ACTIVITY,
+                "properties": {
+                    k: v for k, v in ACTIVITY["properties"].items() if k != "salesActivityName"
+                },
+            },
+            "Either of sales activity name or sales activity type id is required. Aborting!",
+        ),
+        (
+            {**ACTIVITY, "context": {"externalId": {"type": "Contact"}}},
+            "Either of email or targetable_id is required for creating sales activity. Aborting!",
+        ),
+        (
+            {**ACTIVITY, "context": {"externalId": {"type": "SalesAccount"}}},
+            "targetable_id is required. Aborting!",
+        ),
+        (
+            {**ACTIVITY, "properties": {**ACTIVITY["properties"], "salesActivityName": "Nope"}},
+            "sales Activity Nope doesn't exists. Aborting!",
+        ),
         ({**stage, "event": "Add to Cart"}, "event name Add to Cart is not supported. Aborting!"),
-    ]  # fmt: skip
+    ]
     for message, expected in cases:
         assert await refused(gateway, message) == expected
 
@@ -347,10 +440,21 @@ async def test_case_15_what_the_gateway_stops_before_the_destination(
         path = "/v1/track" if "event" in body else "/v1/batch"
         payload = body if "event" in body else {"batch": [body]}
         await client.post(path, json=payload, headers=basic(tenant.write_key))
-    await send(client, tenant, [{"type": "page", "userId": "u", "name": "Home",
-                                 "messageId": "page-1"}])  # fmt: skip
-    await send(client, tenant, [{"type": "identify", "userId": "u", "messageId": "last",
-                                 "traits": {"email": "u@acme.com"}}])  # fmt: skip
+    await send(
+        client, tenant, [{"type": "page", "userId": "u", "name": "Home", "messageId": "page-1"}]
+    )
+    await send(
+        client,
+        tenant,
+        [
+            {
+                "type": "identify",
+                "userId": "u",
+                "messageId": "last",
+                "traits": {"email": "u@acme.com"},
+            }
+        ],
+    )
     [queued] = await deliveries(client, tenant, destination, 1)
     assert queued["message_id"] == "last"  # the page was stored but not queued
     codes = sorted(r["reasons"][0]["code"] for r in rows.rejected(tenant.workspace_id))
@@ -367,11 +471,18 @@ async def test_case_15_what_the_gateway_stops_before_the_destination(
 
 async def test_segment_reserved_traits_and_custom_fields(gateway: Gateway) -> None:
     message = {
-        "type": "identify", "userId": "u-1", "timestamp": TS,
-        "traits": {"email": "ada@acme.com", "title": "CTO", "phone": "555-0100",
-                   "cfAlternateNumber": "555-0199", "cf_health_score": 80,
-                   "cfNotAField": "dropped"},
-    }  # fmt: skip
+        "type": "identify",
+        "userId": "u-1",
+        "timestamp": TS,
+        "traits": {
+            "email": "ada@acme.com",
+            "title": "CTO",
+            "phone": "555-0100",
+            "cfAlternateNumber": "555-0199",
+            "cf_health_score": 80,
+            "cfNotAField": "dropped",
+        },
+    }
     _, body = only(await forward(gateway, message))
     contact = body["contact"]
     assert (contact["job_title"], contact["work_number"]) == ("CTO", "555-0100")
@@ -380,34 +491,50 @@ async def test_segment_reserved_traits_and_custom_fields(gateway: Gateway) -> No
 
 async def test_identify_with_company_and_deal(gateway: Gateway) -> None:
     message = {
-        "type": "identify", "userId": "u-2", "timestamp": TS,
-        "traits": {"email": "lin@acme.com", "company": {"name": "Example.com"},
-                   "deal": {"name": "Sample Deal", "amount": 1234}},
-    }  # fmt: skip
+        "type": "identify",
+        "userId": "u-2",
+        "timestamp": TS,
+        "traits": {
+            "email": "lin@acme.com",
+            "company": {"name": "Example.com"},
+            "deal": {"name": "Sample Deal", "amount": 1234},
+        },
+    }
     contact, account, link, lookup, deal = await forward(gateway, message)
     assert contact["query"] == {"include": "sales_accounts"}
     assert account["body"] == {
-        "unique_identifier": {"name": "Example.com"}, "sales_account": {"name": "Example.com"},
-    }  # fmt: skip
+        "unique_identifier": {"name": "Example.com"},
+        "sales_account": {"name": "Example.com"},
+    }
     [(account_id, _)] = gateway.emulator.state.records["sales_accounts"].items()
     assert link["body"]["contact"] == {"sales_accounts": [{"id": account_id, "is_primary": True}]}
     [(contact_id, _)] = gateway.emulator.state.records["contacts"].items()
     assert lookup["body"] == {
         "filter_rule": [{"attribute": "name", "operator": "is_in", "value": "Sample Deal"}]
     }
-    assert deal["body"] == {"deal": {"name": "Sample Deal", "amount": 1234,
-                                     "contacts_added_list": [contact_id],
-                                     "sales_account_id": account_id}}  # fmt: skip
+    assert deal["body"] == {
+        "deal": {
+            "name": "Sample Deal",
+            "amount": 1234,
+            "contacts_added_list": [contact_id],
+            "sales_account_id": account_id,
+        }
+    }
 
 
 async def test_a_deal_whose_answer_was_lost_is_not_created_twice(gateway: Gateway) -> None:
     """The deal was created but its answer lost (504): the outbox retries the delivery, finds
     the deal by its name and account, and updates it instead of creating a second one."""
     message = {
-        "type": "identify", "userId": "u-3", "timestamp": TS,
-        "traits": {"email": "ray@acme.com", "company": {"name": "Acme"},
-                   "deal": {"name": "Renewal", "amount": 900}},
-    }  # fmt: skip
+        "type": "identify",
+        "userId": "u-3",
+        "timestamp": TS,
+        "traits": {
+            "email": "ray@acme.com",
+            "company": {"name": "Acme"},
+            "deal": {"name": "Renewal", "amount": 900},
+        },
+    }
     gateway.emulator.state.faults.lose = "/deals"
     first = await deliver(gateway, message)
     assert (first["status"], first["attempts"]) == ("pending", 1), first
@@ -422,16 +549,22 @@ async def test_a_deal_whose_answer_was_lost_is_not_created_twice(gateway: Gatewa
     assert retried["status"] == "sent"
     [(deal_id, deal)] = gateway.emulator.state.records["deals"].items()
     assert (deal["name"], deal["amount"]) == ("Renewal", 900)
-    writes = [(r["method"], r["path"]) for r in gateway.emulator.state.requests
-              if r["path"].startswith("/crm/sales/api/deals")]  # fmt: skip
+    writes = [
+        (r["method"], r["path"])
+        for r in gateway.emulator.state.requests
+        if r["path"].startswith("/crm/sales/api/deals")
+    ]
     assert writes == [("POST", "/crm/sales/api/deals"), ("PUT", f"/crm/sales/api/deals/{deal_id}")]
 
 
 PAGE = {
-    "type": "page", "userId": "u-7", "name": "Pricing", "timestamp": TS,
+    "type": "page",
+    "userId": "u-7",
+    "name": "Pricing",
+    "timestamp": TS,
     "context": {"traits": {"email": "pat@acme.com"}},
     "properties": {"url": "https://acme.com/pricing", "title": "Pricing - Acme"},
-}  # fmt: skip
+}
 ACTIVITIES = {"activity_type": "Product usage", "activity_owner_id": 70000090119}
 
 
@@ -441,40 +574,53 @@ async def test_page_calls_become_sales_activities_when_asked(gateway: Gateway) -
     )
     assert types["path"] == "/crm/sales/api/selector/sales_activity_types"
     assert contact["body"] == {
-        "unique_identifier": {"emails": "pat@acme.com"}, "contact": {"emails": "pat@acme.com"},
-    }  # fmt: skip
+        "unique_identifier": {"emails": "pat@acme.com"},
+        "contact": {"emails": "pat@acme.com"},
+    }
     [contact_id] = gateway.emulator.state.records["contacts"]
     assert created["body"] == {
         "sales_activity": {
-            "title": "Viewed Pricing", "sales_activity_type_id": 70000777001,
-            "owner_id": 70000090119, "start_date": STORED_TS, "end_date": STORED_TS,
-            "targetable_type": "Contact", "targetable_id": contact_id,
+            "title": "Viewed Pricing",
+            "sales_activity_type_id": 70000777001,
+            "owner_id": 70000090119,
+            "start_date": STORED_TS,
+            "end_date": STORED_TS,
+            "targetable_type": "Contact",
+            "targetable_id": contact_id,
             "notes": "url: https://acme.com/pricing\ntitle: Pricing - Acme",
         }
-    }  # fmt: skip
+    }
 
 
 async def test_unmapped_events_are_rejected_skipped_or_recorded_as_configured(
     gateway: Gateway,
 ) -> None:
-    event = {"type": "track", "userId": "u-8", "event": "Report Exported", "timestamp": TS,
-             "context": {"traits": {"email": "kim@acme.com"}},
-             "properties": {"rows": 120}}  # fmt: skip
+    event = {
+        "type": "track",
+        "userId": "u-8",
+        "event": "Report Exported",
+        "timestamp": TS,
+        "context": {"traits": {"email": "kim@acme.com"}},
+        "properties": {"rows": 120},
+    }
     assert await refused(gateway, event) == (
         "event name Report Exported is not supported. Aborting!"
     )
     before = len(gateway.emulator.state.requests)
     skipped = await deliver(gateway, event, other_events="skip")
     assert (skipped["status"], skipped["last_error"]) == (
-        "skipped", "event Report Exported has no mapping; this destination skips those",
-    )  # fmt: skip
+        "skipped",
+        "event Report Exported has no mapping; this destination skips those",
+    )
     assert gateway.emulator.state.requests[before:] == []
 
     *_, created = await forward(gateway, event, other_events="sales_activity", **ACTIVITIES)
     activity = created["body"]["sales_activity"]
     assert (activity["title"], activity["notes"], activity["sales_activity_type_id"]) == (
-        "Report Exported", "rows: 120", 70000777001,
-    )  # fmt: skip
+        "Report Exported",
+        "rows: 120",
+        70000777001,
+    )
 
     # The contact's own owner wins over the destination's default.
     [contact] = gateway.emulator.state.records["contacts"].values()
@@ -487,10 +633,15 @@ async def test_recording_activities_needs_an_activity_type(gateway: Gateway) -> 
     for options in ({"message_types": ["page"]}, {"other_events": "sales_activity"}):
         response = await gateway.client.post(
             "/api/v1/destinations",
-            json={"kind": "freshsales", "name": "x", "domain": "x.myfreshworks.com",
-                  "api_key": "k", **options},
+            json={
+                "kind": "freshsales",
+                "name": "x",
+                "domain": "x.myfreshworks.com",
+                "api_key": "k",
+                **options,
+            },
             headers=bearer(gateway.tenant),
-        )  # fmt: skip
+        )
         assert (response.status_code, response.json()["code"]) == (400, "activity_type_required")
 
 
@@ -514,9 +665,12 @@ async def test_classic_identify_makes_a_lead_unless_traits_ask_for_a_contact(
     gateway: Gateway, fs_contact: Any
 ) -> None:
     traits: dict[str, Any] = {
-        "email": "lee@acme.com", "first_name": "Lee", "cfAlternateNumber": "555-0199",
-        "company": {"name": "Acme"}, "deal": {"name": "Pilot", "amount": 500},
-    }  # fmt: skip
+        "email": "lee@acme.com",
+        "first_name": "Lee",
+        "cfAlternateNumber": "555-0199",
+        "company": {"name": "Acme"},
+        "deal": {"name": "Pilot", "amount": 500},
+    }
     spelling = "fsContact" if isinstance(fs_contact, str) else "fs_contact"
     if fs_contact is not None:
         traits[spelling] = fs_contact
@@ -532,26 +686,42 @@ async def test_classic_identify_makes_a_lead_unless_traits_ask_for_a_contact(
     assert {r["headers"]["host"] for r in sent} == {"acme.freshsales.io"}
     if fs_contact in (True, "true", "1"):
         assert [r["path"] for r in sent if r["method"] == "POST"] == [
-            "/api/contacts/upsert", "/api/sales_accounts/upsert", "/api/contacts/upsert",
-            "/api/filtered_search/deal", "/api/deals",
-        ]  # fmt: skip
+            "/api/contacts/upsert",
+            "/api/sales_accounts/upsert",
+            "/api/contacts/upsert",
+            "/api/filtered_search/deal",
+            "/api/deals",
+        ]
         return
     fields, lead = sent
     assert fields["path"] == "/api/settings/leads/fields"
-    assert (lead["path"], lead["body"]) == ("/api/leads/upsert", {
-        "unique_identifier": {"emails": "lee@acme.com"},
-        "lead": {"emails": "lee@acme.com", "first_name": "Lee", "external_id": "u-9",
-                 "created_at": STORED_TS, "updated_at": STORED_TS,
-                 "custom_field": {"cf_alternate_number": "555-0199"},
-                 "company": {"name": "Acme"}, "deal": {"name": "Pilot", "amount": 500}},
-    })  # fmt: skip
+    assert (lead["path"], lead["body"]) == (
+        "/api/leads/upsert",
+        {
+            "unique_identifier": {"emails": "lee@acme.com"},
+            "lead": {
+                "emails": "lee@acme.com",
+                "first_name": "Lee",
+                "external_id": "u-9",
+                "created_at": STORED_TS,
+                "updated_at": STORED_TS,
+                "custom_field": {"cf_alternate_number": "555-0199"},
+                "company": {"name": "Acme"},
+                "deal": {"name": "Pilot", "amount": 500},
+            },
+        },
+    )
 
 
 async def test_a_leads_page_call_on_classic_is_recorded_on_the_lead(gateway: Gateway) -> None:
     """On Classic an identify makes a lead; the person's later page call is a sales activity
     on that lead, and no contact is made for them."""
-    identify = {"type": "identify", "userId": "u-10", "timestamp": STORED_TS,
-                "traits": {"email": "lou@acme.com", "first_name": "Lou"}}  # fmt: skip
+    identify = {
+        "type": "identify",
+        "userId": "u-10",
+        "timestamp": STORED_TS,
+        "traits": {"email": "lou@acme.com", "first_name": "Lou"},
+    }
     page = {**PAGE, "userId": "u-10", "context": {"traits": {"email": "lou@acme.com"}}}
     http = httpx.AsyncClient(transport=ToEmulator(gateway.emulator.url))
     client = FreshsalesClient(domain="acme.freshsales.io", api_key="test-key", http=http)

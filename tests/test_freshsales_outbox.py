@@ -40,10 +40,15 @@ async def connect(
 ) -> str:
     response = await client.post(
         "/api/v1/destinations",
-        json={"kind": "freshsales", "name": "crm", "domain": emulator.url,
-              "api_key": "test-key", **options},
+        json={
+            "kind": "freshsales",
+            "name": "crm",
+            "domain": emulator.url,
+            "api_key": "test-key",
+            **options,
+        },
         headers=bearer(tenant),
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.text
     assert "api_key" not in response.json()
     return str(response.json()["id"])
@@ -56,9 +61,10 @@ async def deliveries(
     deadline = time.monotonic() + 10
     while True:
         items: list[dict[str, Any]] = (
-            await client.get(f"/api/v1/destinations/{destination}/deliveries?limit=1000",
-                             headers=bearer(tenant))
-        ).json()["items"]  # fmt: skip
+            await client.get(
+                f"/api/v1/destinations/{destination}/deliveries?limit=1000", headers=bearer(tenant)
+            )
+        ).json()["items"]
         if len(items) >= count:
             return items
         assert time.monotonic() < deadline, items
@@ -67,8 +73,12 @@ async def deliveries(
 
 def identify(user: int, version: int) -> dict[str, Any]:
     traits = {"email": f"user{user}@acme.com", "first_name": f"u{user}-v{version}"}
-    return {"type": "identify", "userId": f"u-{user}", "messageId": f"id-{user}-{version}",
-            "traits": traits}  # fmt: skip
+    return {
+        "type": "identify",
+        "userId": f"u-{user}",
+        "messageId": f"id-{user}-{version}",
+        "traits": traits,
+    }
 
 
 @pytest.mark.usefixtures("sole_delivery_job")
@@ -149,19 +159,24 @@ async def test_a_message_that_cannot_be_forwarded_is_rejected_with_its_reason(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator
 ) -> None:
     destination = await connect(client, tenant, emulator, message_types=["identify", "group"])
-    await send(client, tenant, [
-        {"type": "identify", "userId": "u-9", "messageId": "no-email", "traits": {"name": "x"}},
-        {"type": "group", "userId": "u-9", "groupId": "g", "messageId": "no-name"},
-        {"type": "track", "userId": "u-9", "event": "Not Forwarded", "messageId": "track"},
-    ])  # fmt: skip
+    await send(
+        client,
+        tenant,
+        [
+            {"type": "identify", "userId": "u-9", "messageId": "no-email", "traits": {"name": "x"}},
+            {"type": "group", "userId": "u-9", "groupId": "g", "messageId": "no-name"},
+            {"type": "track", "userId": "u-9", "event": "Not Forwarded", "messageId": "track"},
+        ],
+    )
     queued = await deliveries(client, tenant, destination, 2)
     outbox = Outbox(app.state.engine, app.state.secret_box)
     await outbox.deliver_due()  # one message per user and run: the user's first
     await outbox.deliver_due()
     rejected = (
-        await client.get(f"/api/v1/destinations/{destination}/deliveries?status=rejected",
-                         headers=bearer(tenant))
-    ).json()["items"]  # fmt: skip
+        await client.get(
+            f"/api/v1/destinations/{destination}/deliveries?status=rejected", headers=bearer(tenant)
+        )
+    ).json()["items"]
     assert sorted((d["message_id"], d["last_error"]) for d in rejected) == [
         ("no-email", 'Missing required value from "emailOnly"'),
         ("no-name", 'Missing required value from "name"'),
@@ -179,20 +194,36 @@ def test_segment_sdk_in_freshsales_request_out_through_a_running_server(
     api_key = cli_json(live_server.env, "apikey", "create", source["workspace_id"])["api_key"]
     created = httpx.post(
         f"{live_server.url}/api/v1/destinations",
-        json={"kind": "freshsales", "name": "crm", "domain": emulator.url + "/",
-              "api_key": "test-key"},
+        json={
+            "kind": "freshsales",
+            "name": "crm",
+            "domain": emulator.url + "/",
+            "api_key": "test-key",
+        },
         headers={"Authorization": f"Bearer {api_key}"},
-    )  # fmt: skip
+    )
     assert created.status_code == 201, created.text
     sdk = SegmentClient(source["write_key"], host=live_server.url, sync_mode=True)
-    sdk.identify(None, {"email": "testuser@google.com", "first_name": "Rk", "last_name": "Mishra",
-                        "mobileNumber": "1-926-555-9504", "lifecycleStageId": 71010794467,
-                        "phone": "9988776655", "owner_id": "70000090119"},
-                 anonymous_id="ea5cfab2-3961-4d8a-8187-3d1858c99099")  # fmt: skip
+    sdk.identify(
+        None,
+        {
+            "email": "testuser@google.com",
+            "first_name": "Rk",
+            "last_name": "Mishra",
+            "mobileNumber": "1-926-555-9504",
+            "lifecycleStageId": 71010794467,
+            "phone": "9988776655",
+            "owner_id": "70000090119",
+        },
+        anonymous_id="ea5cfab2-3961-4d8a-8187-3d1858c99099",
+    )
 
     deadline = time.monotonic() + 30
-    while not (upserts := [r for r in emulator.state.requests
-                           if r["path"] == "/crm/sales/api/contacts/upsert"]):  # fmt: skip
+    while not (
+        upserts := [
+            r for r in emulator.state.requests if r["path"] == "/crm/sales/api/contacts/upsert"
+        ]
+    ):
         assert time.monotonic() < deadline, "nothing reached the emulator"
         time.sleep(0.2)
     [stored] = [
@@ -203,10 +234,15 @@ def test_segment_sdk_in_freshsales_request_out_through_a_running_server(
     ]
     assert upserts[0]["body"] == {
         "contact": {
-            "emails": "testuser@google.com", "first_name": "Rk", "last_name": "Mishra",
-            "work_number": "9988776655", "external_id": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
-            "mobile_number": "1-926-555-9504", "lifecycle_stage_id": 71010794467,
-            "created_at": stored["timestamp"], "updated_at": stored["timestamp"],
+            "emails": "testuser@google.com",
+            "first_name": "Rk",
+            "last_name": "Mishra",
+            "work_number": "9988776655",
+            "external_id": "ea5cfab2-3961-4d8a-8187-3d1858c99099",
+            "mobile_number": "1-926-555-9504",
+            "lifecycle_stage_id": 71010794467,
+            "created_at": stored["timestamp"],
+            "updated_at": stored["timestamp"],
         },
         "unique_identifier": {"emails": "testuser@google.com"},
-    }  # fmt: skip
+    }

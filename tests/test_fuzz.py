@@ -42,9 +42,11 @@ def fuzz_server(
     """A server of the module's own, with a known admin token, and no scheduled jobs that
     would touch other tests' workspaces."""
     server = start_server(
-        database_url, tmp_path_factory.mktemp("fuzz"),
-        PULSEGATE_ADMIN_TOKEN=ADMIN_TOKEN, PULSEGATE_SCHEDULER_ENABLED="false",
-    )  # fmt: skip
+        database_url,
+        tmp_path_factory.mktemp("fuzz"),
+        PULSEGATE_ADMIN_TOKEN=ADMIN_TOKEN,
+        PULSEGATE_SCHEDULER_ENABLED="false",
+    )
     yield server
     server.stop()
 
@@ -90,9 +92,12 @@ def test_rest_api_fuzzed_from_its_openapi(
 # Segment payloads: every field with a value of any JSON type, strings of any characters and
 # lengths, nesting past what parsers allow.
 json_scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False) | st.text(max_size=50)
-)  # fmt: skip
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=50)
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: (
@@ -100,9 +105,24 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-FIELDS = ["type", "userId", "anonymousId", "event", "groupId", "previousId", "name", "category",
-          "properties", "traits", "context", "integrations", "timestamp", "sentAt", "messageId",
-          "writeKey"]  # fmt: skip
+FIELDS = [
+    "type",
+    "userId",
+    "anonymousId",
+    "event",
+    "groupId",
+    "previousId",
+    "name",
+    "category",
+    "properties",
+    "traits",
+    "context",
+    "integrations",
+    "timestamp",
+    "sentAt",
+    "messageId",
+    "writeKey",
+]
 huge_strings = st.integers(min_value=0, max_value=600_000).map(lambda n: "é" * n)
 messages = st.fixed_dictionaries(
     {}, optional=dict.fromkeys(FIELDS, json_values | huge_strings)
@@ -153,9 +173,13 @@ def http(fuzz_server: LiveServer) -> Iterator[httpx.Client]:
 )
 @settings(FUZZ_SETTINGS, max_examples=500)  # cheap: a few milliseconds each
 def test_segment_routes_fuzzed(
-    http: httpx.Client, fuzz_tenant: Tenant, path: str, body: tuple[bytes, bool],
-    content_type: str, key_in: str,
-) -> None:  # fmt: skip
+    http: httpx.Client,
+    fuzz_tenant: Tenant,
+    path: str,
+    body: tuple[bytes, bool],
+    content_type: str,
+    key_in: str,
+) -> None:
     raw, gzipped = body
     headers = {"Content-Type": content_type} if content_type else {}
     if gzipped:

@@ -60,8 +60,10 @@ async def upsert(client: httpx.AsyncClient, tenant: Tenant, account_id: str, **f
 async def record(
     client: httpx.AsyncClient, tenant: Tenant, key: str, values: dict[str, float], day: str = DAY
 ) -> None:
-    items = [{"object": "account", "id": account, "key": key, "value": value, "date": day}
-             for account, value in values.items()]  # fmt: skip
+    items = [
+        {"object": "account", "id": account, "key": key, "value": value, "date": day}
+        for account, value in values.items()
+    ]
     response = await client.post("/api/v1/metrics", json={"items": items}, headers=bearer(tenant))
     assert response.status_code in (200, 201, 202), response.text
 
@@ -85,8 +87,9 @@ async def run(client: httpx.AsyncClient, tenant: Tenant, day: str = DAY) -> dict
 async def health(
     client: httpx.AsyncClient, tenant: Tenant, account_id: str, query: str = f"from={DAY}&to={DAY}"
 ) -> list[dict[str, Any]]:
-    response = await client.get(f"/api/v1/accounts/{account_id}/health?{query}",
-                                headers=bearer(tenant))  # fmt: skip
+    response = await client.get(
+        f"/api/v1/accounts/{account_id}/health?{query}", headers=bearer(tenant)
+    )
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
@@ -102,45 +105,84 @@ async def test_the_published_worked_example_gives_75(
         await define(client, tenant, "metric", name.lower(), "number")
         await record(client, tenant, name.lower(), {"acme": value})
     await settle(client, tenant, rows)
-    await configure(client, tenant, {"default": {"sections": [
-        {"name": name, "weight": weight,
-         "measures": [metric(name.lower(), linear(0, 100))]}
-        for name, (weight, _) in sections.items()
-    ]}})  # fmt: skip
+    await configure(
+        client,
+        tenant,
+        {
+            "default": {
+                "sections": [
+                    {
+                        "name": name,
+                        "weight": weight,
+                        "measures": [metric(name.lower(), linear(0, 100))],
+                    }
+                    for name, (weight, _) in sections.items()
+                ]
+            }
+        },
+    )
 
     assert await run(client, tenant) == {
-        "day": DAY, "config_version": 1, "accounts_scored": 1, "accounts_without_data": 0,
-    }  # fmt: skip
+        "day": DAY,
+        "config_version": 1,
+        "accounts_scored": 1,
+        "accounts_without_data": 0,
+    }
     [scored] = await health(client, tenant, "acme")
     assert (scored["score"], scored["band"], scored["segment"]) == (75, "green", None)
     assert [(s["name"], s["weight"], s["score"]) for s in scored["sections"]] == [
-        ("Adoption", 7, 83), ("Support", 5, 71), ("Value", 8, 78), ("Sentiment", 3, 54),
-    ]  # fmt: skip
+        ("Adoption", 7, 83),
+        ("Support", 5, 71),
+        ("Value", 8, 78),
+        ("Sentiment", 3, 54),
+    ]
     assert weighted_score([(83, 7), (71, 5), (78, 8), (54, 3)]) == pytest.approx(1722 / 23)
-    [stored] = rows.query("SELECT score, band FROM health_scores WHERE workspace_id = %s",
-                          tenant.workspace_id)  # fmt: skip
+    [stored] = rows.query(
+        "SELECT score, band FROM health_scores WHERE workspace_id = %s", tenant.workspace_id
+    )
     assert stored == {"score": 75, "band": "green"}
 
 
 def test_scoring_by_ranges_linear_directions_and_bands() -> None:
-    config = Configuration.model_validate(one_section(
-        metric("a", linear(0, 200)),  # 50 -> 25
-        metric("b", linear(0, 10, "lower_is_better")),  # 2 -> 80
-        metric("c", linear(10, 20)),  # 35 -> clamped to 100
-        {"kind": "dimension", "key": "plan", "scoring": {"method": "ranges", "ranges": [
-            {"equals": "free", "score": 10}, {"equals": "pro", "score": 90}]}},  # pro -> 90
-        metric("d", {"method": "ranges", "ranges": [
-            {"below": 5, "score": 0}, {"at_least": 5, "below": 10, "score": 55},
-            {"at_least": 10, "score": 100}]}),  # 5 -> 55
-    ))  # fmt: skip
+    config = Configuration.model_validate(
+        one_section(
+            metric("a", linear(0, 200)),  # 50 -> 25
+            metric("b", linear(0, 10, "lower_is_better")),  # 2 -> 80
+            metric("c", linear(10, 20)),  # 35 -> clamped to 100
+            {
+                "kind": "dimension",
+                "key": "plan",
+                "scoring": {
+                    "method": "ranges",
+                    "ranges": [{"equals": "free", "score": 10}, {"equals": "pro", "score": 90}],
+                },
+            },  # pro -> 90
+            metric(
+                "d",
+                {
+                    "method": "ranges",
+                    "ranges": [
+                        {"below": 5, "score": 0},
+                        {"at_least": 5, "below": 10, "score": 55},
+                        {"at_least": 10, "score": 100},
+                    ],
+                },
+            ),  # 5 -> 55
+        )
+    )
     values = {"a": 50, "b": 2, "c": 35, "plan": "pro", "d": 5}
     result = score_account(config, lambda measure: values[measure.key])  # type: ignore[union-attr]
     assert [m.score for m in result.sections[0].measures] == [25, 80, 100, 90, 55]
     assert result.score == 70  # (25 + 80 + 100 + 90 + 55) / 5
     bands = Bands(yellow=40, green=70)
     assert [band(score, bands) for score in (0, 39, 40, 69, 70, 100)] == [
-        "red", "red", "yellow", "yellow", "green", "green",
-    ]  # fmt: skip
+        "red",
+        "red",
+        "yellow",
+        "yellow",
+        "green",
+        "green",
+    ]
     assert result.band == "green"
 
 
@@ -163,18 +205,24 @@ async def test_segments_are_chosen_by_tier_stage_and_dimension_in_rank_order(
     def segment(name: str, condition: dict[str, Any], high: float) -> dict[str, Any]:
         return {"name": name, "filter": condition, **one_section(metric("nps", linear(0, high)))}
 
-    await configure(client, tenant, {
-        "default": one_section(metric("nps", linear(0, 100))),  # 50
-        "segments": [
-            segment("Enterprise", {"tier": "Gold"}, 50),  # 100
-            segment("Europe", {"dimension": "region", "value": "EU"}, 200),  # 25
-            segment("New", {"lifecycle_stage": "Onboarding"}, 1000),  # 5
-        ],
-    })  # fmt: skip
+    await configure(
+        client,
+        tenant,
+        {
+            "default": one_section(metric("nps", linear(0, 100))),  # 50
+            "segments": [
+                segment("Enterprise", {"tier": "Gold"}, 50),  # 100
+                segment("Europe", {"dimension": "region", "value": "EU"}, 200),  # 25
+                segment("New", {"lifecycle_stage": "Onboarding"}, 1000),  # 5
+            ],
+        },
+    )
     await run(client, tenant)
 
-    scored = {account: (await health(client, tenant, account))[0]
-              for account in ("gold", "gold-eu", "eu", "new", "plain")}  # fmt: skip
+    scored = {
+        account: (await health(client, tenant, account))[0]
+        for account in ("gold", "gold-eu", "eu", "new", "plain")
+    }
     assert {account: (s["segment"], s["score"], s["band"]) for account, s in scored.items()} == {
         "gold": ("Enterprise", 100, "green"),
         "gold-eu": ("Enterprise", 100, "green"),  # the first segment that matches wins
@@ -196,25 +244,47 @@ async def test_measures_without_data_are_left_out_and_weights_renormalised(
     await record(client, tenant, "mrr", {"partial": 800, "complete": 800})
     await record(client, tenant, "nps", {"complete": 40})
     await settle(client, tenant, rows)
-    await configure(client, tenant, {"default": {"sections": [
-        {"name": "Value", "weight": 3, "measures": [
-            metric("mrr", linear(0, 1000)),
-            {"kind": "dimension", "key": "region", "scoring": {
-                "method": "ranges", "ranges": [{"equals": "EU", "score": 100}]}},
-        ]},
-        {"name": "Sentiment", "weight": 1, "measures": [metric("nps", linear(0, 100))]},
-    ]}})  # fmt: skip
+    await configure(
+        client,
+        tenant,
+        {
+            "default": {
+                "sections": [
+                    {
+                        "name": "Value",
+                        "weight": 3,
+                        "measures": [
+                            metric("mrr", linear(0, 1000)),
+                            {
+                                "kind": "dimension",
+                                "key": "region",
+                                "scoring": {
+                                    "method": "ranges",
+                                    "ranges": [{"equals": "EU", "score": 100}],
+                                },
+                            },
+                        ],
+                    },
+                    {"name": "Sentiment", "weight": 1, "measures": [metric("nps", linear(0, 100))]},
+                ]
+            }
+        },
+    )
 
     assert await run(client, tenant) == {
-        "day": DAY, "config_version": 1, "accounts_scored": 2, "accounts_without_data": 1,
-    }  # fmt: skip
+        "day": DAY,
+        "config_version": 1,
+        "accounts_scored": 2,
+        "accounts_without_data": 1,
+    }
     [partial] = await health(client, tenant, "partial")
     # Value is mrr alone (80), Sentiment has no data: the score is Value's, weight 3 of 3.
     assert partial["score"] == 80
     value, sentiment = partial["sections"]
     assert [(m["name"], m["value"], m["score"], m["reason"]) for m in value["measures"]] == [
-        ("mrr", 800, 80, None), ("region", None, None, "no data"),
-    ]  # fmt: skip
+        ("mrr", 800, 80, None),
+        ("region", None, None, "no data"),
+    ]
     assert (sentiment["score"], sentiment["measures"][0]["reason"]) == (None, "no data")
     [complete] = await health(client, tenant, "complete")
     assert complete["score"] == 78  # (90 * 3 + 40 * 1) / 4 = 77.5
@@ -234,10 +304,19 @@ async def test_usage_measures_come_from_sessions(
     def usage(name: str, high: float, **options: Any) -> dict[str, Any]:
         return {"kind": "usage", "measure": name, "scoring": linear(0, high), **options}
 
-    await configure(client, tenant, {"default": one_section(
-        usage("days_active", 20), usage("seconds_per_active_user_day", 2100),
-        usage("dau_share", 1), usage("mau_share", 2), usage("sessions", 8, days=7),
-    )})  # fmt: skip
+    await configure(
+        client,
+        tenant,
+        {
+            "default": one_section(
+                usage("days_active", 20),
+                usage("seconds_per_active_user_day", 2100),
+                usage("dau_share", 1),
+                usage("mau_share", 2),
+                usage("sessions", 8, days=7),
+            )
+        },
+    )
     await run(client, tenant, "2026-03-03")  # usage up to the day before
 
     [scored] = await health(client, tenant, "acct-1", "from=2026-03-03&to=2026-03-03")
@@ -292,8 +371,9 @@ async def test_history_keeps_one_score_a_day_and_marks_configuration_changes(
 
     unknown = await client.get("/api/v1/accounts/nope/health", headers=bearer(tenant))
     assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
-    backwards = await client.get("/api/v1/accounts/acme/health?from=2026-11-20&to=2026-11-01",
-                                 headers=bearer(tenant))  # fmt: skip
+    backwards = await client.get(
+        "/api/v1/accounts/acme/health?from=2026-11-20&to=2026-11-01", headers=bearer(tenant)
+    )
     assert (backwards.status_code, backwards.json()["code"]) == (400, "invalid_range")
 
 
@@ -303,8 +383,9 @@ async def test_the_configuration_is_validated(client: httpx.AsyncClient, tenant:
     assert [s["name"] for s in built_in["default"]["sections"]] == ["Engagement", "Depth"]
 
     async def refused(body: dict[str, Any]) -> dict[str, Any]:
-        response = await client.put("/api/v1/health-scores/config", json=body,
-                                    headers=bearer(tenant))  # fmt: skip
+        response = await client.put(
+            "/api/v1/health-scores/config", json=body, headers=bearer(tenant)
+        )
         assert response.status_code == 400, response.text
         error: dict[str, Any] = response.json()
         return error
@@ -314,14 +395,31 @@ async def test_the_configuration_is_validated(client: httpx.AsyncClient, tenant:
     assert unknown["details"] == [{"section": "All", "kind": "metric", "key": "mrr"}]
     bad = [
         {"default": one_section(metric("x", linear(5, 1)))},
-        {"default": one_section({"kind": "usage", "measure": "days_active", "scoring": {
-            "method": "ranges", "ranges": [{"equals": "a", "at_least": 1, "score": 5}]}})},
-        {"default": one_section({"kind": "usage", "measure": "days_active",
-                                 "scoring": linear(0, 1)}, yellow=80, green=50)},
+        {
+            "default": one_section(
+                {
+                    "kind": "usage",
+                    "measure": "days_active",
+                    "scoring": {
+                        "method": "ranges",
+                        "ranges": [{"equals": "a", "at_least": 1, "score": 5}],
+                    },
+                }
+            )
+        },
+        {
+            "default": one_section(
+                {"kind": "usage", "measure": "days_active", "scoring": linear(0, 1)},
+                yellow=80,
+                green=50,
+            )
+        },
         {"default": {"sections": []}},
         {"default": one_section({"kind": "usage", "measure": "logins", "scoring": linear(0, 1)})},
-        {"default": built_in["default"], "segments": [
-            {"name": "x", "filter": {}, **built_in["default"]}]},
-    ]  # fmt: skip
+        {
+            "default": built_in["default"],
+            "segments": [{"name": "x", "filter": {}, **built_in["default"]}],
+        },
+    ]
     for body in bad:
         assert (await refused(body))["code"] == "invalid_request", body

@@ -56,8 +56,10 @@ def test_without_sent_at_the_timestamp_is_kept_and_without_timestamp_receipt_is_
     received_at = datetime(2024, 5, 1, 10, 0, 5, tzinfo=UTC)
     kept = normalize(
         {"type": "track", "timestamp": "2024-05-01T09:00:00Z"},
-        received_at=received_at, batch_root=None, client_ip=None,
-    )  # fmt: skip
+        received_at=received_at,
+        batch_root=None,
+        client_ip=None,
+    )
     assert kept.message["timestamp"] == "2024-05-01T09:00:00.000Z"
     now = normalize({"type": "track"}, received_at=received_at, batch_root=None, client_ip=None)
     assert now.message["timestamp"] == "2024-05-01T10:00:05.000Z"
@@ -68,8 +70,10 @@ def test_unparseable_timestamp_is_a_warning_not_a_refusal() -> None:
     received_at = datetime(2024, 5, 1, 10, 0, 5, tzinfo=UTC)
     result = normalize(
         {"type": "track", "timestamp": "yesterday"},
-        received_at=received_at, batch_root=None, client_ip=None,
-    )  # fmt: skip
+        received_at=received_at,
+        batch_root=None,
+        client_ip=None,
+    )
     assert result.message["timestamp"] == "2024-05-01T10:00:05.000Z"
     assert result.warnings == [
         {
@@ -140,9 +144,10 @@ async def test_path_decides_the_type_and_short_paths_work(
         ("/v1/a", {"userId": "u", "previousId": "a"}),
     ]:
         response = await client.post(
-            path, content=orjson.dumps({**body, "writeKey": tenant.write_key}),
+            path,
+            content=orjson.dumps({**body, "writeKey": tenant.write_key}),
             headers={"Content-Type": "text/plain"},
-        )  # fmt: skip
+        )
         assert response.status_code == 200, response.text
     stored = [row["type"] for row in rows.inbound(tenant.workspace_id)]
     assert stored == ["track", "identify", "group", "page", "screen", "alias"]

@@ -159,9 +159,13 @@ async def test_shutdown_lets_a_run_finish_then_cancels_what_overstays(
 
 def test_every_process_fires_at_the_same_instants(settings: Settings) -> None:
     tuned = settings.model_copy(
-        update={"nightly_cron": "30 3 * * *", "timezone": "Europe/Paris",
-                "outbox_interval_seconds": 3, "session_sweep_seconds": 60}
-    )  # fmt: skip
+        update={
+            "nightly_cron": "30 3 * * *",
+            "timezone": "Europe/Paris",
+            "outbox_interval_seconds": 3,
+            "session_sweep_seconds": 60,
+        }
+    )
     planned = schedules(tuned)
     assert set(planned) == {"outbox_delivery", "session_sweep", "nightly", "retention"}
     now = datetime(2026, 11, 22, 12, 0, 7, 500_000, tzinfo=UTC)
@@ -243,8 +247,13 @@ async def test_admin_runs_a_job_and_lists_every_job(
 
     listed = (await client.get("/admin/jobs", headers=ADMIN)).json()["items"]
     by_name = {job["name"]: job for job in listed}
-    assert set(by_name) == {"outbox_delivery", "session_sweep", "nightly", "retention",
-                            *NIGHTLY_STEPS}  # fmt: skip
+    assert set(by_name) == {
+        "outbox_delivery",
+        "session_sweep",
+        "nightly",
+        "retention",
+        *NIGHTLY_STEPS,
+    }
     assert by_name["retention"]["last_run"]["id"] == run["id"]
     assert by_name["retention"]["schedule"] == "cron 30 4 * * * (UTC)"
     assert by_name["connector_sync"]["schedule"] is None

@@ -35,15 +35,19 @@ async def test_daily_values_through_the_api_keep_history(
     stored = await post(
         client,
         tenant,
-        [{**point, "value": 100, "date": "2026-11-01"},
-         {**point, "value": 110, "date": "2026-11-02"},
-         {**point, "value": 999, "date": "2026-11-03"},
-         {**point, "value": 120, "date": "2026-11-03"}],  # the last of a day wins
-    )  # fmt: skip
+        [
+            {**point, "value": 100, "date": "2026-11-01"},
+            {**point, "value": 110, "date": "2026-11-02"},
+            {**point, "value": 999, "date": "2026-11-03"},
+            {**point, "value": 120, "date": "2026-11-03"},
+        ],  # the last of a day wins
+    )
     assert stored.json() == {"stored": 3}
     assert await history(client, tenant) == [
-        ("2026-11-01", 100.0), ("2026-11-02", 110.0), ("2026-11-03", 120.0),
-    ]  # fmt: skip
+        ("2026-11-01", 100.0),
+        ("2026-11-02", 110.0),
+        ("2026-11-03", 120.0),
+    ]
     await post(client, tenant, [{**point, "value": 105, "date": "2026-11-02"}])  # a correction
     assert await history(client, tenant, "?from=2026-11-02&to=2026-11-02") == [
         ("2026-11-02", 105.0)
@@ -60,9 +64,11 @@ async def test_unknown_metrics_store_nothing(
     response = await post(
         client,
         tenant,
-        [{"object": "account", "id": "acme", "key": "mrr", "value": 1, "date": "2026-01-01"},
-         {"object": "user", "id": "u", "key": "mrr", "value": 1, "date": "2026-01-01"}],
-    )  # fmt: skip
+        [
+            {"object": "account", "id": "acme", "key": "mrr", "value": 1, "date": "2026-01-01"},
+            {"object": "user", "id": "u", "key": "mrr", "value": 1, "date": "2026-01-01"},
+        ],
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_metric"
     assert response.json()["details"] == [{"index": 1, "object": "user", "key": "mrr"}]
@@ -78,21 +84,28 @@ async def test_mapped_numeric_traits_write_the_day_of_the_event(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows
 ) -> None:
     await define_metric(client, tenant)
-    rule = {"mode": "mapped", "mappings": [{"object": "account", "trait": "monthly_revenue",
-                                            "field": "mrr"}]}  # fmt: skip
+    rule = {
+        "mode": "mapped",
+        "mappings": [{"object": "account", "trait": "monthly_revenue", "field": "mrr"}],
+    }
     put = await client.put("/api/v1/settings/custom-fields", json=rule, headers=bearer(tenant))
     assert put.status_code == 200, put.text
     base = {"type": "group", "userId": "u", "groupId": "acme"}
     await send(
         client,
         tenant,
-        [{**base, "timestamp": "2026-03-02T18:00:00Z", "traits": {"monthly_revenue": 210}},
-         {**base, "timestamp": "2026-03-02T09:00:00Z",  # older, and arriving later
-          "traits": {"monthly_revenue": 200}},
-         {**base, "timestamp": "2026-03-01T12:00:00Z", "traits": {"monthly_revenue": 190}},
-         {**base, "timestamp": "2026-03-03T12:00:00Z", "traits": {"monthly_revenue": "n/a"}},
-         {**base, "timestamp": "2026-03-04T12:00:00Z", "traits": {"mrr": 999}}],  # not mapped
-    )  # fmt: skip
+        [
+            {**base, "timestamp": "2026-03-02T18:00:00Z", "traits": {"monthly_revenue": 210}},
+            {
+                **base,
+                "timestamp": "2026-03-02T09:00:00Z",  # older, and arriving later
+                "traits": {"monthly_revenue": 200},
+            },
+            {**base, "timestamp": "2026-03-01T12:00:00Z", "traits": {"monthly_revenue": 190}},
+            {**base, "timestamp": "2026-03-03T12:00:00Z", "traits": {"monthly_revenue": "n/a"}},
+            {**base, "timestamp": "2026-03-04T12:00:00Z", "traits": {"mrr": 999}},
+        ],  # not mapped
+    )
     await settle(client, tenant, rows)
     assert await history(client, tenant) == [("2026-03-01", 190.0), ("2026-03-02", 210.0)]
 
@@ -104,9 +117,16 @@ async def test_in_auto_mode_a_trait_named_like_a_metric_writes_it(
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": "acme",
-          "timestamp": "2026-04-01T12:00:00Z", "traits": {"mrr": 50}}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "timestamp": "2026-04-01T12:00:00Z",
+                "traits": {"mrr": 50},
+            }
+        ],
+    )
     await settle(client, tenant, rows)
     assert await history(client, tenant) == [("2026-04-01", 50.0)]
 
@@ -118,9 +138,10 @@ async def test_history_of_an_undefined_metric_or_another_workspace(
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     await define_metric(client, tenant)
     await post(
-        client, tenant, [{"object": "account", "id": "acme", "key": "mrr", "value": 5,
-                          "date": "2026-01-01"}]
-    )  # fmt: skip
+        client,
+        tenant,
+        [{"object": "account", "id": "acme", "key": "mrr", "value": 5, "date": "2026-01-01"}],
+    )
     other = await create_tenant(database_url)
     await define_metric(client, other)
     assert await history(client, other) == []

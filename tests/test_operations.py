@@ -42,18 +42,19 @@ def track(event: str | None) -> dict[str, Any]:
 async def test_metrics_count_a_known_workload_exactly(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    batch = [track("A"), track("B"), track("C"), {"type": "identify", "userId": "u-1"},
-             track(None)]  # fmt: skip
+    batch = [track("A"), track("B"), track("C"), {"type": "identify", "userId": "u-1"}, track(None)]
     answered = await client.post(
         "/v1/batch", json={"batch": batch}, headers=basic(tenant.write_key)
     )
     [refusal] = answered.json()["rejected"]
     reason = refusal["details"][0]["code"]
     assert reason == "missing"
-    assert (await client.post("/v1/track", json=track("D"), headers=basic(tenant.write_key))
-            ).status_code == 200  # fmt: skip
-    assert (await client.post("/v1/track", json=track("E"), headers=basic("not-a-key"))
-            ).status_code == 401  # fmt: skip
+    assert (
+        await client.post("/v1/track", json=track("D"), headers=basic(tenant.write_key))
+    ).status_code == 200
+    assert (
+        await client.post("/v1/track", json=track("E"), headers=basic("not-a-key"))
+    ).status_code == 401
     for _ in range(2):
         assert (await client.get("/api/v1/accounts", headers=bearer(tenant))).status_code == 200
     started = (await client.post("/admin/jobs/retention/runs", headers=ADMIN)).json()
@@ -84,8 +85,7 @@ async def test_metrics_count_a_known_workload_exactly(
     assert value(found, latency, method="POST", route="/v1/track", status="200") == 1
     assert value(found, latency, method="POST", route="/v1/track", status="401") == 1
     assert value(found, latency, method="GET", route="/api/v1/accounts", status="200") == 2
-    assert value(found, latency, method="POST", route="/admin/jobs/{name}/runs",
-                 status="202") == 1  # fmt: skip
+    assert value(found, latency, method="POST", route="/admin/jobs/{name}/runs", status="202") == 1
 
     jobs = "pulsegate_job_duration_seconds_count"
     assert value(found, jobs, job="retention", status="succeeded") == 1
@@ -117,8 +117,15 @@ async def test_admin_health_shows_backlog_outbox_rejected_and_every_job(
     [dead] = rows.query("SELECT count(*) AS n FROM deliveries WHERE status = 'dead'")
     assert health["outbox"]["dead"] == dead["n"]
     by_name = {job["name"]: job["last_run"] for job in health["jobs"]}
-    assert set(by_name) >= {"outbox_delivery", "session_sweep", "nightly", "connector_sync",
-                            "health_scores", "reverse_sync", "retention"}  # fmt: skip
+    assert set(by_name) >= {
+        "outbox_delivery",
+        "session_sweep",
+        "nightly",
+        "connector_sync",
+        "health_scores",
+        "reverse_sync",
+        "retention",
+    }
     assert (by_name["retention"]["status"], by_name["retention"]["error"]) == ("failed", "boom")
     assert "the last run of retention failed" in health["problems"]
     assert health["status"] == "attention"
@@ -135,21 +142,28 @@ def test_every_request_leaves_one_log_line_with_its_id_and_no_secret(
         headers={"X-Request-ID": marker},
     )
     assert (sent.status_code, sent.headers["x-request-id"]) == (200, marker)
-    numbered = httpx.get(f"{live_server.url}/api/v1/accounts",
-                         headers={"Authorization": f"Bearer {tenant.api_key}"})  # fmt: skip
+    numbered = httpx.get(
+        f"{live_server.url}/api/v1/accounts", headers={"Authorization": f"Bearer {tenant.api_key}"}
+    )
     assert numbered.headers["x-request-id"]
 
     lines = []
     for _ in range(50):
-        lines = [json.loads(line) for line in live_server.log_path.read_text().splitlines()
-                 if line.startswith("{") and '"http.request"' in line]  # fmt: skip
+        lines = [
+            json.loads(line)
+            for line in live_server.log_path.read_text().splitlines()
+            if line.startswith("{") and '"http.request"' in line
+        ]
         if any(line.get("request_id") == numbered.headers["x-request-id"] for line in lines):
             break
         asyncio.run(asyncio.sleep(0.1))
     [ingest_line] = [line for line in lines if line.get("request_id") == marker]
     assert {key: ingest_line[key] for key in ("method", "path", "route", "status")} == {
-        "method": "POST", "path": "/v1/track", "route": "/v1/track", "status": 200,
-    }  # fmt: skip
+        "method": "POST",
+        "path": "/v1/track",
+        "route": "/v1/track",
+        "status": 200,
+    }
     assert isinstance(ingest_line["duration_ms"], float | int)
     [api_line] = [
         line for line in lines if line.get("request_id") == numbered.headers["x-request-id"]

@@ -47,17 +47,35 @@ async def test_track_page_and_screen_become_events(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows, engine: AsyncEngine
 ) -> None:
     batch = [
-        {"type": "track", "userId": "u-1", "event": "Widget Added", "messageId": "t-1",
-         "properties": {"module": "Dashboard", "widget": "chart"},
-         "context": {"groupId": "acct-1"}, "timestamp": "2026-01-01T10:00:00Z"},
-        {"type": "page", "anonymousId": "a-1", "name": "Pricing", "category": "Marketing",
-         "messageId": "p-1", "properties": {"path": "/pricing"},
-         "timestamp": "2026-01-01T10:01:00Z"},
-        {"type": "screen", "userId": "u-1", "name": "Home", "messageId": "s-1",
-         "groupId": "acct-2", "timestamp": "2026-01-01T10:02:00Z"},
+        {
+            "type": "track",
+            "userId": "u-1",
+            "event": "Widget Added",
+            "messageId": "t-1",
+            "properties": {"module": "Dashboard", "widget": "chart"},
+            "context": {"groupId": "acct-1"},
+            "timestamp": "2026-01-01T10:00:00Z",
+        },
+        {
+            "type": "page",
+            "anonymousId": "a-1",
+            "name": "Pricing",
+            "category": "Marketing",
+            "messageId": "p-1",
+            "properties": {"path": "/pricing"},
+            "timestamp": "2026-01-01T10:01:00Z",
+        },
+        {
+            "type": "screen",
+            "userId": "u-1",
+            "name": "Home",
+            "messageId": "s-1",
+            "groupId": "acct-2",
+            "timestamp": "2026-01-01T10:02:00Z",
+        },
         {"type": "identify", "userId": "u-1", "traits": {"email": "a@example.com"}},
         {"type": "group", "userId": "u-1", "groupId": "acct-1"},
-    ]  # fmt: skip
+    ]
     response = await client.post(
         "/v1/batch", json={"batch": batch}, headers=basic(tenant.write_key)
     )
@@ -65,12 +83,18 @@ async def test_track_page_and_screen_become_events(
     await project_until(engine, lambda: len(events(rows, tenant)) == 3)
     track, page, screen = events(rows, tenant)
     assert (track["type"], track["name"], track["module"], track["account_id"]) == (
-        "track", "Widget Added", "Dashboard", "acct-1",
-    )  # fmt: skip
+        "track",
+        "Widget Added",
+        "Dashboard",
+        "acct-1",
+    )
     assert track["properties"] == {"module": "Dashboard", "widget": "chart"}
     assert (page["name"], page["category"], page["anonymous_id"], page["user_id"]) == (
-        "Pricing", "Marketing", "a-1", None,
-    )  # fmt: skip
+        "Pricing",
+        "Marketing",
+        "a-1",
+        None,
+    )
     assert (screen["name"], screen["account_id"], screen["properties"]) == ("Home", "acct-2", {})
 
 

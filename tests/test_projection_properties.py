@@ -36,9 +36,15 @@ def deliver(database_url: str, order: list[dict[str, Any]]) -> uuid.UUID:
         for message in order:
             conn.execute(
                 INSERT,
-                (workspace, uuid.uuid4(), message["messageId"], message["type"],
-                 message["timestamp"], orjson.dumps(message).decode()),
-            )  # fmt: skip
+                (
+                    workspace,
+                    uuid.uuid4(),
+                    message["messageId"],
+                    message["type"],
+                    message["timestamp"],
+                    orjson.dumps(message).decode(),
+                ),
+            )
     return workspace
 
 
@@ -70,12 +76,14 @@ def state(database_url: str, workspace: uuid.UUID) -> dict[str, Any]:
     with psycopg.connect(database_url) as conn:
         accounts = conn.execute(
             "SELECT account_id, fields, first_seen, last_seen FROM accounts "
-            "WHERE workspace_id = %s ORDER BY account_id", (workspace,),
-        ).fetchall()  # fmt: skip
+            "WHERE workspace_id = %s ORDER BY account_id",
+            (workspace,),
+        ).fetchall()
         users = conn.execute(
             "SELECT user_id, fields, first_seen, last_seen FROM users "
-            "WHERE workspace_id = %s ORDER BY user_id", (workspace,),
-        ).fetchall()  # fmt: skip
+            "WHERE workspace_id = %s ORDER BY user_id",
+            (workspace,),
+        ).fetchall()
     return {"accounts": accounts, "users": users}
 
 

@@ -43,9 +43,12 @@ def test_analytics_js_in_chromium_is_stored(
             page = f"{origin}/index.html?writeKey={tenant.write_key}&cdn={gateway.url}&user={user}"
             posts = clients.run(
                 "browser.mjs",
-                {"page": f"{page}&mode={mode}", "chromium": clients.chromium(),
-                 "expect": len(paths)},
-            )  # fmt: skip
+                {
+                    "page": f"{page}&mode={mode}",
+                    "chromium": clients.chromium(),
+                    "expect": len(paths),
+                },
+            )
     finally:
         gateway.stop()
 
@@ -61,8 +64,9 @@ def test_analytics_js_in_chromium_is_stored(
 
     # What pulsegate saw: the settings request, and a preflight before each cross-origin post
     # (the Authorization header is not CORS-safelisted).
-    seen = Counter((line["method"], line["path"], line["status"])
-                   for line in request_log(gateway.log_path))  # fmt: skip
+    seen = Counter(
+        (line["method"], line["path"], line["status"]) for line in request_log(gateway.log_path)
+    )
     assert seen[("GET", f"/v1/projects/{tenant.write_key}/settings", 200)] == 1
     for path in paths:
         assert seen[("OPTIONS", path, 204)] >= 1
@@ -104,7 +108,12 @@ def test_node_sdk_mixed_workload_is_stored_exactly_once(
     stored = rows.inbound(tenant.workspace_id)
     assert sorted(row["message_id"] for row in stored) == sorted(acked)
     assert Counter(row["type"] for row in stored) == {
-        "identify": 50, "group": 50, "track": 50, "page": 50, "screen": 50, "alias": 50,
-    }  # fmt: skip
+        "identify": 50,
+        "group": 50,
+        "track": 50,
+        "page": 50,
+        "screen": 50,
+        "alias": 50,
+    }
     library = {row["message"]["context"]["library"]["name"] for row in stored}
     assert library == {"@segment/analytics-node"}

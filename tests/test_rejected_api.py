@@ -16,10 +16,14 @@ async def refuse_some(client: httpx.AsyncClient, tenant: Tenant) -> None:
     await client.post("/v1/track", content=b'{"userId": ', headers=basic(tenant.write_key))
     await client.post(
         "/v1/batch",
-        json={"batch": [{"type": "track", "userId": "u", "messageId": "no-event"},
-                        {"type": "track", "userId": "u", "event": "ok"}]},
+        json={
+            "batch": [
+                {"type": "track", "userId": "u", "messageId": "no-event"},
+                {"type": "track", "userId": "u", "event": "ok"},
+            ]
+        },
         headers=basic(tenant.write_key),
-    )  # fmt: skip
+    )
 
 
 async def test_refusals_are_listed_newest_first_with_reasons_and_bytes(
@@ -30,8 +34,10 @@ async def test_refusals_are_listed_newest_first_with_reasons_and_bytes(
     assert response.status_code == 200
     batch_item, bad_json = response.json()["items"]
     assert (batch_item["endpoint"], batch_item["batch_index"], batch_item["message_id"]) == (
-        "/v1/batch", 0, "no-event",
-    )  # fmt: skip
+        "/v1/batch",
+        0,
+        "no-event",
+    )
     assert batch_item["reasons"][0]["field"] == "event"
     assert orjson.loads(batch_item["body"])["messageId"] == "no-event"
     assert (bad_json["endpoint"], bad_json["body"]) == ("/v1/track", '{"userId": ')
@@ -72,8 +78,11 @@ async def test_replaying_a_message_refused_under_an_older_rule_stores_it(
         "(%s, %s, %s, '/v1/track', 'old-1', NULL, %s, false, "
         """'[{"field": "", "code": "retired_rule", "message": "a rule since relaxed"}]') """
         "RETURNING id",
-        tenant.workspace_id, tenant.source_id, datetime.now(UTC), body,
-    )  # fmt: skip
+        tenant.workspace_id,
+        tenant.source_id,
+        datetime.now(UTC),
+        body,
+    )
     response = await client.post(
         f"/api/v1/rejected-messages/{row['id']}/replay", headers=bearer(tenant)
     )

@@ -46,10 +46,17 @@ async def build_state(app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, r
     await send(
         client,
         tenant,
-        [*JOURNEY,
-         {"type": "group", "userId": "lin", "groupId": "acme", "timestamp": "2026-02-03T00:00:00Z",
-          "traits": {"mrr": 300, "plan": "pro"}}],
-    )  # fmt: skip
+        [
+            *JOURNEY,
+            {
+                "type": "group",
+                "userId": "lin",
+                "groupId": "acme",
+                "timestamp": "2026-02-03T00:00:00Z",
+                "traits": {"mrr": 300, "plan": "pro"},
+            },
+        ],
+    )
     await client.post(
         "/api/v1/metrics",
         json={
@@ -81,8 +88,9 @@ async def test_replay_rebuilds_the_same_projections_from_the_log(
     await build_state(app, client, tenant, rows)
     before = await snapshot(client, tenant)
     assert before["/api/v1/accounts/acme/metrics/mrr"][1]["items"] == [
-        {"date": "2026-02-03", "value": 300.0}, {"date": "2026-02-04", "value": 310.0},
-    ]  # fmt: skip
+        {"date": "2026-02-03", "value": 300.0},
+        {"date": "2026-02-04", "value": 310.0},
+    ]
     # Damage every projection.
     for table in ("events", "accounts", "identities", "metric_values", "sessions"):
         rows.query(f"DELETE FROM {table} WHERE workspace_id = %s RETURNING 1", tenant.workspace_id)

@@ -49,14 +49,22 @@ def pid_of(host: str) -> int:
 def send_twice(servers: list[LiveServer], tenant: Tenant) -> None:
     """The same batch through both replicas, as an SDK retrying on another connection."""
     batch = [
-        {"type": "group", "messageId": "g-1", "userId": "u-1", "groupId": "acme",
-         "traits": {"name": "Acme", "createdAt": "2024-01-01"}},
-        *({"type": "track", "messageId": f"t-{n}", "userId": "u-1", "event": "Opened"}
-          for n in range(3)),
-    ]  # fmt: skip
+        {
+            "type": "group",
+            "messageId": "g-1",
+            "userId": "u-1",
+            "groupId": "acme",
+            "traits": {"name": "Acme", "createdAt": "2024-01-01"},
+        },
+        *(
+            {"type": "track", "messageId": f"t-{n}", "userId": "u-1", "event": "Opened"}
+            for n in range(3)
+        ),
+    ]
     for server in servers:
-        response = httpx.post(f"{server.url}/v1/batch", json={"batch": batch},
-                              auth=(tenant.write_key, ""))  # fmt: skip
+        response = httpx.post(
+            f"{server.url}/v1/batch", json={"batch": batch}, auth=(tenant.write_key, "")
+        )
         assert response.json() == {"success": True}
 
 
@@ -75,8 +83,11 @@ def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
             send_twice([first, second], tenant)
             time.sleep(8)  # several triggers of every job
 
-            runs = query(db, "SELECT job, scheduled_for, host, status FROM job_runs "
-                             "WHERE trigger = 'schedule' ORDER BY scheduled_for")  # fmt: skip
+            runs = query(
+                db,
+                "SELECT job, scheduled_for, host, status FROM job_runs "
+                "WHERE trigger = 'schedule' ORDER BY scheduled_for",
+            )
             by_job: dict[str, list[Any]] = {}
             for run in runs:
                 by_job.setdefault(run["job"], []).append(run["scheduled_for"])
@@ -91,46 +102,77 @@ def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
             nightly = by_job["nightly"]
             assert all(b - a == timedelta(seconds=3) for a, b in itertools.pairwise(nightly))
             # Each nightly run ran each of its steps once.
-            steps = Counter(row["job"] for row in query(
-                db, "SELECT job FROM job_runs WHERE trigger = 'nightly'"))  # fmt: skip
-            finished = query(db, "SELECT count(*) AS n FROM job_runs WHERE job = 'nightly' "
-                                 "AND status <> 'running'")[0]["n"]  # fmt: skip
+            steps = Counter(
+                row["job"]
+                for row in query(db, "SELECT job FROM job_runs WHERE trigger = 'nightly'")
+            )
+            finished = query(
+                db,
+                "SELECT count(*) AS n FROM job_runs WHERE job = 'nightly' AND status <> 'running'",
+            )[0]["n"]
             for step in ("connector_sync", "health_scores", "reverse_sync"):
                 assert finished <= steps[step] <= finished + 1, (step, steps, finished)
             # Nothing stored or scored twice.
             assert query(db, "SELECT count(*) AS n FROM inbound_messages") == [{"n": 4}]
-            assert query(db, "SELECT account_id, count(*) AS n FROM health_scores "
-                             "GROUP BY 1") == [{"account_id": "acme", "n": 1}]  # fmt: skip
+            assert query(db, "SELECT account_id, count(*) AS n FROM health_scores GROUP BY 1") == [
+                {"account_id": "acme", "n": 1}
+            ]
 
             # A slow CRM makes the nightly connector sync last; kill the replica running it.
             created = httpx.post(
                 f"{first.url}/api/v1/connectors",
-                json={"kind": "freshsales", "name": "crm", "domain": emulator.url,
-                      "api_key": "test-key", "mappings": MAPPINGS, "match": MATCH},
+                json={
+                    "kind": "freshsales",
+                    "name": "crm",
+                    "domain": emulator.url,
+                    "api_key": "test-key",
+                    "mappings": MAPPINGS,
+                    "match": MATCH,
+                },
                 headers={"Authorization": f"Bearer {tenant.api_key}"},
-            )  # fmt: skip
+            )
             assert created.status_code == 201, created.text
             emulator.state.faults.delay_seconds = 3
-            killed = wait_for(lambda: query(
-                db, "SELECT id, host, scheduled_for FROM job_runs WHERE job = 'connector_sync' "
-                    "AND status = 'running'"), "a slow connector sync")  # fmt: skip
+            killed = wait_for(
+                lambda: query(
+                    db,
+                    "SELECT id, host, scheduled_for FROM job_runs WHERE job = 'connector_sync' "
+                    "AND status = 'running'",
+                ),
+                "a slow connector sync",
+            )
             victim = replicas.pop(pid_of(killed["host"]))
             victim.process.kill()
             victim.process.wait(10)
             [[survivor_pid, survivor]] = replicas.items()
-            [nightly_killed] = query(db, "SELECT id, scheduled_for FROM job_runs WHERE "
-                                         "job = 'nightly' AND status = 'running'")  # fmt: skip
+            [nightly_killed] = query(
+                db,
+                "SELECT id, scheduled_for FROM job_runs WHERE "
+                "job = 'nightly' AND status = 'running'",
+            )
 
-            taken = wait_for(lambda: query(
-                db, "SELECT id, host FROM job_runs WHERE job = 'nightly' AND id > %s",
-                nightly_killed["id"]), "the survivor's next nightly run")  # fmt: skip
+            taken = wait_for(
+                lambda: query(
+                    db,
+                    "SELECT id, host FROM job_runs WHERE job = 'nightly' AND id > %s",
+                    nightly_killed["id"],
+                ),
+                "the survivor's next nightly run",
+            )
             assert pid_of(taken["host"]) == survivor_pid
             emulator.state.faults.delay_seconds = 0
-            wait_for(lambda: query(
-                db, "SELECT 1 FROM job_runs WHERE id = %s AND status = 'succeeded'", taken["id"]),
-                "the survivor's nightly run to finish")  # fmt: skip
-            statuses = query(db, "SELECT id, status FROM job_runs WHERE id IN (%s, %s)",
-                             nightly_killed["id"], killed["id"])  # fmt: skip
+            wait_for(
+                lambda: query(
+                    db, "SELECT 1 FROM job_runs WHERE id = %s AND status = 'succeeded'", taken["id"]
+                ),
+                "the survivor's nightly run to finish",
+            )
+            statuses = query(
+                db,
+                "SELECT id, status FROM job_runs WHERE id IN (%s, %s)",
+                nightly_killed["id"],
+                killed["id"],
+            )
             assert {row["status"] for row in statuses} == {"interrupted"}
             assert httpx.get(f"{survivor.url}/readyz").status_code == 200
         finally:
@@ -148,9 +190,15 @@ def test_serve_with_workers_runs_background_work_in_one_process(
         tenant = asyncio.run(create_tenant(db))
         send_twice([server], tenant)
         bearer = {"Authorization": f"Bearer {tenant.api_key}"}
-        wait_for(lambda: [1] if httpx.get(f"{server.url}/api/v1/accounts/acme",
-                                          headers=bearer).status_code == 200 else [],
-                 "the background process to project the account")  # fmt: skip
+        wait_for(
+            lambda: (
+                [1]
+                if httpx.get(f"{server.url}/api/v1/accounts/acme", headers=bearer).status_code
+                == 200
+                else []
+            ),
+            "the background process to project the account",
+        )
         time.sleep(3)
         hosts = query(db, "SELECT DISTINCT host FROM job_runs")
         assert len(hosts) == 1  # not once per HTTP process

@@ -37,29 +37,49 @@ def ago(seconds: float) -> str:
 
 def group(user: str, account: str, name: str) -> dict[str, Any]:
     traits = {"name": name, "createdAt": "2024-01-01T00:00:00Z"}
-    return {"type": "group", "userId": user, "groupId": account, "traits": traits,
-            "timestamp": ago(7300)}  # fmt: skip
+    return {
+        "type": "group",
+        "userId": user,
+        "groupId": account,
+        "traits": traits,
+        "timestamp": ago(7300),
+    }
 
 
 WORKLOAD = [
     group("u-1", "acct-1", "Acme"),
     group("u-2", "acct-2", "Globex"),
-    {"type": "identify", "userId": "u-1", "timestamp": ago(7200),
-     "traits": {"email": "ann@acme.example", "persona": "Champion"}},
-    {"type": "identify", "userId": "u-2", "timestamp": ago(7200),
-     "traits": {"email": "bob@globex.example"}},
+    {
+        "type": "identify",
+        "userId": "u-1",
+        "timestamp": ago(7200),
+        "traits": {"email": "ann@acme.example", "persona": "Champion"},
+    },
+    {
+        "type": "identify",
+        "userId": "u-2",
+        "timestamp": ago(7200),
+        "traits": {"email": "bob@globex.example"},
+    },
     {"type": "identify", "userId": "u-3", "timestamp": ago(7200), "traits": {"first_name": "Cy"}},
     {"type": "track", "userId": "u-1", "event": "Report Viewed", "timestamp": ago(7000)},
     {"type": "track", "userId": "u-1", "event": "Report Viewed", "timestamp": ago(6940)},
     {"type": "track", "userId": "u-2", "event": "Invoice Sent", "timestamp": ago(5000)},
-]  # fmt: skip
+]
 
 
 async def post_metric(
     client: httpx.AsyncClient, tenant: Tenant, account: str, value: float
 ) -> None:
-    items = [{"object": "account", "id": account, "key": "mrr", "value": value,
-              "date": datetime.now(UTC).date().isoformat()}]  # fmt: skip
+    items = [
+        {
+            "object": "account",
+            "id": account,
+            "key": "mrr",
+            "value": value,
+            "date": datetime.now(UTC).date().isoformat(),
+        }
+    ]
     response = await client.post("/api/v1/metrics", json={"items": items}, headers=bearer(tenant))
     assert response.status_code == 200, response.text
 
@@ -108,46 +128,104 @@ def last_seen(rows: Rows, tenant: Tenant, user: str) -> str:
 
 
 async def test_a_changed_value_is_sent_once_and_an_unchanged_one_never(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
     emulator: RunningEmulator,
-) -> None:  # fmt: skip
+) -> None:
     await workspace_with_data(app, client, tenant, rows)
     destination = await connect(client, tenant, emulator)
     rule = {"destination_id": destination}
-    await add_rule(client, tenant, **rule, source="custom_metric", key="mrr",
-                   target="sales_account", field="cf_mrr")  # fmt: skip
-    await add_rule(client, tenant, **rule, source="active_users_30d", target="sales_account",
-                   field="cf_active_users")  # fmt: skip
-    await add_rule(client, tenant, **rule, source="last_seen", target="contact",
-                   field="cf_last_seen")  # fmt: skip
-    await add_rule(client, tenant, **rule, source="custom_dimension", key="persona",
-                   target="contact", field="job_title")  # fmt: skip
+    await add_rule(
+        client,
+        tenant,
+        **rule,
+        source="custom_metric",
+        key="mrr",
+        target="sales_account",
+        field="cf_mrr",
+    )
+    await add_rule(
+        client,
+        tenant,
+        **rule,
+        source="active_users_30d",
+        target="sales_account",
+        field="cf_active_users",
+    )
+    await add_rule(
+        client, tenant, **rule, source="last_seen", target="contact", field="cf_last_seen"
+    )
+    await add_rule(
+        client,
+        tenant,
+        **rule,
+        source="custom_dimension",
+        key="persona",
+        target="contact",
+        field="job_title",
+    )
 
     before = len(emulator.state.requests)
     first = await run(client, tenant)
     assert first["status"] == "succeeded"
-    assert first["counts"] == {"considered": 7, "unchanged": 0, "unmatched": 1, "sent": 7,
-                               "requests": 4, "failed": 0, "deferred": 0}  # fmt: skip
+    assert first["counts"] == {
+        "considered": 7,
+        "unchanged": 0,
+        "unmatched": 1,
+        "sent": 7,
+        "requests": 4,
+        "failed": 0,
+        "deferred": 0,
+    }
     contacts, accounts = "/crm/sales/api/contacts/upsert", "/crm/sales/api/sales_accounts/upsert"
-    assert writes(emulator, before) == sorted([
-        (accounts, {"unique_identifier": {"name": "Acme"},
-                    "sales_account": {"custom_field": {"cf_mrr": 1200, "cf_active_users": 1}}}),
-        (accounts, {"unique_identifier": {"name": "Globex"},
-                    "sales_account": {"custom_field": {"cf_mrr": 300, "cf_active_users": 1}}}),
-        (contacts, {"unique_identifier": {"emails": "ann@acme.example"},
-                    "contact": {"job_title": "Champion",
-                                "custom_field": {"cf_last_seen": last_seen(rows, tenant, "u-1")}}}),
-        (contacts, {"unique_identifier": {"emails": "bob@globex.example"},
-                    "contact": {"custom_field": {"cf_last_seen": last_seen(rows, tenant, "u-2")}}}),
-    ], key=str)  # fmt: skip
+    assert writes(emulator, before) == sorted(
+        [
+            (
+                accounts,
+                {
+                    "unique_identifier": {"name": "Acme"},
+                    "sales_account": {"custom_field": {"cf_mrr": 1200, "cf_active_users": 1}},
+                },
+            ),
+            (
+                accounts,
+                {
+                    "unique_identifier": {"name": "Globex"},
+                    "sales_account": {"custom_field": {"cf_mrr": 300, "cf_active_users": 1}},
+                },
+            ),
+            (
+                contacts,
+                {
+                    "unique_identifier": {"emails": "ann@acme.example"},
+                    "contact": {
+                        "job_title": "Champion",
+                        "custom_field": {"cf_last_seen": last_seen(rows, tenant, "u-1")},
+                    },
+                },
+            ),
+            (
+                contacts,
+                {
+                    "unique_identifier": {"emails": "bob@globex.example"},
+                    "contact": {"custom_field": {"cf_last_seen": last_seen(rows, tenant, "u-2")}},
+                },
+            ),
+        ],
+        key=str,
+    )
 
     items = (
         await client.get(f"/api/v1/reverse-sync/runs/{first['id']}/items", headers=bearer(tenant))
     ).json()["items"]
     assert sorted((i["entity_id"], i["status"], i["fields"].get("cf_mrr")) for i in items) == [
-        ("acct-1", "sent", 1200), ("acct-2", "sent", 300), ("u-1", "sent", None),
+        ("acct-1", "sent", 1200),
+        ("acct-2", "sent", 300),
+        ("u-1", "sent", None),
         ("u-2", "sent", None),
-    ]  # fmt: skip
+    ]
 
     before = len(emulator.state.requests)
     second = await run(client, tenant)
@@ -159,9 +237,14 @@ async def test_a_changed_value_is_sent_once_and_an_unchanged_one_never(
     third = await run(client, tenant)
     assert (third["counts"]["unchanged"], third["counts"]["sent"]) == (6, 1)
     assert writes(emulator, before) == [
-        (accounts, {"unique_identifier": {"name": "Acme"},
-                    "sales_account": {"custom_field": {"cf_mrr": 1500}}}),
-    ]  # fmt: skip
+        (
+            accounts,
+            {
+                "unique_identifier": {"name": "Acme"},
+                "sales_account": {"custom_field": {"cf_mrr": 1500}},
+            },
+        ),
+    ]
 
     before = len(emulator.state.requests)
     await run(client, tenant)
@@ -171,51 +254,81 @@ async def test_a_changed_value_is_sent_once_and_an_unchanged_one_never(
 
 
 async def test_matching_by_a_custom_field_updates_and_never_creates(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
     emulator: RunningEmulator,
-) -> None:  # fmt: skip
+) -> None:
     await workspace_with_data(app, client, tenant, rows)
     emulator.state.records["sales_accounts"][1] = {
-        "id": 1, "name": "ACME Inc (CRM name)", "custom_field": {"cf_pulsegate_id": "acct-1"},
-    }  # fmt: skip
+        "id": 1,
+        "name": "ACME Inc (CRM name)",
+        "custom_field": {"cf_pulsegate_id": "acct-1"},
+    }
     destination = await connect(client, tenant, emulator)
-    await add_rule(client, tenant, destination_id=destination, source="custom_metric",
-                   key="mrr", target="sales_account", field="cf_mrr",
-                   match_field="cf_pulsegate_id")  # fmt: skip
+    await add_rule(
+        client,
+        tenant,
+        destination_id=destination,
+        source="custom_metric",
+        key="mrr",
+        target="sales_account",
+        field="cf_mrr",
+        match_field="cf_pulsegate_id",
+    )
 
     before = len(emulator.state.requests)
     first = await run(client, tenant)
     assert (first["status"], first["counts"]["sent"], first["counts"]["failed"]) == (
-        "incomplete", 1, 1,
-    )  # fmt: skip
+        "incomplete",
+        1,
+        1,
+    )
     accounts = emulator.state.records["sales_accounts"]
     assert list(accounts) == [1]  # acct-2 has no record to match: none was created
     assert accounts[1]["custom_field"] == {"cf_pulsegate_id": "acct-1", "cf_mrr": 1200}
-    assert [r["body"]["unique_identifier"] for r in emulator.state.requests[before:]
-            if r["method"] == "POST"] == [{"cf_pulsegate_id": "acct-1"},
-                                          {"cf_pulsegate_id": "acct-2"}]  # fmt: skip
+    assert [
+        r["body"]["unique_identifier"]
+        for r in emulator.state.requests[before:]
+        if r["method"] == "POST"
+    ] == [{"cf_pulsegate_id": "acct-1"}, {"cf_pulsegate_id": "acct-2"}]
     items = (
         await client.get(f"/api/v1/reverse-sync/runs/{first['id']}/items", headers=bearer(tenant))
     ).json()["items"]
     assert [(i["entity_id"], i["status"], i["error"]) for i in items] == [
-        ("acct-1", "sent", None), ("acct-2", "failed", "Name can't be blank"),
-    ]  # fmt: skip
+        ("acct-1", "sent", None),
+        ("acct-2", "failed", "Name can't be blank"),
+    ]
 
     before = len(emulator.state.requests)
     second = await run(client, tenant)  # the failed value is tried again; the sent one is not
-    assert [r["body"]["unique_identifier"] for r in emulator.state.requests[before:]
-            if r["method"] == "POST"] == [{"cf_pulsegate_id": "acct-2"}]  # fmt: skip
+    assert [
+        r["body"]["unique_identifier"]
+        for r in emulator.state.requests[before:]
+        if r["method"] == "POST"
+    ] == [{"cf_pulsegate_id": "acct-2"}]
     assert (second["counts"]["unchanged"], second["counts"]["failed"]) == (1, 1)
 
 
 async def test_a_spent_budget_defers_the_rest_to_the_next_run(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
     emulator: RunningEmulator,
-) -> None:  # fmt: skip
+) -> None:
     await workspace_with_data(app, client, tenant, rows)
     destination = await connect(client, tenant, emulator, per_minute=1)
-    await add_rule(client, tenant, destination_id=destination, source="custom_metric",
-                   key="mrr", target="sales_account", field="cf_mrr")  # fmt: skip
+    await add_rule(
+        client,
+        tenant,
+        destination_id=destination,
+        source="custom_metric",
+        key="mrr",
+        target="sales_account",
+        field="cf_mrr",
+    )
     clock = SimulatedClock()
     runner = Runner(app.state.engine, app.state.secret_box, clock=clock)
 
@@ -261,12 +374,16 @@ async def test_rules_are_checked_listed_and_removed(
         ({"source": "last_seen", "key": "mrr"}, "invalid_key"),
         ({"source": "custom_metric", "key": "arr"}, "unknown_field"),
         ({"source": "last_seen", "match_field": "website"}, "invalid_match_field"),
-        ({"source": "last_seen", "target": "contact", "match_field": "name"},
-         "invalid_match_field"),
-        ({"source": "last_seen", "destination_id": "00000000-0000-4000-8000-000000000000"},
-         "unknown_destination"),
+        (
+            {"source": "last_seen", "target": "contact", "match_field": "name"},
+            "invalid_match_field",
+        ),
+        (
+            {"source": "last_seen", "destination_id": "00000000-0000-4000-8000-000000000000"},
+            "unknown_destination",
+        ),
         ({"source": "last_seen", "field": "Not A Field"}, "invalid_request"),
-    ]  # fmt: skip
+    ]
     for change, code in refusals:
         response = await client.post(
             "/api/v1/reverse-sync/rules", json={**base, **change}, headers=bearer(tenant)

@@ -136,10 +136,16 @@ def test_segment_sdk_in_rest_api_out_through_a_running_server(
     api_key = cli_json(live_server.env, "apikey", "create", workspace)["api_key"]
     headers = {"Authorization": f"Bearer {api_key}"}
     client = SegmentClient(source["write_key"], host=live_server.url, sync_mode=True)
-    client.identify("ada", {"firstName": "Ada", "email": "ada@acme.example", "title": "CTO"},
-                    anonymous_id="anon-7")  # fmt: skip
-    client.group("ada", "acme", {"name": "Acme", "createdAt": "2024-03-01",
-                                 "biling_city": "Springfield", "employees": 40})  # fmt: skip
+    client.identify(
+        "ada",
+        {"firstName": "Ada", "email": "ada@acme.example", "title": "CTO"},
+        anonymous_id="anon-7",
+    )
+    client.group(
+        "ada",
+        "acme",
+        {"name": "Acme", "createdAt": "2024-03-01", "biling_city": "Springfield", "employees": 40},
+    )
     client.page(anonymous_id="anon-7", name="Pricing", category="Marketing")
     client.track("ada", "Report Built", {"module": "Reports"})
 
@@ -153,8 +159,11 @@ def test_segment_sdk_in_rest_api_out_through_a_running_server(
         time.sleep(0.1)
     body = account.json()
     assert (body["name"], body["billing_city"], body["employees"], body["user_count"]) == (
-        "Acme", "Springfield", 40, 1,
-    )  # fmt: skip
+        "Acme",
+        "Springfield",
+        40,
+        1,
+    )
     user = httpx.get(f"{live_server.url}/api/v1/users/ada", headers=headers).json()
     assert (user["first_name"], user["title"], user["account_id"]) == ("Ada", "CTO", "acme")
     page, track = events.json()["items"]

@@ -38,8 +38,14 @@ def at(seconds: float) -> str:
 
 def track(mid: str, seconds: float, module: str | None, **ids: str) -> dict[str, Any]:
     properties = {"module": module} if module else {}
-    return {"type": "track", "messageId": mid, "event": f"Feature {mid}",
-            "timestamp": at(seconds), "properties": properties, **ids}  # fmt: skip
+    return {
+        "type": "track",
+        "messageId": mid,
+        "event": f"Feature {mid}",
+        "timestamp": at(seconds),
+        "properties": properties,
+        **ids,
+    }
 
 
 # The account and its two users, then three session keys:
@@ -49,24 +55,47 @@ def track(mid: str, seconds: float, module: str | None, **ids: str) -> dict[str,
 # - u-2 without an anonymousId (the key falls back to the userId): 100, then 1900 (a gap of
 #   exactly 30 minutes: same session), then 3800 (a gap of 1900 s: a new session).
 ACCOUNT = [
-    {"type": "group", "messageId": "g-1", "userId": "u-1", "groupId": "acct-1",
-     "timestamp": at(-10), "traits": {"name": "Acme", "createdAt": "2024-01-01"}},
-    {"type": "group", "messageId": "g-2", "userId": "u-2", "groupId": "acct-1",
-     "timestamp": at(-10)},
-    {"type": "identify", "messageId": "i-1", "userId": "u-1", "anonymousId": "anon-1",
-     "timestamp": at(2650)},
-]  # fmt: skip
+    {
+        "type": "group",
+        "messageId": "g-1",
+        "userId": "u-1",
+        "groupId": "acct-1",
+        "timestamp": at(-10),
+        "traits": {"name": "Acme", "createdAt": "2024-01-01"},
+    },
+    {
+        "type": "group",
+        "messageId": "g-2",
+        "userId": "u-2",
+        "groupId": "acct-1",
+        "timestamp": at(-10),
+    },
+    {
+        "type": "identify",
+        "messageId": "i-1",
+        "userId": "u-1",
+        "anonymousId": "anon-1",
+        "timestamp": at(2650),
+    },
+]
 TIMELINE = [
     track("a-0", 0, "Reports", anonymousId="anon-1"),
     track("a-1", 60, "Reports", anonymousId="anon-1"),
     track("a-2", 200, "Dashboards", anonymousId="anon-1"),
     track("a-3", 2600, "Reports", anonymousId="anon-1"),
-    {"type": "page", "messageId": "a-4", "anonymousId": "anon-1", "name": "Guide",
-     "category": "Docs", "timestamp": at(2700), "properties": {}},
+    {
+        "type": "page",
+        "messageId": "a-4",
+        "anonymousId": "anon-1",
+        "name": "Guide",
+        "category": "Docs",
+        "timestamp": at(2700),
+        "properties": {},
+    },
     track("b-0", 100, None, userId="u-2"),
     track("b-1", 1900, "Billing", userId="u-2"),
     track("b-2", 3800, "Billing", userId="u-2"),
-]  # fmt: skip
+]
 BRIDGE = track("a-late", 1400, "Reports", anonymousId="anon-1")
 
 
@@ -83,8 +112,18 @@ async def test_sessions_and_daily_usage_of_a_worked_timeline(
     await sweep(app)
 
     listed = (await client.get("/api/v1/sessions", headers=bearer(tenant))).json()["items"]
-    summary = [(s["session_key"], s["started_at"][11:19], s["seconds"], s["events"],
-                s["user_id"], s["account_id"], s["closed"]) for s in listed]  # fmt: skip
+    summary = [
+        (
+            s["session_key"],
+            s["started_at"][11:19],
+            s["seconds"],
+            s["events"],
+            s["user_id"],
+            s["account_id"],
+            s["closed"],
+        )
+        for s in listed
+    ]
     assert summary == [
         ("anon-1", "09:00:00", 200.0, 3, "u-1", "acct-1", True),
         ("u-2", "09:01:40", 1800.0, 2, "u-2", "acct-1", True),
@@ -115,11 +154,18 @@ async def test_sessions_and_daily_usage_of_a_worked_timeline(
     quiet, active = usage["days"]
     assert (quiet["date"], quiet["sessions"], quiet["seconds"]) == ("2026-03-01", 0, 0.0)
     assert (active["sessions"], active["seconds"], active["events"], active["active_users"]) == (
-        4, 2100.0, 8, 2,
-    )  # fmt: skip
+        4,
+        2100.0,
+        8,
+        2,
+    )
     assert {m["module"]: m["seconds"] for m in active["modules"]} == {
-        "Reports": 300.0, "Dashboards": 0.0, "Docs": 0.0, None: 1800.0, "Billing": 0.0,
-    }  # fmt: skip
+        "Reports": 300.0,
+        "Dashboards": 0.0,
+        "Docs": 0.0,
+        None: 1800.0,
+        "Billing": 0.0,
+    }
     assert sum(m["seconds"] for m in active["modules"]) == active["seconds"]
     assert usage["measures"] == {
         "as_of": "2026-03-02",
@@ -128,8 +174,11 @@ async def test_sessions_and_daily_usage_of_a_worked_timeline(
         "dau_share": 1.0,
         "mau_share": 1.0,
     }
-    user = (await client.get("/api/v1/users/u-2/usage?from=2026-03-02&to=2026-03-02",
-                             headers=bearer(tenant))).json()  # fmt: skip
+    user = (
+        await client.get(
+            "/api/v1/users/u-2/usage?from=2026-03-02&to=2026-03-02", headers=bearer(tenant)
+        )
+    ).json()
     assert [(d["sessions"], d["seconds"]) for d in user["days"]] == [(2, 1800.0)]
 
 
@@ -162,9 +211,15 @@ def store(database_url: str, workspace: uuid.UUID, message: dict[str, Any]) -> N
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             INSERT,
-            (workspace, uuid.uuid4(), message["messageId"], message["type"],
-             datetime.fromisoformat(message["timestamp"]), orjson.dumps(message).decode()),
-        )  # fmt: skip
+            (
+                workspace,
+                uuid.uuid4(),
+                message["messageId"],
+                message["type"],
+                datetime.fromisoformat(message["timestamp"]),
+                orjson.dumps(message).decode(),
+            ),
+        )
 
 
 def new_workspace(database_url: str) -> uuid.UUID:

@@ -24,10 +24,13 @@ RUN = 990_001
 CONNECTOR = "00000000-0000-4000-8000-0000000c0111"
 CONNECTOR_RUN = 990_002
 CONNECTOR_BODY = {
-    "kind": "csv", "name": "secret-import", "path": "accounts.csv", "object": "account",
+    "kind": "csv",
+    "name": "secret-import",
+    "path": "accounts.csv",
+    "object": "account",
     "mappings": [{"field": "plan", "target": "account_dimension"}],
     "match": {"account": {"by": "id", "field": "account_id"}},
-}  # fmt: skip
+}
 
 # (method, path, body): every /api/v1 route, with values naming the owner's data.
 CASES: list[tuple[str, str, Any]] = [
@@ -41,13 +44,28 @@ CASES: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/settings/lifecycle-stages", None),
     ("PUT", "/api/v1/settings/lifecycle-stages", {"items": [{"name": "Intruder"}]}),
     ("GET", "/api/v1/fields", None),
-    ("POST", "/api/v1/fields",
-     {"object": "account", "kind": "metric", "key": "mrr", "type": "number"}),
+    (
+        "POST",
+        "/api/v1/fields",
+        {"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
+    ),
     ("GET", "/api/v1/settings/custom-fields", None),
     ("PUT", "/api/v1/settings/custom-fields", {"mode": "off"}),
-    ("POST", "/api/v1/metrics",
-     {"items": [{"object": "account", "id": "acme-secret", "key": "mrr", "value": -1,
-                 "date": "2026-01-01"}]}),
+    (
+        "POST",
+        "/api/v1/metrics",
+        {
+            "items": [
+                {
+                    "object": "account",
+                    "id": "acme-secret",
+                    "key": "mrr",
+                    "value": -1,
+                    "date": "2026-01-01",
+                }
+            ]
+        },
+    ),
     ("GET", "/api/v1/accounts/acme-secret/metrics/mrr", None),
     ("GET", "/api/v1/rejected-messages", None),
     ("PUT", "/api/v1/accounts/acme-secret", {"name": "Hijacked"}),
@@ -57,23 +75,55 @@ CASES: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/accounts/acme-secret/usage", None),
     ("GET", "/api/v1/users/user-secret/usage", None),
     ("GET", "/api/v1/destinations", None),
-    ("POST", "/api/v1/destinations",
-     {"kind": "freshsales", "name": "secret-crm", "domain": "x.myfreshworks.com",
-      "api_key": "intruder"}),
+    (
+        "POST",
+        "/api/v1/destinations",
+        {
+            "kind": "freshsales",
+            "name": "secret-crm",
+            "domain": "x.myfreshworks.com",
+            "api_key": "intruder",
+        },
+    ),
     ("GET", f"/api/v1/destinations/{DESTINATION}/deliveries", None),
     ("POST", f"/api/v1/destinations/{DESTINATION}/deliveries/1/retry", None),
     ("GET", "/api/v1/reverse-sync/rules", None),
-    ("POST", "/api/v1/reverse-sync/rules",
-     {"destination_id": DESTINATION, "source": "last_seen", "target": "contact",
-      "field": "cf_stolen"}),
+    (
+        "POST",
+        "/api/v1/reverse-sync/rules",
+        {
+            "destination_id": DESTINATION,
+            "source": "last_seen",
+            "target": "contact",
+            "field": "cf_stolen",
+        },
+    ),
     ("DELETE", f"/api/v1/reverse-sync/rules/{RULE}", None),
     ("POST", "/api/v1/reverse-sync/runs", None),
     ("GET", "/api/v1/reverse-sync/runs", None),
     ("GET", f"/api/v1/reverse-sync/runs/{RUN}/items", None),
     ("GET", "/api/v1/health-scores/config", None),
-    ("PUT", "/api/v1/health-scores/config", {"default": {"sections": [
-        {"name": "Intruder", "weight": 1, "measures": [{"kind": "usage", "measure": "sessions",
-         "scoring": {"method": "linear", "min": 0, "max": 1}}]}]}}),
+    (
+        "PUT",
+        "/api/v1/health-scores/config",
+        {
+            "default": {
+                "sections": [
+                    {
+                        "name": "Intruder",
+                        "weight": 1,
+                        "measures": [
+                            {
+                                "kind": "usage",
+                                "measure": "sessions",
+                                "scoring": {"method": "linear", "min": 0, "max": 1},
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    ),
     ("POST", "/api/v1/health-scores/runs", None),
     ("GET", "/api/v1/accounts/acme-secret/health", None),
     ("GET", "/api/v1/connectors", None),
@@ -86,9 +136,10 @@ CASES: list[tuple[str, str, Any]] = [
     ("GET", f"/api/v1/connectors/{CONNECTOR}/runs", None),
     ("GET", f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}", None),
     ("GET", f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}/issues", None),
-]  # fmt: skip
+]
 
 DELIVERIES = "/api/v1/destinations/{destination_id}/deliveries"
+CONNECTOR_RUNS = "/api/v1/connectors/{connector_id}/runs"
 TEMPLATES = {
     "/api/v1/accounts/acme-secret": "/api/v1/accounts/{account_id}",
     "/api/v1/accounts/acme-secret/users": "/api/v1/accounts/{account_id}/users",
@@ -105,12 +156,12 @@ TEMPLATES = {
     f"/api/v1/connectors/{CONNECTOR}": "/api/v1/connectors/{connector_id}",
     f"/api/v1/connectors/{CONNECTOR}/file": "/api/v1/connectors/{connector_id}/file",
     f"/api/v1/connectors/{CONNECTOR}/fields": "/api/v1/connectors/{connector_id}/fields",
-    f"/api/v1/connectors/{CONNECTOR}/runs": "/api/v1/connectors/{connector_id}/runs",
-    f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}":
-        "/api/v1/connectors/{connector_id}/runs/{run_id}",
-    f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}/issues":
-        "/api/v1/connectors/{connector_id}/runs/{run_id}/issues",
-}  # fmt: skip
+    f"/api/v1/connectors/{CONNECTOR}/runs": CONNECTOR_RUNS,
+    f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}": CONNECTOR_RUNS + "/{run_id}",
+    f"/api/v1/connectors/{CONNECTOR}/runs/{CONNECTOR_RUN}/issues": (
+        CONNECTOR_RUNS + "/{run_id}/issues"
+    ),
+}
 
 
 def test_every_rest_route_has_an_isolation_case(app: FastAPI) -> None:
@@ -142,13 +193,20 @@ async def test_no_key_is_401_everywhere(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.usefixtures("sole_delivery_job")  # the live server must not retry our outbox
 async def test_another_workspace_reads_and_writes_nothing_of_ours(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    rows: Rows,
+    database_url: str,
     settings: Settings,
-) -> None:  # fmt: skip
+) -> None:
     owner = tenant
     for path, names in (("tiers", ["Gold"]), ("lifecycle-stages", ["Adoption"])):
-        await client.put(f"/api/v1/settings/{path}", json={"items": [{"name": n} for n in names]},
-                         headers=bearer(owner))  # fmt: skip
+        await client.put(
+            f"/api/v1/settings/{path}",
+            json={"items": [{"name": n} for n in names]},
+            headers=bearer(owner),
+        )
     await client.post(
         "/api/v1/fields",
         json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
@@ -157,57 +215,85 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
     await send(
         client,
         owner,
-        [{"type": "group", "userId": "user-secret", "groupId": "acme-secret",
-          "traits": {"name": "Secret Co", "createdAt": "2024-01-01", "tier": "Gold",
-                     "mrr": 100, "plan": "secret-plan"}, "timestamp": "2026-01-01T00:00:00Z"},
-         {"type": "track", "userId": "user-secret", "event": "Secret Feature"}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "user-secret",
+                "groupId": "acme-secret",
+                "traits": {
+                    "name": "Secret Co",
+                    "createdAt": "2024-01-01",
+                    "tier": "Gold",
+                    "mrr": 100,
+                    "plan": "secret-plan",
+                },
+                "timestamp": "2026-01-01T00:00:00Z",
+            },
+            {"type": "track", "userId": "user-secret", "event": "Secret Feature"},
+        ],
+    )
     created = await client.post(
         "/api/v1/destinations",
-        json={"kind": "freshsales", "name": "secret-crm", "domain": "acme-secret.freshsales.io",
-              "api_key": "Secret-key"},
+        json={
+            "kind": "freshsales",
+            "name": "secret-crm",
+            "domain": "acme-secret.freshsales.io",
+            "api_key": "Secret-key",
+        },
         headers=bearer(owner),
-    )  # fmt: skip
-    rows.query("UPDATE destinations SET id = %s WHERE id = %s RETURNING 1",
-               DESTINATION, created.json()["id"])  # fmt: skip
+    )
+    rows.query(
+        "UPDATE destinations SET id = %s WHERE id = %s RETURNING 1",
+        DESTINATION,
+        created.json()["id"],
+    )
     rule = await client.post(
         "/api/v1/reverse-sync/rules",
-        json={"destination_id": DESTINATION, "source": "last_seen", "target": "contact",
-              "field": "cf_secret_seen"},
+        json={
+            "destination_id": DESTINATION,
+            "source": "last_seen",
+            "target": "contact",
+            "field": "cf_secret_seen",
+        },
         headers=bearer(owner),
-    )  # fmt: skip
-    rows.query("UPDATE reverse_sync_rules SET id = %s WHERE id = %s RETURNING 1",
-               RULE, rule.json()["id"])  # fmt: skip
+    )
+    rows.query(
+        "UPDATE reverse_sync_rules SET id = %s WHERE id = %s RETURNING 1", RULE, rule.json()["id"]
+    )
     rows.query(
         "INSERT INTO reverse_sync_runs (id, workspace_id, trigger, status, started_at, counts) "
         "OVERRIDING SYSTEM VALUE VALUES (%s, %s, 'api', 'succeeded', now(), '{}') RETURNING 1",
-        RUN, owner.workspace_id,
-    )  # fmt: skip
+        RUN,
+        owner.workspace_id,
+    )
     rows.query(
         "INSERT INTO reverse_sync_items (run_id, destination_id, target, entity_id, "
         "unique_identifier, fields, status, at) VALUES (%s, %s, 'contact', 'user-secret', "
         "'{\"emails\": \"Secret@acme.example\"}', '{}', 'sent', now()) RETURNING 1",
-        RUN, DESTINATION,
-    )  # fmt: skip
+        RUN,
+        DESTINATION,
+    )
     folder = settings.imports / str(owner.workspace_id)
     folder.mkdir(parents=True)
     (folder / "accounts.csv").write_text("account_id,plan\nacme-secret,secret-plan\n")
-    connector = await client.post("/api/v1/connectors", json=CONNECTOR_BODY,
-                                  headers=bearer(owner))  # fmt: skip
-    rows.query("UPDATE connectors SET id = %s WHERE id = %s RETURNING 1",
-               CONNECTOR, connector.json()["id"])  # fmt: skip
+    connector = await client.post("/api/v1/connectors", json=CONNECTOR_BODY, headers=bearer(owner))
+    rows.query(
+        "UPDATE connectors SET id = %s WHERE id = %s RETURNING 1", CONNECTOR, connector.json()["id"]
+    )
     rows.query(
         "INSERT INTO connector_runs (id, connector_id, workspace_id, trigger, status, full_pull, "
         "started_at, counts, progress) OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, 'api', "
         "'succeeded', true, now(), '{}', '{}') RETURNING 1",
-        CONNECTOR_RUN, CONNECTOR, owner.workspace_id,
-    )  # fmt: skip
+        CONNECTOR_RUN,
+        CONNECTOR,
+        owner.workspace_id,
+    )
     rows.query(
         "INSERT INTO connector_issues (run_id, kind, object, line, field, value, reason) "
         "VALUES (%s, 'unmatched', 'account', 2, 'account_id', 'Secret Inc', 'no account') "
         "RETURNING 1",
         CONNECTOR_RUN,
-    )  # fmt: skip
+    )
     await settle(client, owner, rows)
     await sessions.sweep(app.state.engine, rules=SessionRules())
     secret_config = {
@@ -278,9 +364,11 @@ ADMIN_TEMPLATES = {
 # Open by design: probes and scrapes carry no tenant data; the analytics.js settings name
 # only the write key the caller already has.
 PUBLIC = {
-    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("GET", "/v1/projects/{write_key}/settings"),
-}  # fmt: skip
+}
 
 
 def test_every_route_outside_the_rest_api_is_admin_only_or_public(app: FastAPI) -> None:

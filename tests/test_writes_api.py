@@ -13,22 +13,32 @@ async def test_an_account_upserted_by_a_backend_is_stored_in_the_log_and_applied
 ) -> None:
     response = await client.put(
         "/api/v1/accounts/acme",
-        json={"name": "Acme", "created_at": "2024-03-01", "employees": 40, "is_churned": False,
-              "custom": {"plan": "pro"}},
+        json={
+            "name": "Acme",
+            "created_at": "2024-03-01",
+            "employees": 40,
+            "is_churned": False,
+            "custom": {"plan": "pro"},
+        },
         headers=bearer(tenant),
-    )  # fmt: skip
+    )
     assert response.status_code == 202
     message_id = response.json()["message_id"]
     [stored] = rows.inbound(tenant.workspace_id)
     assert (stored["message_id"], stored["type"]) == (message_id, "group")
     assert stored["message"]["traits"] == {
-        "name": "Acme", "createdAt": "2024-03-01", "employees": 40.0, "is_churned": False,
+        "name": "Acme",
+        "createdAt": "2024-03-01",
+        "employees": 40.0,
+        "is_churned": False,
         "plan": "pro",
-    }  # fmt: skip
+    }
     account = (await get_when(client, tenant, "/api/v1/accounts/acme")).json()
     assert (account["name"], account["employees"], account["custom"]) == (
-        "Acme", 40.0, {"plan": "pro"},
-    )  # fmt: skip
+        "Acme",
+        40.0,
+        {"plan": "pro"},
+    )
 
 
 async def test_a_backend_write_sets_what_it_sends_clears_nulls_and_keeps_the_rest(
@@ -37,10 +47,21 @@ async def test_a_backend_write_sets_what_it_sends_clears_nulls_and_keeps_the_res
     await send(
         client,
         tenant,
-        [{"type": "group", "userId": "u", "groupId": "acme", "timestamp": "2020-01-01T00:00:00Z",
-          "traits": {"name": "Acme", "createdAt": "2024-01-01", "industry": "Tools",
-                     "website": "https://acme.example"}}],
-    )  # fmt: skip
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "timestamp": "2020-01-01T00:00:00Z",
+                "traits": {
+                    "name": "Acme",
+                    "createdAt": "2024-01-01",
+                    "industry": "Tools",
+                    "website": "https://acme.example",
+                },
+            }
+        ],
+    )
     await settle(client, tenant, rows)
     await client.put(
         "/api/v1/accounts/acme",
@@ -56,9 +77,10 @@ async def test_a_user_upserted_by_a_backend(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows
 ) -> None:
     response = await client.put(
-        "/api/v1/users/ada", json={"first_name": "Ada", "custom": {"seat": "admin"}},
+        "/api/v1/users/ada",
+        json={"first_name": "Ada", "custom": {"seat": "admin"}},
         headers=bearer(tenant),
-    )  # fmt: skip
+    )
     assert response.status_code == 202
     user = (await get_when(client, tenant, "/api/v1/users/ada")).json()
     assert (user["first_name"], user["custom"]) == ("Ada", {"seat": "admin"})

@@ -176,14 +176,17 @@ def _serve_workers(settings: Settings, workers: int, common: dict[str, Any]) -> 
     metrics_dir = settings.data_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
-    shared = {"PULSEGATE_DATABASE_URL": settings.database_url,
-              "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve())}  # fmt: skip
+    shared = {
+        "PULSEGATE_DATABASE_URL": settings.database_url,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve()),
+    }
     background = subprocess.Popen(
         [sys.executable, "-m", "pulsegate", "worker"], env={**os.environ, **shared}
     )
     # The HTTP processes build their own app from the environment.
-    os.environ.update(shared, PULSEGATE_SCHEDULER_ENABLED="false",
-                      PULSEGATE_PROJECTOR_ENABLED="false")  # fmt: skip
+    os.environ.update(
+        shared, PULSEGATE_SCHEDULER_ENABLED="false", PULSEGATE_PROJECTOR_ENABLED="false"
+    )
     try:
         uvicorn.run("pulsegate.app:create_app", factory=True, workers=workers, **common)
     finally:
@@ -228,10 +231,12 @@ def _run_async(
         if args.json:
             _out(json.dumps(created))
         else:
-            _out("\n".join(
-                f"{name}: {json.dumps(value) if isinstance(value, list | dict) else value}"
-                for name, value in created.items()
-            ))  # fmt: skip
+            _out(
+                "\n".join(
+                    f"{name}: {json.dumps(value) if isinstance(value, list | dict) else value}"
+                    for name, value in created.items()
+                )
+            )
         return 0
 
     return run

@@ -65,8 +65,14 @@ class RequestLog:
             self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
                 seconds
             )
-            log.info("http.request", method=scope["method"], path=scope["path"], route=route,
-                     status=status, duration_ms=round(seconds * 1000, 2))  # fmt: skip
+            log.info(
+                "http.request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(seconds * 1000, 2),
+            )
             structlog.contextvars.unbind_contextvars("request_id")
 
 

@@ -47,11 +47,14 @@ class CsvSource:
         sample = [cells for _, cells in rows[:SAMPLE_ROWS]]
         return [
             SourceField(
-                object=self._object, name=name, label=name, standard=False,
+                object=self._object,
+                name=name,
+                label=name,
+                standard=False,
                 type=_infer([c[n] for c in sample if len(c) == len(header) and c[n].strip()]),
             )
             for n, name in enumerate(header)
-        ]  # fmt: skip
+        ]
 
     def pull(self, object_name: Object, *, since: str | None) -> Pull:
         return Pull(pages=self._pages(object_name), incremental=False)
@@ -138,8 +141,11 @@ def _holds(predicate: RowPredicate, cell: str) -> bool:
 
 def _infer(values: list[str]) -> str:
     """The narrowest type every sampled value fits: number, date, checkbox, else text."""
-    for source_type, value_type in (("number", "number"), ("date", "date"),
-                                    ("checkbox", "boolean")):  # fmt: skip
+    for source_type, value_type in (
+        ("number", "number"),
+        ("date", "date"),
+        ("checkbox", "boolean"),
+    ):
         try:
             if values and all(coerce(v, value_type) is not None for v in values):
                 return source_type

@@ -49,12 +49,14 @@ class FreshsalesSource:
             fields = (await self._call([], "GET", f"settings/{plural}/fields"))["fields"]
             found += [
                 SourceField(
-                    object=object_name, name=f["name"], label=f.get("label") or f["name"],
+                    object=object_name,
+                    name=f["name"],
+                    label=f.get("label") or f["name"],
                     type=f.get("type") or "text",
                     standard=bool(f.get("default", not f["name"].startswith("cf_"))),
                 )
                 for f in fields
-            ]  # fmt: skip
+            ]
         return found
 
     def pull(self, object_name: Object, *, since: str | None) -> Pull:
@@ -88,8 +90,9 @@ class FreshsalesSource:
             items = body.get(plural) or []
             meta = body.get("meta") or {}
             if items:
-                yield Page(records=[_record(object_name, item) for item in items],
-                           total=meta.get("total"))  # fmt: skip
+                yield Page(
+                    records=[_record(object_name, item) for item in items], total=meta.get("total")
+                )
             if not items or page >= int(meta.get("total_pages") or page):
                 return
             page += 1
@@ -140,6 +143,8 @@ def _record(object_name: Object, item: dict[str, Any]) -> Record:
         listed = [e.get("value") if isinstance(e, dict) else e for e in emails]
         values["emails"] = values.get("email") or (primary or listed or [None])[0]
     return Record(
-        object=object_name, values=values, id=str(item.get("id")),
+        object=object_name,
+        values=values,
+        id=str(item.get("id")),
         updated_at=item.get("updated_at"),
-    )  # fmt: skip
+    )

@@ -30,9 +30,12 @@ class Landing:
 
 
 async def write_changes(
-    connection: AsyncConnection, landing: Landing, current: dict[str, dict[str, Any]],
-    dimensions: dict[str, dict[str, Any]], metrics: dict[tuple[str, str], Any],
-) -> set[str]:  # fmt: skip
+    connection: AsyncConnection,
+    landing: Landing,
+    current: dict[str, dict[str, Any]],
+    dimensions: dict[str, dict[str, Any]],
+    metrics: dict[tuple[str, str], Any],
+) -> set[str]:
     """`current`: each entity's stored fields; `dimensions`: entity -> key -> value;
     `metrics`: (entity, key) -> value. Return the entities that changed."""
     updated: set[str] = set()
@@ -51,15 +54,27 @@ async def write_changes(
             updated.add(entity)
     await repository.merge_fields(connection, landing.workspace_id, landing.object, patches)
     stored_metrics = await repository.metrics_of_day(
-        connection, landing.workspace_id, landing.object, landing.day,
-        [entity for entity, _ in metrics], [key for _, key in metrics],
-    )  # fmt: skip
+        connection,
+        landing.workspace_id,
+        landing.object,
+        landing.day,
+        [entity for entity, _ in metrics],
+        [key for _, key in metrics],
+    )
     rows = [
-        {"workspace_id": landing.workspace_id, "object": landing.object, "entity_id": entity,
-         "key": key, "day": landing.day, "value": value, "t": landing.t, "m": landing.m}
+        {
+            "workspace_id": landing.workspace_id,
+            "object": landing.object,
+            "entity_id": entity,
+            "key": key,
+            "day": landing.day,
+            "value": value,
+            "t": landing.t,
+            "m": landing.m,
+        }
         for (entity, key), value in metrics.items()
         if stored_metrics.get((entity, key)) != value
-    ]  # fmt: skip
+    ]
     if rows:
         await upsert_metric_values(connection, rows)
     return updated | {str(row["entity_id"]) for row in rows}

@@ -83,11 +83,15 @@ async def start_run(connection: AsyncConnection, values: dict[str, Any]) -> Any:
     connector's lock, so none is really running): they are marked failed first."""
     await connection.execute(
         update(ConnectorRun)
-        .where(ConnectorRun.connector_id == values["connector_id"],
-               ConnectorRun.status == "running")
-        .values(status="failed", finished_at=values["started_at"],
-                error="interrupted: the process running it stopped")
-    )  # fmt: skip
+        .where(
+            ConnectorRun.connector_id == values["connector_id"], ConnectorRun.status == "running"
+        )
+        .values(
+            status="failed",
+            finished_at=values["started_at"],
+            error="interrupted: the process running it stopped",
+        )
+    )
     insert_run = insert(ConnectorRun).values(**values).returning(*ConnectorRun.__table__.c)
     return (await connection.execute(insert_run)).one()
 
@@ -142,9 +146,12 @@ TABLES = {"account": ("accounts", "account_id"), "user": ("users", "user_id")}
 
 
 async def entities_by(
-    connection: AsyncConnection, workspace_id: uuid.UUID, object_name: str, by: str,
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    object_name: str,
+    by: str,
     values: Sequence[str],
-) -> dict[str, list[tuple[str, dict[str, Any]]]]:  # fmt: skip
+) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Match value -> the (entity id, merged fields) it finds; more than one is ambiguous."""
     table, key, expression = _MATCH[object_name, by]
     sql = text(
@@ -159,9 +166,11 @@ async def entities_by(
 
 
 async def merge_fields(
-    connection: AsyncConnection, workspace_id: uuid.UUID, object_name: str,
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    object_name: str,
     patches: dict[str, dict[str, Any]],
-) -> None:  # fmt: skip
+) -> None:
     """Merge `{entity id: {field: {v, t, m}}}` into the entities' fields, newest per field."""
     if not patches:
         return
@@ -177,22 +186,38 @@ async def merge_fields(
 
 
 async def metrics_of_day(
-    connection: AsyncConnection, workspace_id: uuid.UUID, object_name: str, day: date,
-    entity_ids: Sequence[str], keys: Sequence[str],
-) -> dict[tuple[str, str], Any]:  # fmt: skip
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    object_name: str,
+    day: date,
+    entity_ids: Sequence[str],
+    keys: Sequence[str],
+) -> dict[tuple[str, str], Any]:
     sql = text(
         "SELECT entity_id, key, value FROM metric_values WHERE workspace_id = :w "
         "AND object = :o AND day = :day AND entity_id = ANY(:ids) AND key = ANY(:keys)"
     )
-    params = {"w": workspace_id, "o": object_name, "day": day, "ids": list(entity_ids),
-              "keys": list(keys)}  # fmt: skip
+    params = {
+        "w": workspace_id,
+        "o": object_name,
+        "day": day,
+        "ids": list(entity_ids),
+        "keys": list(keys),
+    }
     return {(r.entity_id, r.key): r.value for r in await connection.execute(sql, params)}
 
 
 async def carry_metrics_forward(
-    connection: AsyncConnection, workspace_id: uuid.UUID, object_name: str, keys: Sequence[str],
-    *, written_by: str, day: date, t: int, m: str,
-) -> int:  # fmt: skip
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    object_name: str,
+    keys: Sequence[str],
+    *,
+    written_by: str,
+    day: date,
+    t: int,
+    m: str,
+) -> int:
     """Give today the latest earlier value this connector wrote, where today has none."""
     sql = text("""
         INSERT INTO metric_values (workspace_id, object, entity_id, key, day, value, t, m)
@@ -204,8 +229,16 @@ async def carry_metrics_forward(
         ) AS latest
         ON CONFLICT DO NOTHING
     """)
-    result = await connection.execute(sql, {
-        "w": workspace_id, "o": object_name, "keys": list(keys), "written_by": written_by + "%",
-        "day": day, "t": t, "m": m,
-    })  # fmt: skip
+    result = await connection.execute(
+        sql,
+        {
+            "w": workspace_id,
+            "o": object_name,
+            "keys": list(keys),
+            "written_by": written_by + "%",
+            "day": day,
+            "t": t,
+            "m": m,
+        },
+    )
     return int(result.rowcount)

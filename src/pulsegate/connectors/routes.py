@@ -115,15 +115,20 @@ async def list_fields(
     summary="Run now; answers once the run is recorded, follow it at GET …/runs/{run_id}",
 )
 async def create_run(
-    request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID,
+    request: Request,
+    workspace_id: WorkspaceId,
+    connector_id: uuid.UUID,
     body: ConnectorRunIn = _NO_OPTIONS,
-) -> ConnectorRunOut:  # fmt: skip
+) -> ConnectorRunOut:
     state = request.app.state
     runner = Runner(state.engine, state.secret_box, timezone=state.timezone)
     return await runner.start(
-        workspace_id, connector_id, trigger="api", full=body.full,
+        workspace_id,
+        connector_id,
+        trigger="api",
+        full=body.full,
         tasks=state.background_tasks,
-    )  # fmt: skip
+    )
 
 
 @router.get("/{connector_id}/runs", summary="The latest runs, newest first")

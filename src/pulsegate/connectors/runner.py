@@ -96,9 +96,13 @@ class Runner:
         return self.clock() if self.clock else datetime.now(UTC)
 
     async def run(
-        self, workspace_id: uuid.UUID, connector_id: uuid.UUID, *, trigger: str,
+        self,
+        workspace_id: uuid.UUID,
+        connector_id: uuid.UUID,
+        *,
+        trigger: str,
         full: bool = False,
-    ) -> ConnectorRunOut:  # fmt: skip
+    ) -> ConnectorRunOut:
         """Run to the end and answer with the finished run."""
         async with advisory_lock(self.engine, _lock_id(connector_id)) as taken:
             if not taken:
@@ -107,9 +111,14 @@ class Runner:
             return await self._execute(run)
 
     async def start(
-        self, workspace_id: uuid.UUID, connector_id: uuid.UUID, *, trigger: str, full: bool,
+        self,
+        workspace_id: uuid.UUID,
+        connector_id: uuid.UUID,
+        *,
+        trigger: str,
+        full: bool,
         tasks: set[asyncio.Task[Any]],
-    ) -> ConnectorRunOut:  # fmt: skip
+    ) -> ConnectorRunOut:
         """Start a run in the background and answer with it as soon as it is recorded."""
         begun: asyncio.Future[ConnectorRunOut] = asyncio.get_running_loop().create_future()
 
@@ -153,11 +162,19 @@ class Runner:
             if connector is None:
                 raise NotFound(f"no connector {connector_id}")
             full = full or _full_due(connector.state, started)
-            row = await repository.start_run(connection, {
-                "connector_id": connector_id, "workspace_id": workspace_id, "trigger": trigger,
-                "status": "running", "full": full, "started_at": started, "counts": {},
-                "progress": {},
-            })  # fmt: skip
+            row = await repository.start_run(
+                connection,
+                {
+                    "connector_id": connector_id,
+                    "workspace_id": workspace_id,
+                    "trigger": trigger,
+                    "status": "running",
+                    "full": full,
+                    "started_at": started,
+                    "counts": {},
+                    "progress": {},
+                },
+            )
         return _Run(connector=connector, id=row.id, trigger=trigger, full=full, started=started)
 
     async def _execute(self, run: _Run) -> ConnectorRunOut:
@@ -182,19 +199,32 @@ class Runner:
     async def _finish(self, run: _Run, status: str, error: str | None) -> None:
         async with self.engine.begin() as connection:
             await repository.update_run(
-                connection, run.id, status=status, error=error, counts=dict(run.counts),
-                progress=run.progress, finished_at=self.now(),
-            )  # fmt: skip
+                connection,
+                run.id,
+                status=status,
+                error=error,
+                counts=dict(run.counts),
+                progress=run.progress,
+                finished_at=self.now(),
+            )
 
     async def _pull_all(self, run: _Run, source: Source) -> None:
         mappings = [MappingOut.model_validate(m) for m in run.connector.mappings]
         catalog = {(f.object, f.name) for f in await source.catalog()}
         missing = [m for m in mappings if (object_of(m), m.field) not in catalog]
-        await self._report(run, [
-            _issue(run, "invalid", object_of(m), field=m.field,
-                   reason="the source no longer has this field; its mapping was skipped")
-            for m in missing
-        ])  # fmt: skip
+        await self._report(
+            run,
+            [
+                _issue(
+                    run,
+                    "invalid",
+                    object_of(m),
+                    field=m.field,
+                    reason="the source no longer has this field; its mapping was skipped",
+                )
+                for m in missing
+            ],
+        )
         state = dict(run.connector.state)
         for object_name in ("account", "user"):
             chosen = [m for m in mappings if object_of(m) == object_name and m not in missing]
@@ -224,9 +254,13 @@ class Runner:
         return run.started.astimezone(ZoneInfo(self.timezone)).date()
 
     async def _apply(
-        self, run: _Run, object_name: Object, match: MatchIn, mappings: list[MappingOut],
+        self,
+        run: _Run,
+        object_name: Object,
+        match: MatchIn,
+        mappings: list[MappingOut],
         page: Page,
-    ) -> None:  # fmt: skip
+    ) -> None:
         counts, issues = run.counts, []
         counts["fetched"] += len(page.records)
         counts["filtered"] += page.filtered
@@ -239,15 +273,26 @@ class Runner:
             value = as_text(record.values.get(match.field or ""))
             if value is None:
                 counts["unmatched"] += 1
-                issues.append(_issue(run, "unmatched", object_name, record, field=match.field,
-                                     reason=f"no {match.field} value to match by"))  # fmt: skip
+                issues.append(
+                    _issue(
+                        run,
+                        "unmatched",
+                        object_name,
+                        record,
+                        field=match.field,
+                        reason=f"no {match.field} value to match by",
+                    )
+                )
                 continue
             keyed.append((record, value.lower() if match.by == "email" else value))
         async with self.engine.begin() as connection:
             found = await repository.entities_by(
-                connection, run.connector.workspace_id, object_name, match.by,
+                connection,
+                run.connector.workspace_id,
+                object_name,
+                match.by,
                 [value for _, value in keyed],
-            )  # fmt: skip
+            )
             dimensions: dict[str, dict[str, Any]] = {}  # entity -> key -> value
             metrics: dict[tuple[str, str], Any] = {}
             current: dict[str, dict[str, Any]] = {}
@@ -271,9 +316,9 @@ class Runner:
                             reason=reason,
                         )
                     )
-                    continue  # fmt: skip
+                    continue
                 counts["matched"] += 1
-                (entity, fields), = candidates  # fmt: skip
+                ((entity, fields),) = candidates
                 current[entity] = fields
                 unfit = False
                 for mapping in mappings:
@@ -282,9 +327,17 @@ class Runner:
                         coerced = coerce(raw, mapping.type)
                     except Unfit as problem:
                         unfit = True
-                        issues.append(_issue(run, "invalid", object_name, record,
-                                             field=mapping.field, value=as_text(raw),
-                                             reason=str(problem)))  # fmt: skip
+                        issues.append(
+                            _issue(
+                                run,
+                                "invalid",
+                                object_name,
+                                record,
+                                field=mapping.field,
+                                value=as_text(raw),
+                                reason=str(problem),
+                            )
+                        )
                         continue
                     if mapping.target.endswith("metric"):
                         if coerced is not None:
@@ -294,18 +347,25 @@ class Runner:
                 if unfit:
                     counts["invalid"] += 1
             updated = await write_changes(
-                connection, Landing(run.connector.workspace_id, object_name, self._today(run),
-                                    run.t, run.mark),
-                current, dimensions, metrics,
-            )  # fmt: skip
+                connection,
+                Landing(run.connector.workspace_id, object_name, self._today(run), run.t, run.mark),
+                current,
+                dimensions,
+                metrics,
+            )
             counts["updated"] += len(updated)
             await repository.add_issues(connection, issues)
             same = run.progress.get("object") == object_name
             pages = run.progress.get("pages", 0) + 1 if same else 1
-            run.progress = {"object": object_name, "pages": pages, "fetched": counts["fetched"],
-                            "total": page.total}  # fmt: skip
-            await repository.update_run(connection, run.id, counts=dict(counts),
-                                        progress=run.progress)  # fmt: skip
+            run.progress = {
+                "object": object_name,
+                "pages": pages,
+                "fetched": counts["fetched"],
+                "total": page.total,
+            }
+            await repository.update_run(
+                connection, run.id, counts=dict(counts), progress=run.progress
+            )
 
     async def _carry_forward(
         self, run: _Run, object_name: Object, mappings: list[MappingOut]
@@ -315,10 +375,15 @@ class Runner:
             return
         async with self.engine.begin() as connection:
             run.counts["carried_forward"] += await repository.carry_metrics_forward(
-                connection, run.connector.workspace_id, object_name, keys,
-                written_by=f"connector:{run.connector.id}:", day=self._today(run), t=run.t,
+                connection,
+                run.connector.workspace_id,
+                object_name,
+                keys,
+                written_by=f"connector:{run.connector.id}:",
+                day=self._today(run),
+                t=run.t,
                 m=run.mark,
-            )  # fmt: skip
+            )
 
     async def _report(self, run: _Run, issues: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as connection:
@@ -349,20 +414,39 @@ def _latest(current: str | None, stamps: list[str | None]) -> str | None:
 
 
 def _issue(
-    run: _Run, kind: str, object_name: Object, record: Any = None, *, field: str | None = None,
-    value: str | None = None, reason: str,
-) -> dict[str, Any]:  # fmt: skip
+    run: _Run,
+    kind: str,
+    object_name: Object,
+    record: Any = None,
+    *,
+    field: str | None = None,
+    value: str | None = None,
+    reason: str,
+) -> dict[str, Any]:
     return {
-        "run_id": run.id, "kind": kind, "object": object_name,
-        "record_id": getattr(record, "id", None), "line": getattr(record, "line", None),
-        "field": field, "value": value, "reason": reason,
-    }  # fmt: skip
+        "run_id": run.id,
+        "kind": kind,
+        "object": object_name,
+        "record_id": getattr(record, "id", None),
+        "line": getattr(record, "line", None),
+        "field": field,
+        "value": value,
+        "reason": reason,
+    }
 
 
 def _out(run: _Run, status: str, error: str | None, finished: datetime | None) -> ConnectorRunOut:
-    return ConnectorRunOut.model_validate({
-        "id": run.id, "connector_id": run.connector.id, "trigger": run.trigger,
-        "status": status, "full": run.full, "started_at": run.started,
-        "finished_at": finished, "counts": dict(run.counts), "progress": run.progress,
-        "error": error,
-    })  # fmt: skip
+    return ConnectorRunOut.model_validate(
+        {
+            "id": run.id,
+            "connector_id": run.connector.id,
+            "trigger": run.trigger,
+            "status": status,
+            "full": run.full,
+            "started_at": run.started,
+            "finished_at": finished,
+            "counts": dict(run.counts),
+            "progress": run.progress,
+            "error": error,
+        }
+    )

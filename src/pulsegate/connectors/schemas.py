@@ -113,9 +113,13 @@ class ConnectorIn(BaseModel):
                         "account": {"by": "id", "field": "cf_pulsegate_id"},
                         "user": {"by": "email"},
                     },
-                    "filters": {"account": {"rules": [
-                        {"attribute": "cf_plan", "operator": "is_in", "value": ["pro"]}
-                    ]}},
+                    "filters": {
+                        "account": {
+                            "rules": [
+                                {"attribute": "cf_plan", "operator": "is_in", "value": ["pro"]}
+                            ]
+                        }
+                    },
                 },
                 {
                     "kind": "csv",
@@ -124,13 +128,13 @@ class ConnectorIn(BaseModel):
                     "object": "account",
                     "mappings": [{"field": "mrr", "target": "account_metric"}],
                     "match": {"account": {"by": "id", "field": "account_id"}},
-                    "filters": {"rows": [
-                        {"column": "status", "operator": "not_equals", "value": "test"}
-                    ]},
+                    "filters": {
+                        "rows": [{"column": "status", "operator": "not_equals", "value": "test"}]
+                    },
                 },
             ]
         },
-    )  # fmt: skip
+    )
 
     kind: Kind
     name: str = Field(min_length=1, max_length=200)

@@ -62,13 +62,17 @@ class SourceError(PulsegateError):
 
 def _out(connector: Connector) -> ConnectorOut:
     return ConnectorOut(
-        id=connector.id, kind=connector.kind, name=connector.name,
+        id=connector.id,
+        kind=connector.kind,
+        name=connector.name,
         settings=connector.settings,
         mappings=[MappingOut.model_validate(m) for m in connector.mappings],
         match={k: MatchIn.model_validate(v) for k, v in connector.match.items()},
-        filters=FiltersIn.model_validate(connector.filters), state=connector.state,
-        has_upload=connector.upload is not None, created_at=connector.created_at,
-    )  # fmt: skip
+        filters=FiltersIn.model_validate(connector.filters),
+        state=connector.state,
+        has_upload=connector.upload is not None,
+        created_at=connector.created_at,
+    )
 
 
 async def create_connector(
@@ -109,25 +113,29 @@ def _settings(body: ConnectorIn, folder: Path) -> dict[str, Any]:
     for kind, names in _KIND_FIELDS.items():
         given = [name for name in names if getattr(body, name) is not None]
         if kind != body.kind and given:
-            raise InvalidRequest(f"{', '.join(given)}: not for a {body.kind} connector",
-                                 code="not_for_kind")  # fmt: skip
+            raise InvalidRequest(
+                f"{', '.join(given)}: not for a {body.kind} connector", code="not_for_kind"
+            )
     if body.kind == "freshsales":
         if body.filters.rows:
             raise InvalidRequest("row predicates are for CSV files", code="not_for_kind")
         if body.domain is None or body.api_key is None:
-            raise InvalidRequest("a Freshsales connector needs `domain` and `api_key`",
-                                 code="missing_setting")  # fmt: skip
+            raise InvalidRequest(
+                "a Freshsales connector needs `domain` and `api_key`", code="missing_setting"
+            )
         try:
             domain = endpoint_for(body.domain).domain
         except ValueError as error:
             raise InvalidRequest(str(error), code="invalid_domain") from error
         return {"domain": domain, "per_minute": body.per_minute, "per_hour": body.per_hour}
     if body.filters.account or body.filters.user:
-        raise InvalidRequest("views and filter rules are for Freshsales; CSV files take `rows`",
-                             code="not_for_kind")  # fmt: skip
+        raise InvalidRequest(
+            "views and filter rules are for Freshsales; CSV files take `rows`", code="not_for_kind"
+        )
     if body.object is None:
-        raise InvalidRequest("a CSV connector needs `object`: what one row is",
-                             code="missing_setting")  # fmt: skip
+        raise InvalidRequest(
+            "a CSV connector needs `object`: what one row is", code="missing_setting"
+        )
     return {"object": body.object, "path": _inside(folder, body.path) if body.path else None}
 
 
@@ -165,28 +173,34 @@ def _mappings(body: ConnectorIn, catalog: list[SourceField] | None) -> list[Mapp
     found, keys = [], set()
     for n, mapping in enumerate(body.mappings):
         if mapping.target == "user_metric":
-            raise InvalidRequest(USER_METRIC_REASON, code="user_metric_not_supported",
-                                 details=[{"index": n, "field": mapping.field}])  # fmt: skip
+            raise InvalidRequest(
+                USER_METRIC_REASON,
+                code="user_metric_not_supported",
+                details=[{"index": n, "field": mapping.field}],
+            )
         object_name = "account" if mapping.target.startswith("account") else "user"
         if body.kind == "csv" and object_name != body.object:
-            raise InvalidRequest(f"this file's rows are {body.object}s; mapping {n} fills a "
-                                 f"{object_name}", code="object_mismatch")  # fmt: skip
+            raise InvalidRequest(
+                f"this file's rows are {body.object}s; mapping {n} fills a {object_name}",
+                code="object_mismatch",
+            )
         source_field = _field(catalog, object_name, mapping.field)
         key = mapping.key or mapping.field.removeprefix("cf_")
         if (object_name, key) in keys:
-            raise InvalidRequest(f"two mappings fill {object_name} field {key!r}",
-                                 code="duplicate_mapping")  # fmt: skip
+            raise InvalidRequest(
+                f"two mappings fill {object_name} field {key!r}", code="duplicate_mapping"
+            )
         keys.add((object_name, key))
         if mapping.target.endswith("metric"):
             if mapping.type not in (None, "number"):
-                raise InvalidRequest("a metric is numeric: its type is number",
-                                     code="invalid_type")  # fmt: skip
+                raise InvalidRequest("a metric is numeric: its type is number", code="invalid_type")
             value_type = "number"
         else:
             default = PULSEGATE_TYPE.get(source_field.type, "string") if source_field else "string"
             value_type = mapping.type or default
-        found.append(MappingOut(field=mapping.field, target=mapping.target, key=key,
-                                type=value_type))  # fmt: skip
+        found.append(
+            MappingOut(field=mapping.field, target=mapping.target, key=key, type=value_type)
+        )
     return found
 
 
@@ -217,8 +231,9 @@ def _match(
         if match is None and body.kind == "freshsales":
             match = MatchIn(by="name" if object_name == "account" else "email")
         if match is None:
-            raise InvalidRequest(f"say how a row finds its {object_name}: match.{object_name}",
-                                 code="match_required")  # fmt: skip
+            raise InvalidRequest(
+                f"say how a row finds its {object_name}: match.{object_name}", code="match_required"
+            )
         if match.by not in MATCH_BY[object_name]:
             raise InvalidRequest(
                 f"{object_name}s are matched by {' or '.join(MATCH_BY[object_name])}",
@@ -226,8 +241,9 @@ def _match(
             )
         field = match.field or FRESHSALES_MATCH_FIELD.get(match.by)
         if field is None or (body.kind == "csv" and match.field is None):
-            raise InvalidRequest(f"match.{object_name}.field: which column holds it",
-                                 code="match_required")  # fmt: skip
+            raise InvalidRequest(
+                f"match.{object_name}.field: which column holds it", code="match_required"
+            )
         _field(catalog, object_name, field)
         found[object_name] = {"by": match.by, "field": field}
     return found
@@ -246,10 +262,18 @@ async def _define_fields(
             )
         )
         if existing is None:
-            await insert_field(session, CustomField(
-                workspace_id=workspace_id, object=object_name, kind=kind, key=mapping.key,
-                type=mapping.type, label=mapping.key, source="connector",
-            ))  # fmt: skip
+            await insert_field(
+                session,
+                CustomField(
+                    workspace_id=workspace_id,
+                    object=object_name,
+                    kind=kind,
+                    key=mapping.key,
+                    type=mapping.type,
+                    label=mapping.key,
+                    source="connector",
+                ),
+            )
         elif (existing.kind, existing.type) != (kind, mapping.type):
             raise InvalidRequest(
                 f"{object_name} field {mapping.key!r} is a {existing.type} {existing.kind}; "
@@ -331,8 +355,15 @@ def catalog_csv(found: Catalog) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CATALOG_COLUMNS)
     for item in found.items:
-        writer.writerow([item.object, item.name, item.label, item.type,
-                         "standard" if item.standard else "custom"])  # fmt: skip
+        writer.writerow(
+            [
+                item.object,
+                item.name,
+                item.label,
+                item.type,
+                "standard" if item.standard else "custom",
+            ]
+        )
     return out.getvalue()
 
 
@@ -357,14 +388,23 @@ async def get_run(
 
 
 async def list_issues(
-    session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID, run_id: int, *,
-    kind: str | None, cursor: str | None, limit: int,
-) -> IssuePage:  # fmt: skip
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    connector_id: uuid.UUID,
+    run_id: int,
+    *,
+    kind: str | None,
+    cursor: str | None,
+    limit: int,
+) -> IssuePage:
     await get_run(session, workspace_id, connector_id, run_id)
     rows = await repository.list_issues(
-        session, run_id, kind=kind, after_id=decode_id_cursor(cursor) if cursor else None,
+        session,
+        run_id,
+        kind=kind,
+        after_id=decode_id_cursor(cursor) if cursor else None,
         limit=limit + 1,
-    )  # fmt: skip
+    )
     page = rows[:limit]
     return IssuePage(
         items=[IssueOut.model_validate(row, from_attributes=True) for row in page],

@@ -78,9 +78,13 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 # A source field type (Freshsales' names, and what the CSV catalog infers) -> pulsegate's.
 PULSEGATE_TYPE = {
-    "number": "number", "decimal": "number", "date": "date", "datetime": "date",
-    "checkbox": "boolean", "boolean": "boolean",
-}  # fmt: skip
+    "number": "number",
+    "decimal": "number",
+    "date": "date",
+    "datetime": "date",
+    "checkbox": "boolean",
+    "boolean": "boolean",
+}
 
 
 class Unfit(ValueError):

@@ -127,8 +127,9 @@ class Outbox:
             deadline = delivery.created_at + timedelta(hours=float(destination.retry_hours))
             now = self.now()
             if now >= deadline:
-                return Outcome("dead", attempts, now, f"gave up after {attempts} attempts: "
-                               f"{error.message}")  # fmt: skip
+                return Outcome(
+                    "dead", attempts, now, f"gave up after {attempts} attempts: {error.message}"
+                )
             if error.kind == "throttled":
                 wait = timedelta(seconds=error.retry_after or 60)
                 return Outcome("pending", attempts, now + wait, error.message, throttled=True)
@@ -138,10 +139,14 @@ class Outbox:
     async def _record(self, delivery_id: int, outcome: Outcome, run: DeliveryRun) -> None:
         async with self.engine.begin() as connection:
             await repository.record_outcome(
-                connection, delivery_id, status=outcome.status, attempts=outcome.attempts,
-                next_attempt_at=outcome.next_attempt_at, error=outcome.error,
+                connection,
+                delivery_id,
+                status=outcome.status,
+                attempts=outcome.attempts,
+                next_attempt_at=outcome.next_attempt_at,
+                error=outcome.error,
                 sent_at=outcome.next_attempt_at if outcome.status == "sent" else None,
-            )  # fmt: skip
+            )
         if outcome.status == "pending":
             if outcome.throttled:
                 run.throttled += 1

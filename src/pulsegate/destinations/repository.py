@@ -62,11 +62,14 @@ async def requeue_delivery(
     """A dead or rejected delivery goes back to pending with a fresh retry window."""
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.destination_id == destination_id, Delivery.id == delivery_id,
-               Delivery.status.in_(("dead", "rejected")))
+        .where(
+            Delivery.destination_id == destination_id,
+            Delivery.id == delivery_id,
+            Delivery.status.in_(("dead", "rejected")),
+        )
         .values(status="pending", attempts=0, next_attempt_at=now, created_at=now)
         .returning(Delivery)
-    )  # fmt: skip
+    )
     return result.scalars().one_or_none()
 
 

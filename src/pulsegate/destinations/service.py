@@ -106,9 +106,12 @@ async def list_deliveries(
 ) -> DeliveryPage:
     await _destination(session, workspace_id, destination_id)
     rows = await repository.list_deliveries(
-        session, destination_id=destination_id, status=status,
-        after_id=decode_id_cursor(cursor) if cursor else None, limit=limit + 1,
-    )  # fmt: skip
+        session,
+        destination_id=destination_id,
+        status=status,
+        after_id=decode_id_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
     page = rows[:limit]
     return DeliveryPage(
         items=[DeliveryOut.model_validate(row, from_attributes=True) for row in page],

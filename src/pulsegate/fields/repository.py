@@ -25,9 +25,14 @@ async def list_fields(
 async def insert_field(session: AsyncSession, field: CustomField) -> bool:
     """False when the workspace already has a field with that object and key."""
     values = {
-        "workspace_id": field.workspace_id, "object": field.object, "kind": field.kind,
-        "key": field.key, "type": field.type, "label": field.label, "source": field.source,
-    }  # fmt: skip
+        "workspace_id": field.workspace_id,
+        "object": field.object,
+        "kind": field.kind,
+        "key": field.key,
+        "type": field.type,
+        "label": field.label,
+        "source": field.source,
+    }
     statement = (
         pg_insert(CustomField).values(values).on_conflict_do_nothing().returning(CustomField.id)
     )
@@ -77,12 +82,15 @@ async def upsert_metric_values(
     await session.execute(
         statement.on_conflict_do_update(
             constraint="pk_metric_values",
-            set_={"value": statement.excluded.value, "t": statement.excluded.t,
-                  "m": statement.excluded.m},
+            set_={
+                "value": statement.excluded.value,
+                "t": statement.excluded.t,
+                "m": statement.excluded.m,
+            },
             where=tuple_(statement.excluded.t, statement.excluded.m)
             > tuple_(MetricValue.t, MetricValue.m),
         )
-    )  # fmt: skip
+    )
 
 
 async def metric_history(

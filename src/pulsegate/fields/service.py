@@ -34,9 +34,14 @@ async def list_fields(
 
 async def create_field(session: AsyncSession, workspace_id: uuid.UUID, body: FieldIn) -> FieldOut:
     field = CustomField(
-        workspace_id=workspace_id, object=body.object, kind=body.kind, key=body.key,
-        type=body.type, label=body.label or body.key, source="api",
-    )  # fmt: skip
+        workspace_id=workspace_id,
+        object=body.object,
+        kind=body.kind,
+        key=body.key,
+        type=body.type,
+        label=body.label or body.key,
+        source="api",
+    )
     if body.kind == "metric" and body.type != "number":
         raise InvalidRequest("a metric is numeric: its type must be number", code="invalid_field")
     if not await repository.insert_field(session, field):
@@ -107,9 +112,15 @@ async def record_metric_values(
     for item in body.items:  # within a request, the last value of a day wins
         day = item.date or today
         latest[(item.object, item.id, item.key, day)] = {
-            "workspace_id": workspace_id, "object": item.object, "entity_id": item.id,
-            "key": item.key, "day": day, "value": item.value, "t": written_at, "m": request_id,
-        }  # fmt: skip
+            "workspace_id": workspace_id,
+            "object": item.object,
+            "entity_id": item.id,
+            "key": item.key,
+            "day": day,
+            "value": item.value,
+            "t": written_at,
+            "m": request_id,
+        }
     await repository.upsert_metric_values(session, list(latest.values()))
     return MetricValuesStored(stored=len(latest))
 
@@ -127,9 +138,14 @@ async def account_metric_history(
     if not any(field.kind == "metric" and field.key == key for field in metrics):
         raise NotFound(f"no account metric {key!r}")
     values = await repository.metric_history(
-        session, workspace_id, object_name="account", entity_id=account_id, key=key,
-        start=start, end=end,
-    )  # fmt: skip
+        session,
+        workspace_id,
+        object_name="account",
+        entity_id=account_id,
+        key=key,
+        start=start,
+        end=end,
+    )
     return MetricHistory(
         key=key, items=[MetricPoint(date=value.day, value=float(value.value)) for value in values]
     )

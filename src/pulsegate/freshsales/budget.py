@@ -41,9 +41,11 @@ class RateBudget:
             await connection.exec_driver_sql(
                 "SELECT pg_advisory_xact_lock(hashtext('freshsales-budget:' || %s))", (account,)
             )
-            now = self._clock() if self._clock else (
-                await connection.exec_driver_sql("SELECT now()")
-            ).scalar_one()  # fmt: skip
+            now = (
+                self._clock()
+                if self._clock
+                else (await connection.exec_driver_sql("SELECT now()")).scalar_one()
+            )
             await connection.exec_driver_sql(
                 "DELETE FROM rate_budget_uses WHERE account = %s AND used_at <= %s",
                 (account, now - HOUR),

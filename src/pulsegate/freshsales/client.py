@@ -118,9 +118,12 @@ class FreshsalesClient:
                 )
         try:
             response = await self._http.request(
-                method, self.endpoint.base_url + path, json=json, params=params,
+                method,
+                self.endpoint.base_url + path,
+                json=json,
+                params=params,
                 headers=self._headers,
-            )  # fmt: skip
+            )
         except httpx.TransportError as error:
             raise FreshsalesError(
                 f"Freshsales did not answer: {type(error).__name__}", kind="retryable"
@@ -163,9 +166,11 @@ class FreshsalesClient:
         """The first page (100) of `filtered_search/<entity>` (`contact`, `lead`, `deal`, ...)
         for records matching every rule `{attribute, operator, value}`."""
         body = await self.request(
-            "POST", f"filtered_search/{entity}", json={"filter_rule": rules},
+            "POST",
+            f"filtered_search/{entity}",
+            json={"filter_rule": rules},
             params={"page": 1, "per_page": 100},
-        )  # fmt: skip
+        )
         items = body.get(f"{entity}s")
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 

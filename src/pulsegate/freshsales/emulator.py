@@ -60,10 +60,13 @@ def create_emulator(state: EmulatorState | None = None) -> FastAPI:
             return await call_next(request)
         body = await request.body()
         entry = {
-            "method": request.method, "path": request.url.path,
-            "query": dict(request.query_params), "headers": dict(request.headers),
-            "body": _json_or_none(body), "at": state.now(),
-        }  # fmt: skip
+            "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "headers": dict(request.headers),
+            "body": _json_or_none(body),
+            "at": state.now(),
+        }
         state.requests.append(entry)
         response = await _answer(request, call_next)
         entry["status"] = response.status_code
@@ -88,13 +91,13 @@ def create_emulator(state: EmulatorState | None = None) -> FastAPI:
                     429,
                     headers={"Retry-After": str(state.faults.retry_after)},
                 )
-            return JSONResponse({"message": "Service temporarily unavailable"}, status)  # fmt: skip
+            return JSONResponse({"message": "Service temporarily unavailable"}, status)
         response = await call_next(request)
-        if state.faults.lose and response.status_code < 300:
-            if request.url.path.endswith(state.faults.lose):
-                # Done, but the answer never arrives: what a proxy's timeout looks like.
-                state.faults.lose = ""
-                return JSONResponse({"message": "Gateway Timeout"}, 504)
+        lost = state.faults.lose and request.url.path.endswith(state.faults.lose)
+        if lost and response.status_code < 300:
+            # Done, but the answer never arrives: what a proxy's timeout looks like.
+            state.faults.lose = ""
+            return JSONResponse({"message": "Gateway Timeout"}, 504)
         response.headers.update(_limit_headers(state))
         return response
 
@@ -129,9 +132,10 @@ def _rate_limit(state: EmulatorState) -> JSONResponse | None:
         if len(window) >= limit:
             retry_after = max(1, int(window[0] + span - now) + 1)
             return JSONResponse(
-                {"message": "Too many requests"}, 429,
+                {"message": "Too many requests"},
+                429,
                 headers={"Retry-After": str(retry_after), **_limit_headers(state)},
-            )  # fmt: skip
+            )
     state.answered.append(now)
     return None
 
@@ -157,7 +161,7 @@ def _api_router(state: EmulatorState) -> APIRouter:
         """Contacts, and Classic's leads (whose company and deal ride inside)."""
         root = ENTITIES[entity]
         body = await request.json()
-        (key, value), = body["unique_identifier"].items()  # fmt: skip
+        ((key, value),) = body["unique_identifier"].items()
         payload = body.get(root) or {}
         check_custom_fields(state, entity, payload)
         people = state.records[entity]
@@ -184,7 +188,7 @@ def _api_router(state: EmulatorState) -> APIRouter:
         if entity not in ("sales_accounts", "deals"):
             raise ApiError(404, [f"no such resource {entity}"])
         body = await request.json()
-        (key, value), = body["unique_identifier"].items()  # fmt: skip
+        ((key, value),) = body["unique_identifier"].items()
         payload = body.get(ENTITIES[entity]) or {}
         check_custom_fields(state, entity, payload)
         records = state.records[entity]
@@ -254,18 +258,25 @@ def _api_router(state: EmulatorState) -> APIRouter:
     async def views(entity: str) -> dict[str, Any]:
         known(entity)
         every = {"id": 1, "name": f"All {entity.replace('_', ' ').title()}"}
-        return {"filters": [every] + [{"id": v["id"], "name": v["name"]}
-                                      for v in state.views[entity]]}  # fmt: skip
+        return {
+            "filters": [every] + [{"id": v["id"], "name": v["name"]} for v in state.views[entity]]
+        }
 
     @router.get("/{entity}/view/{view_id}")
     async def view(
-        entity: str, view_id: int, page: int = 1, per_page: int = 25, sort: str = "id",
+        entity: str,
+        view_id: int,
+        page: int = 1,
+        per_page: int = 25,
+        sort: str = "id",
         sort_type: str = "asc",
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         known(entity)
-        rules = [] if view_id == 1 else next(
-            (v["filter_rule"] for v in state.views[entity] if v["id"] == view_id), None
-        )  # fmt: skip
+        rules = (
+            []
+            if view_id == 1
+            else next((v["filter_rule"] for v in state.views[entity] if v["id"] == view_id), None)
+        )
         if rules is None:
             raise ApiError(404, [f"no view {view_id}"])
         found = [r for r in state.records[entity].values() if all(matches(r, x) for x in rules)]
@@ -279,8 +290,11 @@ def _api_router(state: EmulatorState) -> APIRouter:
         body = await request.json()
         page = int(request.query_params.get("page", body.get("page", 1)))
         per_page = int(request.query_params.get("per_page", body.get("per_page", 25)))
-        found = [r for r in state.records[ENTITY_OF[entity]].values()
-                 if all(matches(r, rule) for rule in body.get("filter_rule", []))]  # fmt: skip
+        found = [
+            r
+            for r in state.records[ENTITY_OF[entity]].values()
+            if all(matches(r, rule) for rule in body.get("filter_rule", []))
+        ]
         found = sort_records(found, body.get("sort", "id"), body.get("sort_type", "asc"))
         return page_of(ENTITY_OF[entity], found, page, per_page)
 

@@ -14,8 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 ENTITIES = {
-    "contacts": "contact", "sales_accounts": "sales_account", "deals": "deal", "leads": "lead",
-}  # fmt: skip
+    "contacts": "contact",
+    "sales_accounts": "sales_account",
+    "deals": "deal",
+    "leads": "lead",
+}
 
 DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
     "contacts": [
@@ -25,10 +28,18 @@ DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
         {"name": "job_title", "label": "Job title", "type": "text", "default": True},
         {"name": "work_number", "label": "Work", "type": "text", "default": True},
         {"name": "mobile_number", "label": "Mobile", "type": "text", "default": True},
-        {"name": "lifecycle_stage_id", "label": "Lifecycle stage", "type": "dropdown",
-         "default": True},
-        {"name": "cf_alternate_number", "label": "Alternate number", "type": "text",
-         "default": False},
+        {
+            "name": "lifecycle_stage_id",
+            "label": "Lifecycle stage",
+            "type": "dropdown",
+            "default": True,
+        },
+        {
+            "name": "cf_alternate_number",
+            "label": "Alternate number",
+            "type": "text",
+            "default": False,
+        },
         {"name": "cf_health_score", "label": "Health score", "type": "number", "default": False},
         {"name": "cf_last_seen", "label": "Last seen", "type": "text", "default": False},
     ],
@@ -46,14 +57,18 @@ DEFAULT_FIELDS: dict[str, list[dict[str, Any]]] = {
         {"name": "first_name", "label": "First name", "type": "text", "default": True},
         {"name": "last_name", "label": "Last name", "type": "text", "default": True},
         {"name": "emails", "label": "Emails", "type": "email", "default": True},
-        {"name": "cf_alternate_number", "label": "Alternate number", "type": "text",
-         "default": False},
+        {
+            "name": "cf_alternate_number",
+            "label": "Alternate number",
+            "type": "text",
+            "default": False,
+        },
     ],
     "deals": [
         {"name": "name", "label": "Name", "type": "text", "default": True},
         {"name": "amount", "label": "Deal value", "type": "number", "default": True},
     ],
-}  # fmt: skip
+}
 
 SALES_ACTIVITY_TYPES = [
     {"partial": True, "id": 70000612898 + n, "name": name, "internal_name": name.lower()}
@@ -67,9 +82,14 @@ LIFECYCLE_STAGES = [
 ]
 
 REQUIRED_ACTIVITY = (
-    "title", "sales_activity_type_id", "owner_id", "start_date", "end_date", "targetable_type",
+    "title",
+    "sales_activity_type_id",
+    "owner_id",
+    "start_date",
+    "end_date",
+    "targetable_type",
     "targetable_id",
-)  # fmt: skip
+)
 
 
 @dataclass

@@ -60,11 +60,18 @@ def contact_out(state: EmulatorState, record: dict[str, Any], include: str) -> d
     if "sales_accounts" in include.split(","):
         accounts = state.records["sales_accounts"]
         out["sales_accounts"] = [
-            {"partial": True, "id": link["id"], "name": accounts.get(link["id"], {}).get("name"),
-             "avatar": None, "website": None, "last_contacted": None, "record_type_id": "1",
-             "is_primary": bool(link.get("is_primary"))}
+            {
+                "partial": True,
+                "id": link["id"],
+                "name": accounts.get(link["id"], {}).get("name"),
+                "avatar": None,
+                "website": None,
+                "last_contacted": None,
+                "record_type_id": "1",
+                "is_primary": bool(link.get("is_primary")),
+            }
             for link in record.get("sales_accounts", [])
-        ]  # fmt: skip
+        ]
     return out
 
 

@@ -104,16 +104,46 @@ _CONTACT: dict[str, tuple[tuple[str, ...], str | None]] = {
     "subscription_status": (_traits("subscriptionStatus"), None),
     "job_title": (_traits("job_title", "jobTitle") + _traits("title"), None),
     "work_number": (("traits.phone", "context.traits.phone", "properties.phone"), None),
-    "external_id": (("userId", "traits.userId", "traits.id", "context.traits.userId",
-                     "context.traits.id", "anonymousId"), None),
+    "external_id": (
+        (
+            "userId",
+            "traits.userId",
+            "traits.id",
+            "context.traits.userId",
+            "context.traits.id",
+            "anonymousId",
+        ),
+        None,
+    ),
     "mobile_number": (_traits("mobileNumber"), None),
     "address": (_traits("address"), "address"),
-    "city": (("traits.city", "traits.address.city", "context.traits.city",
-              "context.traits.address.city"), None),
-    "state": (("traits.state", "traits.address.state", "context.traits.state",
-               "context.traits.address.state"), None),
-    "country": (("traits.address.country", "traits.country", "context.traits.address.country",
-                 "context.traits.country"), None),
+    "city": (
+        (
+            "traits.city",
+            "traits.address.city",
+            "context.traits.city",
+            "context.traits.address.city",
+        ),
+        None,
+    ),
+    "state": (
+        (
+            "traits.state",
+            "traits.address.state",
+            "context.traits.state",
+            "context.traits.address.state",
+        ),
+        None,
+    ),
+    "country": (
+        (
+            "traits.address.country",
+            "traits.country",
+            "context.traits.address.country",
+            "context.traits.country",
+        ),
+        None,
+    ),
     "zipcode": (tuple(f"{base}.{key}" for base in ADDRESS_BASES for key in ZIP_KEYS), None),
     "sales_accounts": (_traits("salesAccounts", "sales_accounts"), None),
     "territory_id": (_traits("territoryId"), "number"),
@@ -131,7 +161,7 @@ _CONTACT: dict[str, tuple[tuple[str, ...], str | None]] = {
     "linkedin": (_traits("linkedinUserName"), None),
     "created_at": (_traits("createdAt") + TIMESTAMP, None),
     "updated_at": (TIMESTAMP, None),
-}  # fmt: skip
+}
 
 _ACCOUNT: dict[str, tuple[tuple[str, ...], str | None]] = {
     "name": (_traits("name"), None),
@@ -186,8 +216,13 @@ def contact_email(message: dict[str, Any]) -> Any:
 
 def user_email(message: dict[str, Any]) -> Any:
     """generic:email: also the first id of Segment's array form of `context.externalId`."""
-    return first(message, "traits.email", "context.traits.email", "properties.email",
-                 "context.externalId.0.id")  # fmt: skip
+    return first(
+        message,
+        "traits.email",
+        "context.traits.email",
+        "properties.email",
+        "context.externalId.0.id",
+    )
 
 
 def snake_case(name: str) -> str:
@@ -211,8 +246,9 @@ def custom_traits(message: dict[str, Any], known: set[str]) -> dict[str, Any]:
 
 def contact_payload(message: dict[str, Any], custom_fields: set[str]) -> dict[str, Any]:
     """identify → the `contact` of `contacts/upsert` (§B3, with the fixes above)."""
-    emails = _required(message, "emailOnly", "traits.email", "context.traits.email",
-                       "properties.email")  # fmt: skip
+    emails = _required(
+        message, "emailOnly", "traits.email", "context.traits.email", "properties.email"
+    )
     contact = {"emails": emails, **_map(message, _CONTACT)}
     custom = custom_traits(message, custom_fields)
     if custom:
@@ -246,9 +282,10 @@ def track_targets(event: Any, mappings: list[dict[str, Any]]) -> list[str]:
     if not isinstance(event, str):
         raise MappingError("Event is a required field and should be a string")
     targets = [
-        entry["to"] for entry in mappings
+        entry["to"]
+        for entry in mappings
         if entry.get("from") and entry.get("to") and entry["from"].lower() == event.lower()
-    ] or [event]  # fmt: skip
+    ] or [event]
     normalised = [re.sub(r"\s+", "_", target.strip().lower()) for target in targets]
     for name in normalised:
         if name not in ("sales_activity", "lifecycle_stage"):
@@ -276,7 +313,7 @@ _ACTIVITY: dict[str, tuple[tuple[str, ...], str | None]] = {
     "checkedin_at": (("properties.checkedinAt",), None),
     "latitude": (("latitude", "context.address.latitude", "context.location.latitude"), None),
     "longitude": (("longitude", "context.address.longitude", "context.location.longitude"), None),
-}  # fmt: skip
+}
 
 
 def sales_activity_payload(message: dict[str, Any]) -> dict[str, Any]:
@@ -345,8 +382,9 @@ def wants_contact(message: dict[str, Any]) -> bool:
 
 def page_title(message: dict[str, Any]) -> str:
     """The title of the sales activity a page call records."""
-    page = first(message, "name", "properties.name", "properties.title", "properties.url",
-                 "context.page.url")  # fmt: skip
+    page = first(
+        message, "name", "properties.name", "properties.title", "properties.url", "context.page.url"
+    )
     return f"Viewed {page}" if page is not MISSING else "Viewed a page"
 
 

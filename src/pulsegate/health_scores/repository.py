@@ -94,10 +94,13 @@ async def history(
     changed = func.coalesce(HealthScore.config_version != previous, false())
     ordered = (
         select(HealthScore, changed.label("changed"))
-        .where(HealthScore.workspace_id == workspace_id, HealthScore.account_id == account_id,
-               HealthScore.day <= last)
+        .where(
+            HealthScore.workspace_id == workspace_id,
+            HealthScore.account_id == account_id,
+            HealthScore.day <= last,
+        )
         .subquery()
-    )  # fmt: skip
+    )
     result = await session.execute(
         select(ordered).where(ordered.c.day >= first).order_by(ordered.c.day)
     )

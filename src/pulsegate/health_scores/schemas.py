@@ -62,8 +62,9 @@ class RangeScoring(Strict):
 
 
 Scoring = Annotated[LinearScoring | RangeScoring, Field(discriminator="method")]
-UsageName = Literal["days_active", "seconds_per_active_user_day", "dau_share", "mau_share",
-                    "sessions"]  # fmt: skip
+UsageName = Literal[
+    "days_active", "seconds_per_active_user_day", "dau_share", "mau_share", "sessions"
+]
 
 
 class MetricMeasure(Strict):
@@ -140,30 +141,70 @@ class Segment(Configuration):
 _EXAMPLE: dict[str, Any] = {
     "default": {
         "sections": [
-            {"name": "Engagement", "weight": 7, "measures": [
-                {"kind": "usage", "measure": "days_active",
-                 "scoring": {"method": "linear", "min": 0, "max": 20}},
-                {"kind": "usage", "measure": "mau_share",
-                 "scoring": {"method": "linear", "min": 0, "max": 0.8}},
-            ]},
-            {"name": "Value", "weight": 3, "measures": [
-                {"kind": "metric", "key": "mrr", "aggregate": "average", "days": 30,
-                 "scoring": {"method": "ranges", "ranges": [
-                     {"below": 100, "score": 20}, {"at_least": 100, "below": 1000, "score": 60},
-                     {"at_least": 1000, "score": 100}]}},
-            ]},
+            {
+                "name": "Engagement",
+                "weight": 7,
+                "measures": [
+                    {
+                        "kind": "usage",
+                        "measure": "days_active",
+                        "scoring": {"method": "linear", "min": 0, "max": 20},
+                    },
+                    {
+                        "kind": "usage",
+                        "measure": "mau_share",
+                        "scoring": {"method": "linear", "min": 0, "max": 0.8},
+                    },
+                ],
+            },
+            {
+                "name": "Value",
+                "weight": 3,
+                "measures": [
+                    {
+                        "kind": "metric",
+                        "key": "mrr",
+                        "aggregate": "average",
+                        "days": 30,
+                        "scoring": {
+                            "method": "ranges",
+                            "ranges": [
+                                {"below": 100, "score": 20},
+                                {"at_least": 100, "below": 1000, "score": 60},
+                                {"at_least": 1000, "score": 100},
+                            ],
+                        },
+                    },
+                ],
+            },
         ],
         "bands": {"yellow": 40, "green": 70},
     },
     "segments": [
-        {"name": "Enterprise", "filter": {"tier": "Gold"}, "sections": [
-            {"name": "Support", "weight": 1, "measures": [
-                {"kind": "metric", "key": "open_tickets", "scoring": {
-                    "method": "linear", "min": 0, "max": 10, "direction": "lower_is_better"}},
-            ]},
-        ]},
+        {
+            "name": "Enterprise",
+            "filter": {"tier": "Gold"},
+            "sections": [
+                {
+                    "name": "Support",
+                    "weight": 1,
+                    "measures": [
+                        {
+                            "kind": "metric",
+                            "key": "open_tickets",
+                            "scoring": {
+                                "method": "linear",
+                                "min": 0,
+                                "max": 10,
+                                "direction": "lower_is_better",
+                            },
+                        },
+                    ],
+                },
+            ],
+        },
     ],
-}  # fmt: skip
+}
 
 
 class HealthScoreConfigIn(Strict):

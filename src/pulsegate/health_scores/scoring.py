@@ -115,14 +115,22 @@ def score_account(config: Configuration, value_of: Callable[[Measure], Any]) -> 
         for measure in section.measures:
             value = value_of(measure)
             score, reason = score_value(measure.scoring, value)
-            measures.append(MeasureScore(kind=measure.kind, name=measure_name(measure),
-                                         value=value, score=score, reason=reason))  # fmt: skip
+            measures.append(
+                MeasureScore(
+                    kind=measure.kind,
+                    name=measure_name(measure),
+                    value=value,
+                    score=score,
+                    reason=reason,
+                )
+            )
         scores = [m.score for m in measures if m.score is not None]
         section_score = sum(scores) / len(scores) if scores else None
         sections.append(
-            SectionScore(name=section.name, weight=section.weight, score=section_score,
-                         measures=measures)
-        )  # fmt: skip
+            SectionScore(
+                name=section.name, weight=section.weight, score=section_score, measures=measures
+            )
+        )
     total = weighted_score([(section.score, section.weight) for section in sections])
     if total is None:
         return Result(None, None, sections)

@@ -46,20 +46,41 @@ log = structlog.get_logger(__name__)
 
 MAX_HISTORY_DAYS = 366
 # Scores usage alone until a workspace configures its own (version 0).
-BUILT_IN = HealthScoreConfigIn.model_validate({
-    "default": {"sections": [
-        {"name": "Engagement", "weight": 1, "measures": [
-            {"kind": "usage", "measure": "days_active",
-             "scoring": {"method": "linear", "min": 0, "max": 20}},
-            {"kind": "usage", "measure": "mau_share",
-             "scoring": {"method": "linear", "min": 0, "max": 0.8}},
-        ]},
-        {"name": "Depth", "weight": 1, "measures": [
-            {"kind": "usage", "measure": "seconds_per_active_user_day",
-             "scoring": {"method": "linear", "min": 0, "max": 1800}},
-        ]},
-    ]},
-})  # fmt: skip
+BUILT_IN = HealthScoreConfigIn.model_validate(
+    {
+        "default": {
+            "sections": [
+                {
+                    "name": "Engagement",
+                    "weight": 1,
+                    "measures": [
+                        {
+                            "kind": "usage",
+                            "measure": "days_active",
+                            "scoring": {"method": "linear", "min": 0, "max": 20},
+                        },
+                        {
+                            "kind": "usage",
+                            "measure": "mau_share",
+                            "scoring": {"method": "linear", "min": 0, "max": 0.8},
+                        },
+                    ],
+                },
+                {
+                    "name": "Depth",
+                    "weight": 1,
+                    "measures": [
+                        {
+                            "kind": "usage",
+                            "measure": "seconds_per_active_user_day",
+                            "scoring": {"method": "linear", "min": 0, "max": 1800},
+                        },
+                    ],
+                },
+            ]
+        },
+    }
+)
 
 
 async def get_config(session: AsyncSession, workspace_id: uuid.UUID) -> HealthScoreConfigOut:
@@ -152,15 +173,22 @@ class _Inputs:
 
 
 async def _read_inputs(
-    session: AsyncSession, workspace_id: uuid.UUID, configs: list[Configuration], *, day: date,
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    configs: list[Configuration],
+    *,
+    day: date,
     timezone: str,
-) -> _Inputs:  # fmt: skip
+) -> _Inputs:
     measures = [m for config in configs for section in config.sections for m in section.measures]
     longest = max([m.days for m in measures if isinstance(m, UsageMeasure)], default=30)
     usage = await sessions_service.usage_by_account(
-        session, workspace_id=workspace_id, as_of=day - timedelta(days=1), days=longest,
+        session,
+        workspace_id=workspace_id,
+        as_of=day - timedelta(days=1),
+        days=longest,
         timezone=timezone,
-    )  # fmt: skip
+    )
     inputs = _Inputs(day=day, usage=usage)
     for measure in measures:
         if isinstance(measure, MetricMeasure) and _Inputs.metric_key(measure) not in inputs.metrics:
@@ -170,9 +198,12 @@ async def _read_inputs(
                 )
             else:
                 values = await repository.average_metric_values(
-                    session, workspace_id, measure.key,
-                    first_day=day - timedelta(days=measure.days - 1), last_day=day,
-                )  # fmt: skip
+                    session,
+                    workspace_id,
+                    measure.key,
+                    first_day=day - timedelta(days=measure.days - 1),
+                    last_day=day,
+                )
             inputs.metrics[_Inputs.metric_key(measure)] = values
     return inputs
 
@@ -190,18 +221,26 @@ async def score_workspace(
         segment = next((s for s in config.segments if _matches(account, s.filter)), None)
         result = score_account(segment or config.default, inputs.value_of(account))
         without_data += result.score is None
-        rows.append({
-            "workspace_id": workspace_id, "account_id": account.account_id, "day": day,
-            "score": result.score, "band": result.band,
-            "segment": segment.name if segment else None, "config_version": config.version,
-            "breakdown": {"sections": [s.model_dump(mode="json") for s in result.sections]},
-            "computed_at": now,
-        })  # fmt: skip
+        rows.append(
+            {
+                "workspace_id": workspace_id,
+                "account_id": account.account_id,
+                "day": day,
+                "score": result.score,
+                "band": result.band,
+                "segment": segment.name if segment else None,
+                "config_version": config.version,
+                "breakdown": {"sections": [s.model_dump(mode="json") for s in result.sections]},
+                "computed_at": now,
+            }
+        )
     await repository.save_scores(session, rows)
     return HealthScoreRunOut(
-        day=day, config_version=config.version, accounts_scored=len(rows) - without_data,
+        day=day,
+        config_version=config.version,
+        accounts_scored=len(rows) - without_data,
         accounts_without_data=without_data,
-    )  # fmt: skip
+    )
 
 
 async def score_all(
@@ -242,10 +281,15 @@ async def account_history(
 
 def _score_out(row: Any) -> HealthScoreOut:
     return HealthScoreOut(
-        day=row["day"], score=row["score"], band=row["band"], segment=row["segment"],
-        config_version=row["config_version"], config_changed=row["changed"],
-        sections=row["breakdown"]["sections"], computed_at=row["computed_at"],
-    )  # fmt: skip
+        day=row["day"],
+        score=row["score"],
+        band=row["band"],
+        segment=row["segment"],
+        config_version=row["config_version"],
+        config_changed=row["changed"],
+        sections=row["breakdown"]["sections"],
+        computed_at=row["computed_at"],
+    )
 
 
 async def _read_health_score(connection: AsyncConnection, query: Query) -> dict[str, Any]:
@@ -258,7 +302,9 @@ async def _read_health_score(connection: AsyncConnection, query: Query) -> dict[
 
 register(
     Source(
-        "health_score", frozenset({"account"}), "The account's latest health score (0-100)",
+        "health_score",
+        frozenset({"account"}),
+        "The account's latest health score (0-100)",
         _read_health_score,
     )
-)  # fmt: skip
+)

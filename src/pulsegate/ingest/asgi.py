@@ -33,8 +33,12 @@ ALLOWED_HEADERS = b"content-type, authorization, x-retry-count, x-write-key, x-s
 
 
 _WANTED_HEADERS = {
-    b"authorization", b"content-encoding", b"x-write-key", b"x-signature", b"origin",
-}  # fmt: skip
+    b"authorization",
+    b"content-encoding",
+    b"x-write-key",
+    b"x-signature",
+    b"origin",
+}
 
 
 class ClientDisconnected(Exception):
@@ -61,8 +65,12 @@ class SegmentIngress:
         elif method == "OPTIONS":
             await _preflight(scope, send)
         else:
-            await _send(send, 405, error_body(_METHOD_NOT_ALLOWED, segment=True),
-                        [(b"allow", b"POST, OPTIONS")])  # fmt: skip
+            await _send(
+                send,
+                405,
+                error_body(_METHOD_NOT_ALLOWED, segment=True),
+                [(b"allow", b"POST, OPTIONS")],
+            )
 
     async def _ingest(
         self, scope: Scope, receive: Receive, send: Send, *, kind: Kind, call_type: str | None

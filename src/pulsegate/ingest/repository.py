@@ -72,12 +72,18 @@ async def insert_inbound(connection: AsyncConnection, rows: Sequence[InboundRow]
     document = orjson.dumps(
         [
             (
-                row.workspace_id, row.source_id, row.message_id, row.type, row.received_at,
-                row.timestamp, row.message, row.warnings,
+                row.workspace_id,
+                row.source_id,
+                row.message_id,
+                row.type,
+                row.received_at,
+                row.timestamp,
+                row.message,
+                row.warnings,
             )
             for row in rows
         ]
-    )  # fmt: skip
+    )
     result = await connection.exec_driver_sql(_INSERT_INBOUND, {"rows": document.decode()})
     return result.rowcount
 

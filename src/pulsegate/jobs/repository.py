@@ -36,9 +36,13 @@ async def claim_run(
 ) -> int | None:
     """Insert the run; None when another replica already claimed this trigger time."""
     values: dict[str, Any] = {
-        "job": job, "trigger": trigger, "scheduled_for": scheduled_for, "status": "running",
-        "started_at": now, "host": host,
-    }  # fmt: skip
+        "job": job,
+        "trigger": trigger,
+        "scheduled_for": scheduled_for,
+        "status": "running",
+        "started_at": now,
+        "host": host,
+    }
     if scheduled_for is None:
         inserted = await session.execute(insert(JobRun).values(values).returning(JobRun.id))
         return int(inserted.scalar_one())

@@ -28,9 +28,11 @@ async def list_jobs(request: Request) -> JobList:
     runner = _runner(request)
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_jobs(
-            session, names=list(runner.jobs), schedules=request.app.state.job_schedules,
+            session,
+            names=list(runner.jobs),
+            schedules=request.app.state.job_schedules,
             now=runner.clock(),
-        )  # fmt: skip
+        )
 
 
 @router.post(

@@ -135,9 +135,13 @@ class JobRunner:
             if abandoned:
                 log.warning("job.abandoned_runs_interrupted", job=name, runs=abandoned)
             return await repository.claim_run(
-                session, job=name, trigger=trigger, scheduled_for=scheduled_for, host=HOST,
+                session,
+                job=name,
+                trigger=trigger,
+                scheduled_for=scheduled_for,
+                host=HOST,
                 now=self.clock(),
-            )  # fmt: skip
+            )
 
     async def _execute(self, name: str, run_id: int) -> JobRun:
         started = time.monotonic()

@@ -115,9 +115,14 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
     if len(fields) == 6:
         second, minute, hour, day, month, day_of_week = fields
         return CronTrigger(
-            second=second, minute=minute, hour=hour, day=day, month=month,
-            day_of_week=day_of_week, timezone=timezone,
-        )  # fmt: skip
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=day_of_week,
+            timezone=timezone,
+        )
     return CronTrigger.from_crontab(expression, timezone=timezone)
 
 
@@ -166,9 +171,15 @@ def schedule(runner: JobRunner, settings: Settings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     for name, planned in schedules(settings).items():
         scheduler.add_job(
-            _scheduled_run, planned.trigger, args=[runner, name, planned], id=name, name=name,
-            coalesce=True, max_instances=1, misfire_grace_time=planned.grace_seconds,
-        )  # fmt: skip
+            _scheduled_run,
+            planned.trigger,
+            args=[runner, name, planned],
+            id=name,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=planned.grace_seconds,
+        )
     return scheduler
 
 

@@ -36,32 +36,47 @@ class Metrics(JobObserver):
         self.request_seconds = Histogram(
             "pulsegate_http_request_duration_seconds",
             "HTTP requests by method, route template and status, with their duration",
-            ["method", "route", "status"], registry=r,
-        )  # fmt: skip
-        self.received = Counter(
-            "pulsegate_messages_received", "Messages received, by type ('unknown' when the "
-            "message has none)", ["type"], registry=r,
-        )  # fmt: skip
-        self.stored = Counter(
-            "pulsegate_messages_stored", "Messages acknowledged as stored in the log, by type "
-            "(a duplicate messageId is acknowledged and stored once)", ["type"], registry=r,
-        )  # fmt: skip
-        self.refused = Counter(
-            "pulsegate_messages_refused", "Messages refused (and kept with their reasons), "
-            "by type and reason code", ["type", "reason"], registry=r,
-        )  # fmt: skip
-        self.batch_messages = Histogram(
-            "pulsegate_writer_batch_messages", "Messages per group-commit transaction",
-            buckets=_BATCH_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.job_seconds = Histogram(
-            "pulsegate_job_duration_seconds", "Job runs by job and final status",
-            ["job", "status"], buckets=_JOB_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.job_failures = Counter(
-            "pulsegate_job_failures", "Job runs that failed or were interrupted", ["job"],
+            ["method", "route", "status"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.received = Counter(
+            "pulsegate_messages_received",
+            "Messages received, by type ('unknown' when the message has none)",
+            ["type"],
+            registry=r,
+        )
+        self.stored = Counter(
+            "pulsegate_messages_stored",
+            "Messages acknowledged as stored in the log, by type "
+            "(a duplicate messageId is acknowledged and stored once)",
+            ["type"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "pulsegate_messages_refused",
+            "Messages refused (and kept with their reasons), by type and reason code",
+            ["type", "reason"],
+            registry=r,
+        )
+        self.batch_messages = Histogram(
+            "pulsegate_writer_batch_messages",
+            "Messages per group-commit transaction",
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.job_seconds = Histogram(
+            "pulsegate_job_duration_seconds",
+            "Job runs by job and final status",
+            ["job", "status"],
+            buckets=_JOB_BUCKETS,
+            registry=r,
+        )
+        self.job_failures = Counter(
+            "pulsegate_job_failures",
+            "Job runs that failed or were interrupted",
+            ["job"],
+            registry=r,
+        )
 
     def job_finished(self, job: str, status: str, seconds: float) -> None:
         self.job_seconds.labels(job, status).observe(seconds)
@@ -102,13 +117,15 @@ class DatabaseSnapshot(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
-            "pulsegate_inbound_backlog_messages", "Stored messages the projector has not "
-            "applied yet", value=self.backlog,
-        )  # fmt: skip
+            "pulsegate_inbound_backlog_messages",
+            "Stored messages the projector has not applied yet",
+            value=self.backlog,
+        )
         yield GaugeMetricFamily(
-            "pulsegate_projector_lag_seconds", "Age of the oldest message not applied yet "
-            "(0 when caught up)", value=self.projector_lag_seconds,
-        )  # fmt: skip
+            "pulsegate_projector_lag_seconds",
+            "Age of the oldest message not applied yet (0 when caught up)",
+            value=self.projector_lag_seconds,
+        )
         deliveries = GaugeMetricFamily(
             "pulsegate_deliveries", "Outbox deliveries by status", labels=["status"]
         )
@@ -116,6 +133,7 @@ class DatabaseSnapshot(Collector):
             deliveries.add_metric([status], self.deliveries.get(status, 0))
         yield deliveries
         yield GaugeMetricFamily(
-            "pulsegate_rejected_messages", "Refused messages kept for inspection and replay",
+            "pulsegate_rejected_messages",
+            "Refused messages kept for inspection and replay",
             value=self.rejected,
-        )  # fmt: skip
+        )

@@ -64,6 +64,8 @@ async def admin_health(request: Request) -> AdminHealth:
     state = request.app.state
     async with unit_of_work(state.engine) as session:
         return await service.admin_health(
-            session, job_names=list(state.job_runner.jobs), migration=state.migration_head,
+            session,
+            job_names=list(state.job_runner.jobs),
+            migration=state.migration_head,
             writer_pending=state.writer.pending_messages,
-        )  # fmt: skip
+        )

@@ -36,10 +36,11 @@ async def admin_health(
     by_reason = await repository.rejected_by_reason_last_day(session)
     latest = await jobs_repository.latest_runs(session)
     jobs = [
-        JobHealth(name=name, last_run=JobRunOut.model_validate(latest[name]) if name in latest
-                  else None)
+        JobHealth(
+            name=name, last_run=JobRunOut.model_validate(latest[name]) if name in latest else None
+        )
         for name in job_names
-    ]  # fmt: skip
+    ]
     problems = []
     if lag > LAG_WORTH_A_LOOK_SECONDS:
         problems.append(f"the projector is {lag:.0f} s behind ({backlog} messages)")

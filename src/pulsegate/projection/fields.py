@@ -7,16 +7,40 @@ the seed's `biling_city` spelling fills `billing_city`, as `pulsegate.ingest.tra
 from __future__ import annotations
 
 ACCOUNT_FIELDS = (
-    "name", "created_at", "email", "description", "phone", "website", "industry", "employees",
-    "tier", "lifecycle_stage", "billing_street", "billing_city", "billing_state",
-    "billing_postal", "billing_country", "is_churned",
-)  # fmt: skip
+    "name",
+    "created_at",
+    "email",
+    "description",
+    "phone",
+    "website",
+    "industry",
+    "employees",
+    "tier",
+    "lifecycle_stage",
+    "billing_street",
+    "billing_city",
+    "billing_state",
+    "billing_postal",
+    "billing_country",
+    "is_churned",
+)
 
 USER_FIELDS = (
-    "first_name", "last_name", "email", "phone", "mobile_phone", "salutation", "title", "role",
-    "department", "mailing_street", "mailing_city", "mailing_state", "mailing_postal",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile_phone",
+    "salutation",
+    "title",
+    "role",
+    "department",
+    "mailing_street",
+    "mailing_city",
+    "mailing_state",
+    "mailing_postal",
     "mailing_country",
-)  # fmt: skip
+)
 
 # An account is created (visible) once these have values: the seed's "yes for insert".
 REQUIRED_FOR_INSERT = ("name", "created_at")

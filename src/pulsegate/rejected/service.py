@@ -22,11 +22,16 @@ class NotReplayable(PulsegateError):
 
 def _out(row: RejectedMessage) -> RejectedOut:
     return RejectedOut(
-        id=row.id, received_at=row.received_at, endpoint=row.endpoint,
-        message_id=row.message_id, batch_index=row.batch_index, reasons=row.reasons,
-        body=row.raw_body.decode("utf-8", "replace"), body_truncated=row.body_truncated,
+        id=row.id,
+        received_at=row.received_at,
+        endpoint=row.endpoint,
+        message_id=row.message_id,
+        batch_index=row.batch_index,
+        reasons=row.reasons,
+        body=row.raw_body.decode("utf-8", "replace"),
+        body_truncated=row.body_truncated,
         replayed_at=row.replayed_at,
-    )  # fmt: skip
+    )
 
 
 async def list_rejected(

@@ -66,8 +66,11 @@ async def rules_to_run(connection: AsyncConnection, workspace_id: uuid.UUID) -> 
             )
         )
     }
-    return [(rule, destinations[rule.destination_id]) for rule in rules
-            if rule.destination_id in destinations]  # fmt: skip
+    return [
+        (rule, destinations[rule.destination_id])
+        for rule in rules
+        if rule.destination_id in destinations
+    ]
 
 
 async def workspaces_with_rules(connection: AsyncConnection) -> list[uuid.UUID]:
@@ -108,10 +111,11 @@ async def start_run(
 ) -> int:
     result = await connection.execute(
         insert(ReverseSyncRun)
-        .values(workspace_id=workspace_id, trigger=trigger, status="running", started_at=now,
-                counts={})
+        .values(
+            workspace_id=workspace_id, trigger=trigger, status="running", started_at=now, counts={}
+        )
         .returning(ReverseSyncRun.id)
-    )  # fmt: skip
+    )
     return int(result.scalar_one())
 
 

@@ -63,12 +63,16 @@ class RuleList(BaseModel):
 class RunCounts(BaseModel):
     considered: int = Field(0, description="Values read for a record that could be matched")
     unchanged: int = Field(0, description="Values equal to the last pushed: not sent")
-    unmatched: int = Field(0, description="Values of accounts without a name, users without "
-                           "an email: nothing to match in Freshsales")  # fmt: skip
+    unmatched: int = Field(
+        0,
+        description="Values of accounts without a name, users without "
+        "an email: nothing to match in Freshsales",
+    )
     sent: int = Field(0, description="Values written")
     requests: int = Field(0, description="Write requests made")
-    failed: int = Field(0, description="Values Freshsales refused or could not take: sent "
-                        "again next run")  # fmt: skip
+    failed: int = Field(
+        0, description="Values Freshsales refused or could not take: sent again next run"
+    )
     deferred: int = Field(0, description="Values left for the next run: the rate budget ran out")
 
 

@@ -82,18 +82,20 @@ async def create_rule(session: AsyncSession, workspace_id: uuid.UUID, body: Rule
         )
     if source.needs_key != (body.key is not None):
         raise InvalidRequest(
-            f"{body.source} " + ("needs the `key` of a custom field" if source.needs_key
-                                 else "takes no `key`"),
+            f"{body.source} "
+            + ("needs the `key` of a custom field" if source.needs_key else "takes no `key`"),
             code="invalid_key",
-        )  # fmt: skip
+        )
     if body.key is not None:
         kind = "metric" if body.source == "custom_metric" else "dimension"
         defined = await session.scalar(
             select(CustomField.id).where(
-                CustomField.workspace_id == workspace_id, CustomField.object == entity_type,
-                CustomField.kind == kind, CustomField.key == body.key,
+                CustomField.workspace_id == workspace_id,
+                CustomField.object == entity_type,
+                CustomField.kind == kind,
+                CustomField.key == body.key,
             )
-        )  # fmt: skip
+        )
         if defined is None:
             raise InvalidRequest(
                 f"no {entity_type} custom {kind} {body.key!r}", code="unknown_field"
@@ -236,14 +238,22 @@ class Runner:
             )
         log.info("reverse_sync.done", run_id=run_id, status=status, **counts)
         return RunOut(
-            id=run_id, trigger=trigger, status=status, started_at=started,
-            finished_at=finished, counts=RunCounts(**counts), error=error,
-        )  # fmt: skip
+            id=run_id,
+            trigger=trigger,
+            status=status,
+            started_at=started,
+            finished_at=finished,
+            counts=RunCounts(**counts),
+            error=error,
+        )
 
     async def _plan(
-        self, connection: AsyncConnection, workspace_id: uuid.UUID, as_of: datetime,
+        self,
+        connection: AsyncConnection,
+        workspace_id: uuid.UUID,
+        as_of: datetime,
         counts: Counter[str],
-    ) -> list[tuple[Any, list[Change]]]:  # fmt: skip
+    ) -> list[tuple[Any, list[Change]]]:
         """The changed values of every rule, grouped per destination and record."""
         destinations: dict[uuid.UUID, Any] = {}
         changes: dict[uuid.UUID, dict[tuple[str, str, str], Change]] = {}
@@ -277,8 +287,14 @@ class Runner:
                     key, Change(rule.target, rule.match_field, match_value, entity_id)
                 )
                 change.fields[rule.field] = value
-                change.pushed.append({"rule_id": rule.id, "entity_id": entity_id,
-                                      "match_value": match_value, "value": value})  # fmt: skip
+                change.pushed.append(
+                    {
+                        "rule_id": rule.id,
+                        "entity_id": entity_id,
+                        "match_value": match_value,
+                        "value": value,
+                    }
+                )
         return [
             (destinations[d], sorted(group.values(), key=lambda c: (c.target, c.match_value)))
             for d, group in changes.items()
@@ -335,11 +351,19 @@ class Runner:
     ) -> None:
         now = self.now()
         async with self.engine.begin() as connection:
-            await repository.add_item(connection, {
-                "run_id": run_id, "destination_id": destination_id, "target": change.target,
-                "entity_id": change.entity_id, "unique_identifier": change.unique_identifier,
-                "fields": change.fields, "status": "failed" if error else "sent",
-                "error": error, "at": now,
-            })  # fmt: skip
+            await repository.add_item(
+                connection,
+                {
+                    "run_id": run_id,
+                    "destination_id": destination_id,
+                    "target": change.target,
+                    "entity_id": change.entity_id,
+                    "unique_identifier": change.unique_identifier,
+                    "fields": change.fields,
+                    "status": "failed" if error else "sent",
+                    "error": error,
+                    "at": now,
+                },
+            )
             if error is None:
                 await repository.record_pushed(connection, change.pushed, now)

@@ -136,9 +136,11 @@ async def _custom_metric(connection: AsyncConnection, query: Query) -> dict[str,
         ORDER BY m.entity_id, m.day DESC
     """
     params = {
-        "w": query.workspace_id, "object": query.object, "key": query.key,
+        "w": query.workspace_id,
+        "object": query.object,
+        "key": query.key,
         "day": query.as_of.date(),
-    }  # fmt: skip
+    }
     return await _rows(connection, sql, params)
 
 
@@ -147,29 +149,38 @@ register(Source("last_seen", BOTH, "When the account or user was last seen (UTC)
 register(Source("sessions_30d", BOTH, "Sessions in the last 30 days", _usage("count(*)")))
 register(
     Source(
-        "time_spent_seconds_30d", BOTH, "Seconds spent in sessions in the last 30 days",
+        "time_spent_seconds_30d",
+        BOTH,
+        "Seconds spent in sessions in the last 30 days",
         _usage("round(sum(duration_ms) / 1000.0)::bigint"),
     )
-)  # fmt: skip
+)
 register(
     Source(
-        "active_users_30d", frozenset({"account"}),
+        "active_users_30d",
+        frozenset({"account"}),
         "Users of the account with a session in the last 30 days",
         _usage("count(DISTINCT resolved_user_id)"),
     )
-)  # fmt: skip
+)
 register(
     Source(
-        "custom_dimension", BOTH, "A custom dimension's value (rule `key`)", _custom_dimension,
+        "custom_dimension",
+        BOTH,
+        "A custom dimension's value (rule `key`)",
+        _custom_dimension,
         needs_key=True,
     )
-)  # fmt: skip
+)
 register(
     Source(
-        "custom_metric", BOTH, "A custom metric's latest daily value (rule `key`)",
-        _custom_metric, needs_key=True,
+        "custom_metric",
+        BOTH,
+        "A custom metric's latest daily value (rule `key`)",
+        _custom_metric,
+        needs_key=True,
     )
-)  # fmt: skip
+)
 
 
 async def match_values(

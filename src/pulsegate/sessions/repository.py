@@ -185,14 +185,22 @@ async def insert_sessions(
     document = orjson.dumps(
         [
             {
-                "w": workspace_id, "k": key, "started": s.started_at, "ended": s.ended_at,
-                "chain": s.chain_started_at, "first": s.first_message_id, "u": s.user_id,
-                "g": s.group_id, "n": s.events, "ms": s.duration_ms,
-                "modules": _usage(s.modules, "module"), "features": _usage(s.features, "feature"),
+                "w": workspace_id,
+                "k": key,
+                "started": s.started_at,
+                "ended": s.ended_at,
+                "chain": s.chain_started_at,
+                "first": s.first_message_id,
+                "u": s.user_id,
+                "g": s.group_id,
+                "n": s.events,
+                "ms": s.duration_ms,
+                "modules": _usage(s.modules, "module"),
+                "features": _usage(s.features, "feature"),
             }
             for workspace_id, key, s in rows
         ]
-    ).decode()  # fmt: skip
+    ).decode()
     await connection.exec_driver_sql(
         _INSERT_SESSIONS, {"rows": document, "timeout": session_timeout}
     )

@@ -45,17 +45,23 @@ async def list_sessions(
     summary="An account's daily usage, and its health measures as of `to`",
 )
 async def account_usage(
-    request: Request, workspace_id: WorkspaceId, account_id: str, first: FromDay = None,
+    request: Request,
+    workspace_id: WorkspaceId,
+    account_id: str,
+    first: FromDay = None,
     last: ToDay = None,
-) -> UsageReport:  # fmt: skip
+) -> UsageReport:
     return await _usage(request, workspace_id, first, last, account_id=account_id)
 
 
 @router.get("/users/{user_id}/usage", summary="A user's daily usage")
 async def user_usage(
-    request: Request, workspace_id: WorkspaceId, user_id: str, first: FromDay = None,
+    request: Request,
+    workspace_id: WorkspaceId,
+    user_id: str,
+    first: FromDay = None,
     last: ToDay = None,
-) -> UsageReport:  # fmt: skip
+) -> UsageReport:
     return await _usage(request, workspace_id, first, last, user_id=user_id)
 
 
@@ -71,6 +77,10 @@ async def _usage(
     first = first or last - timedelta(days=service.MEASURE_DAYS - 1)
     async with unit_of_work(request.app.state.engine) as session:
         return await service.usage(
-            session, workspace_id=workspace_id, first_day=first, last_day=last,
-            timezone=timezone, **subject,
-        )  # fmt: skip
+            session,
+            workspace_id=workspace_id,
+            first_day=first,
+            last_day=last,
+            timezone=timezone,
+            **subject,
+        )

@@ -153,11 +153,15 @@ def _session_out(row: Any) -> SessionOut:
         user_id=row["user_id"],
         account_id=row["account_id"],
         closed=row["closed"],
-        modules=[ModuleTime(module=m["module"], seconds=m["ms"] / 1000, events=m["events"])
-                 for m in row["modules"]],
-        features=[FeatureTime(feature=f["feature"], seconds=f["ms"] / 1000, events=f["events"])
-                  for f in row["features"]],
-    )  # fmt: skip
+        modules=[
+            ModuleTime(module=m["module"], seconds=m["ms"] / 1000, events=m["events"])
+            for m in row["modules"]
+        ],
+        features=[
+            FeatureTime(feature=f["feature"], seconds=f["ms"] / 1000, events=f["events"])
+            for f in row["features"]
+        ],
+    )
 
 
 @dataclass(slots=True)
@@ -191,11 +195,15 @@ class _Day:
             seconds=self.ms / 1000,
             events=self.events,
             active_users=len(self.users),
-            modules=[ModuleTime(module=k, seconds=v[0] / 1000, events=v[1])
-                     for k, v in _by_name(self.modules)],
-            features=[FeatureTime(feature=k, seconds=v[0] / 1000, events=v[1])
-                      for k, v in _by_name(self.features)],
-        )  # fmt: skip
+            modules=[
+                ModuleTime(module=k, seconds=v[0] / 1000, events=v[1])
+                for k, v in _by_name(self.modules)
+            ],
+            features=[
+                FeatureTime(feature=k, seconds=v[0] / 1000, events=v[1])
+                for k, v in _by_name(self.features)
+            ],
+        )
 
 
 def _by_name(usage: dict[str | None, list[int]]) -> list[tuple[str | None, list[int]]]:
@@ -333,9 +341,12 @@ async def usage_by_account(
     """
     first_day = as_of - timedelta(days=max(days, MEASURE_DAYS) - 1)
     rows = await repository.usage_by_account(
-        session, workspace_id=workspace_id, first_day=first_day, last_day=as_of,
+        session,
+        workspace_id=workspace_id,
+        first_day=first_day,
+        last_day=as_of,
         timezone=timezone,
-    )  # fmt: skip
+    )
     return {
         row["account_id"]: AccountUsage(
             as_of=as_of,
