@@ -188,3 +188,42 @@ async def test_401_answers_carry_the_challenge_of_their_scheme(client: httpx.Asy
     segment = await client.post("/v1/track", json={"userId": "u", "event": "E"}, auth=("no", ""))
     assert (segment.status_code, segment.json()["code"]) == (401, "invalid_write_key")
     assert segment.headers["www-authenticate"] == 'Basic realm="pulsegate"'
+
+
+# (field, value, whether the standard field table accepts it)
+TRAIT_VALUES = [
+    ("phone", 5551234, True),  # a number for a text field: kept, shown as text
+    ("phone", {"work": "555"}, False),
+    ("description", "d" * 512, True),
+    ("description", "d" * 513, False),
+    ("employees", "120", True),
+    ("employees", "many", False),
+    ("is_churned", "yes", False),
+    ("created_at", "2024-03-01", True),
+    ("created_at", "last spring", False),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "valid"), TRAIT_VALUES)
+async def test_a_standard_field_means_the_same_through_both_doors(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows, field: str, value: Any, valid: bool
+) -> None:
+    """One table declares the standard fields: a value the Segment path keeps with a warning
+    (and leaves out of the account) is one the REST API refuses, and the other way round."""
+    segment = await client.post(
+        "/v1/group",
+        json={"userId": "u1", "groupId": "acme", "traits": {field: value}},
+        auth=(tenant.write_key, ""),
+    )
+    assert segment.status_code == 200, segment.text
+    [stored] = rows.inbound(tenant.workspace_id)
+    warned = [w["field"] for w in stored["warnings"] or []]
+    assert warned == ([] if valid else [f"traits.{field}"])
+
+    rest = await client.put(
+        "/api/v1/accounts/acme", json={field: value}, headers=json_headers(tenant)
+    )
+    assert rest.status_code == (202 if valid else 400), rest.text
+    if not valid:
+        assert rest.json()["code"] == "invalid_request"
+        assert rest.json()["details"][0]["field"] == f"body.{field}"

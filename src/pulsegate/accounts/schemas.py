@@ -1,57 +1,86 @@
-"""Accounts and users as the REST API shows them: the seed's standard fields, flat."""
+"""Accounts and users as the REST API shows and takes them; their standard fields come from
+the one table of `pulsegate.fields.standard`."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
+from pydantic.config import JsonDict
+
+from pulsegate.fields.standard import ACCOUNT_FIELDS, USER_FIELDS, StandardField
+from pulsegate.ingest.traits import check_for
 
 
-class AccountOut(BaseModel):
-    account_id: str = Field(description="The Segment groupId")
-    name: str | None = None
-    created_at: Any = Field(None, description="Join date, as sent in traits.createdAt")
-    email: str | None = None
-    description: str | None = None
-    phone: Any = None
-    website: str | None = None
-    industry: str | None = None
-    employees: Any = None
-    tier: str | None = None
-    lifecycle_stage: str | None = None
-    billing_street: str | None = None
-    billing_city: str | None = None
-    billing_state: str | None = None
-    billing_postal: Any = None
-    billing_country: str | None = None
-    is_churned: bool | None = None
+def _shown(field: StandardField) -> Any:
+    """The type a standard field is shown with: a "string" given as a number shows as text."""
+    shown: Any = {"string": TextOut, "number": float, "boolean": bool, "datetime": str}
+    return (shown[field.kind] | None, Field(None, description=field.description))
+
+
+def _taken(field: StandardField) -> Any:
+    """The type a standard field accepts in an upsert: what its trait check accepts without
+    a warning (a Segment call keeps a bad value with a warning; the REST API refuses it)."""
+    taken: Any = {
+        "string": str | int | float,
+        "number": int | float | str,
+        "boolean": bool,
+        "datetime": str,
+    }
+    check = check_for(field)
+
+    def checked(value: Any) -> Any:
+        problem = None if value is None else check(value)
+        if problem is not None:
+            raise ValueError(f"{field.name} {problem}")
+        return value
+
+    return (
+        Annotated[taken[field.kind] | None, BeforeValidator(checked)],
+        Field(None, description=field.description),
+    )
+
+
+# A number sent for a text field (a phone, a postal code) is kept as sent and shown as text.
+TextOut = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
+
+
+class _Shown(BaseModel):
+    """What every account and user shows besides its standard fields."""
+
     custom: dict[str, Any] = Field(default_factory=dict, description="Custom dimensions")
     first_seen: datetime
     last_seen: datetime
-    user_count: int
+
+    def standard(self, name: str) -> Any:
+        """A standard field's value (they are added from the table, unknown to type checks)."""
+        return getattr(self, name)
 
 
-class UserOut(BaseModel):
+class AccountCore(_Shown):
+    account_id: str = Field(description="The Segment groupId")
+    user_count: int = Field(description="Users whose latest group call names this account")
+
+
+class UserCore(_Shown):
     user_id: str = Field(description="The Segment userId")
     account_id: str | None = Field(None, description="The account of the latest group call")
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: Any = None
-    mobile_phone: Any = None
-    salutation: str | None = None
-    title: str | None = None
-    role: str | None = None
-    department: str | None = None
-    mailing_street: str | None = None
-    mailing_city: str | None = None
-    mailing_state: str | None = None
-    mailing_postal: Any = None
-    mailing_country: str | None = None
-    custom: dict[str, Any] = Field(default_factory=dict, description="Custom dimensions")
-    first_seen: datetime
-    last_seen: datetime
+
+
+AccountOut = create_model(
+    "AccountOut",
+    __base__=AccountCore,
+    __doc__="An account: its standard fields (`pulsegate.fields.standard`) and custom ones.",
+    **{field.name: _shown(field) for field in ACCOUNT_FIELDS},
+)
+
+UserOut = create_model(
+    "UserOut",
+    __base__=UserCore,
+    __doc__="A user: its standard fields (`pulsegate.fields.standard`) and custom ones.",
+    **{field.name: _shown(field) for field in USER_FIELDS},
+)
 
 
 class AccountPage(BaseModel):
@@ -89,76 +118,38 @@ class ChoiceList(BaseModel):
         return items
 
 
-class AccountIn(BaseModel):
-    """An upsert from a backend: the fields given are set, the others are left alone; `null`
-    clears. It becomes a group call in the log, applied like any other."""
+_ACCOUNT_EXAMPLE: JsonDict = {
+    "name": "Acme",
+    "created_at": "2024-03-01",
+    "tier": "Gold",
+    "custom": {"plan": "pro"},
+}
+_USER_EXAMPLE: JsonDict = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@acme.com",
+    "title": "CTO",
+    "custom": {"seats_used": 12},
+}
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Acme",
-                    "created_at": "2024-03-01",
-                    "tier": "Gold",
-                    "custom": {"plan": "pro"},
-                }
-            ]
-        },
-    )
+AccountIn = create_model(
+    "AccountIn",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [_ACCOUNT_EXAMPLE]}),
+    __doc__=(
+        "An upsert from a backend: the fields given are set, the others are left alone; "
+        "`null` clears. It becomes a group call in the log, applied like any other."
+    ),
+    **{field.name: _taken(field) for field in ACCOUNT_FIELDS},
+    custom=(dict[str, Any], Field(default_factory=dict)),
+)
 
-    name: str | None = None
-    created_at: str | None = Field(None, description="Join date, ISO-8601")
-    email: str | None = None
-    description: str | None = Field(None, max_length=512)
-    phone: str | None = None
-    website: str | None = None
-    industry: str | None = None
-    employees: float | None = None
-    tier: str | None = None
-    lifecycle_stage: str | None = None
-    billing_street: str | None = None
-    billing_city: str | None = None
-    billing_state: str | None = None
-    billing_postal: str | None = None
-    billing_country: str | None = None
-    is_churned: bool | None = None
-    custom: dict[str, Any] = Field(default_factory=dict)
-
-
-class UserIn(BaseModel):
-    """An upsert from a backend, like `AccountIn`; it becomes an identify call in the log."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "first_name": "Ada",
-                    "last_name": "Lovelace",
-                    "email": "ada@acme.com",
-                    "title": "CTO",
-                    "custom": {"seats_used": 12},
-                }
-            ]
-        },
-    )
-
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    mobile_phone: str | None = None
-    salutation: str | None = None
-    title: str | None = None
-    role: str | None = None
-    department: str | None = None
-    mailing_street: str | None = None
-    mailing_city: str | None = None
-    mailing_state: str | None = None
-    mailing_postal: str | None = None
-    mailing_country: str | None = None
-    custom: dict[str, Any] = Field(default_factory=dict)
+UserIn = create_model(
+    "UserIn",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [_USER_EXAMPLE]}),
+    __doc__="An upsert from a backend, like `AccountIn`; it becomes an identify call in the log.",
+    **{field.name: _taken(field) for field in USER_FIELDS},
+    custom=(dict[str, Any], Field(default_factory=dict)),
+)
 
 
 class Accepted(BaseModel):

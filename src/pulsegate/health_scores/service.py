@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from pulsegate.accounts import service as accounts_service
-from pulsegate.accounts.schemas import AccountOut
+from pulsegate.accounts.schemas import AccountCore
 from pulsegate.db.engine import unit_of_work
 from pulsegate.db.models import HealthScoreConfig
 from pulsegate.errors import InvalidRequest
@@ -130,10 +130,11 @@ async def _check_fields(
         )
 
 
-def _matches(account: AccountOut, rule: AccountFilter) -> bool:
-    if rule.tier is not None and account.tier != rule.tier:
+def _matches(account: AccountCore, rule: AccountFilter) -> bool:
+    if rule.tier is not None and account.standard("tier") != rule.tier:
         return False
-    if rule.lifecycle_stage is not None and account.lifecycle_stage != rule.lifecycle_stage:
+    stage = account.standard("lifecycle_stage")
+    if rule.lifecycle_stage is not None and stage != rule.lifecycle_stage:
         return False
     if rule.dimension is None:
         return True
@@ -155,7 +156,7 @@ class _Inputs:
     def metric_key(measure: MetricMeasure) -> tuple[str, str, int]:
         return measure.key, measure.aggregate, measure.days if measure.aggregate == "average" else 0
 
-    def value_of(self, account: AccountOut) -> Callable[[Measure], Any]:
+    def value_of(self, account: AccountCore) -> Callable[[Measure], Any]:
         usage_day = self.day - timedelta(days=1)
         usage = self.usage.get(account.account_id) or AccountUsage(as_of=usage_day)
         measures = usage.measures(account.user_count)

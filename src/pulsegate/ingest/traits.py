@@ -1,4 +1,4 @@
-"""The seed's trait tables (seed 001), checked softly.
+"""The standard fields' traits (`pulsegate.fields.standard`), checked softly.
 
 A wrong value here does not refuse the message: it becomes a warning stored with the message,
 and later processing skips that field. Trait names are matched ignoring case and underscores,
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from pulsegate.fields.standard import FIELDS_OF, Kind, StandardField, canonical, spellings
 
 Check = Callable[[Any], str | None]
 
@@ -56,59 +58,27 @@ def _iso_datetime(value: Any) -> str | None:
     return "must be an ISO-8601 date or date-time"
 
 
-def _canonical(name: str) -> str:
-    return name.replace("_", "").lower()
+_CHECKS: dict[Kind, Check] = {
+    "string": _string,
+    "number": _number,
+    "boolean": _boolean,
+    "datetime": _iso_datetime,
+}
 
 
-def _table(checks: dict[str, Check]) -> dict[str, Check]:
-    return {_canonical(name): check for name, check in checks.items()}
+def check_for(field: StandardField) -> Check:
+    """The check of a standard field's value (the REST schemas refuse what it warns about)."""
+    if field.kind == "string" and field.max_length is not None:
+        return _string_max(field.max_length)
+    return _CHECKS[field.kind]
 
 
-IDENTIFY_TRAITS = _table(
-    dict.fromkeys(
-        (
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "mobile_phone",
-            "salutation",
-            "title",
-            "role",
-            "department",
-            "mailing_street",
-            "mailing_city",
-            "mailing_state",
-            "mailing_postal",
-            "mailing_country",
-        ),
-        _string,
-    )
-)
-
-GROUP_TRAITS = _table(
-    {
-        "name": _string,
-        "createdAt": _iso_datetime,
-        "email": _string,
-        "description": _string_max(512),
-        "phone": _string,
-        "website": _string,
-        "industry": _string,
-        "employees": _number,
-        "tier": _string,
-        "lifecycle_stage": _string,
-        "billing_street": _string,
-        "billing_city": _string,
-        "biling_city": _string,  # sic: the seed's spelling, accepted alongside the correct one
-        "billing_state": _string,
-        "billing_postal": _string,
-        "billing_country": _string,
-        "is_churned": _boolean,
+TABLES = {
+    message_type: {
+        canonical(spelling): check_for(field) for field in fields for spelling in spellings(field)
     }
-)
-
-TABLES = {"identify": IDENTIFY_TRAITS, "group": GROUP_TRAITS}
+    for message_type, fields in FIELDS_OF.items()
+}
 
 
 def check_traits(message_type: str, traits: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -118,7 +88,7 @@ def check_traits(message_type: str, traits: dict[str, Any] | None) -> list[dict[
         return []
     warnings = []
     for name, value in traits.items():
-        check = table.get(_canonical(name))
+        check = table.get(canonical(name))
         if check is None or value is None:  # unknown traits are custom; null clears a field
             continue
         problem = check(value)

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsegate.db.log_batch import IN_BATCH, batch_parameters
-from pulsegate.projection.fields import ACCOUNT_ALIASES, USER_ALIASES
+from pulsegate.fields.standard import ACCOUNT_ALIASES, USER_ALIASES
 
 CUSTOM_PREFIX = "custom:"
 _DATE = r"'^\d{4}-\d{2}-\d{2}'"

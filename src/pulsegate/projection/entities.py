@@ -13,8 +13,13 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsegate.db.log_batch import IN_BATCH, batch_parameters
+from pulsegate.fields.standard import (
+    ACCOUNT_ALIASES,
+    CHOICE_FIELDS,
+    REQUIRED_FOR_INSERT,
+    USER_ALIASES,
+)
 from pulsegate.projection.attribution import AccountChange, TieChange
-from pulsegate.projection.fields import ACCOUNT_ALIASES, REQUIRED_FOR_INSERT, USER_ALIASES
 
 # Field entries from one JSON object of traits, through the alias table `f`.
 _ENTRIES = """
@@ -31,11 +36,11 @@ COALESCE((
 """
 
 # A tier or lifecycle stage must name an entry of the workspace's list (null clears).
-_CHOICE_CHECK = """f.key NOT IN ('tier', 'lifecycle_stage')
+_CHOICE_CHECK = f"""f.key NOT IN ({", ".join(f"'{name}'" for name in CHOICE_FIELDS)})
         OR jsonb_typeof(tr.value) = 'null'
         OR EXISTS (SELECT 1 FROM account_choices c
                    WHERE c.workspace_id = msgs.workspace_id AND c.kind = f.key
-                     AND c.name = tr.value #>> '{}')"""
+                     AND c.name = tr.value #>> '{{}}')"""
 
 _MESSAGES = (
     """
@@ -204,15 +209,12 @@ SELECT m.id, 'unknown_' || choice.kind, m.workspace_id,
               choice.kind, choice.value)
 FROM inbound_messages m
 CROSS JOIN LATERAL (
-    SELECT key AS kind, value #>> '{}' AS value
+    SELECT f.key AS kind, tr.value #>> '{}' AS value
     FROM jsonb_each(CASE WHEN jsonb_typeof(m.message->'traits') = 'object'
-                         THEN m.message->'traits' ELSE '{}'::jsonb END)
-    WHERE lower(replace(key, '_', '')) IN ('tier', 'lifecyclestage')
-      AND jsonb_typeof(value) <> 'null'
-) AS raw
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN raw.kind ILIKE 'tier' THEN 'tier' ELSE 'lifecycle_stage' END AS kind,
-           raw.value
+                         THEN m.message->'traits' ELSE '{}'::jsonb END) AS tr
+    JOIN unnest(%(canonical)s::text[], %(keys)s::text[]) AS f(canonical, key)
+      ON f.canonical = lower(replace(tr.key, '_', ''))
+    WHERE jsonb_typeof(tr.value) <> 'null'
 ) AS choice
 WHERE """
     + IN_BATCH
@@ -256,7 +258,11 @@ async def project_accounts_and_users(
     ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
     if group_ids:
         groups = batch_parameters(workspace_id, group_ids)
-        await connection.exec_driver_sql(_NOTE_UNKNOWN_CHOICES, groups)
+        choices = {c: key for c, key in ACCOUNT_ALIASES.items() if key in CHOICE_FIELDS}
+        await connection.exec_driver_sql(
+            _NOTE_UNKNOWN_CHOICES,
+            {**groups, "canonical": list(choices), "keys": list(choices.values())},
+        )
         await connection.exec_driver_sql(
             _NOTE_UNCREATED.format(created=created_condition("a")), groups
         )
