@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, Rows, Tenant
+from tests.support.waiting import eventually
 
 MESSAGE_LIMIT = 32 * 1024  # the default PULSEGATE_MAX_MESSAGE_BYTES
 
@@ -227,3 +228,20 @@ async def test_a_standard_field_means_the_same_through_both_doors(
     if not valid:
         assert rest.json()["code"] == "invalid_request"
         assert rest.json()["details"][0]["field"] == f"body.{field}"
+
+
+async def test_a_number_in_a_text_field_is_shown_as_text(
+    client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    traits = {"name": 42, "createdAt": "2024-03-01", "phone": 5551234, "billing_postal": 75001}
+    response = await client.post(
+        "/v1/group",
+        json={"userId": "u1", "groupId": "acme", "traits": traits},
+        auth=(tenant.write_key, ""),
+    )
+    assert response.status_code == 200, response.text
+    await eventually(lambda: rows.projected(tenant.workspace_id), what="projection")
+    account = await client.get("/api/v1/accounts/acme", headers=json_headers(tenant))
+    assert account.status_code == 200, account.text
+    shown = account.json()
+    assert (shown["name"], shown["phone"], shown["billing_postal"]) == ("42", "5551234", "75001")
