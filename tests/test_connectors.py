@@ -16,10 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from pulsegate.connectors.runner import Runner
-from pulsegate.freshsales.emulator_data import DEFAULT_FIELDS
+from freshsales_emulator.data import DEFAULT_FIELDS
+from pulsegate.connectors.sync import ConnectorSync
 from tests.conftest import Rows, Tenant
-from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from tests.test_accounts_api import send, settle
 from tests.test_events_api import bearer
 
@@ -311,8 +311,8 @@ async def test_a_run_on_another_day_pulls_only_changes_and_extends_metric_histor
 ) -> None:
     connector_id = uuid.UUID((await create(client, tenant, connectors, freshsales(emulator)))["id"])
     days = Days()
-    runner = Runner(app.state.engine, app.state.secret_box, clock=days)
-    first = await runner.run(tenant.workspace_id, connector_id, trigger="test")
+    sync = ConnectorSync(app.state.engine, app.state.secret_box, clock=days)
+    first = await sync.run(tenant.workspace_id, connector_id, trigger="test")
     assert first.status == "succeeded"
     assert first.counts.matched == 4
     [globex_id] = [
@@ -332,7 +332,7 @@ async def test_a_run_on_another_day_pulls_only_changes_and_extends_metric_histor
     mark = len(emulator.state.requests)
 
     days.now += timedelta(days=1)
-    second = await runner.run(tenant.workspace_id, connector_id, trigger="test")
+    second = await sync.run(tenant.workspace_id, connector_id, trigger="test")
 
     assert second.status == "succeeded"
     assert second.full is False
@@ -358,7 +358,7 @@ async def test_a_run_on_another_day_pulls_only_changes_and_extends_metric_histor
     assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5), ("2026-11-21", 2400)]
     assert await history(client, tenant, "acme") == [("2026-11-20", 1500), ("2026-11-21", 1500)]
 
-    third = await runner.run(tenant.workspace_id, connector_id, trigger="test")  # same day
+    third = await sync.run(tenant.workspace_id, connector_id, trigger="test")  # same day
     assert (third.counts.fetched, third.counts.updated, third.counts.carried_forward) == (0, 0, 0)
     assert await history(client, tenant, "globex") == [("2026-11-20", 2300.5), ("2026-11-21", 2400)]
     stored = await client.get(f"/api/v1/connectors/{connector_id}", headers=bearer(tenant))

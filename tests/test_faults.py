@@ -29,7 +29,7 @@ from tests.conftest import (
     start_server,
     stop_postgres,
 )
-from tests.freshsales_emulator import emulator_address, running_emulator
+from tests.support.emulator import emulator_address, running_emulator
 from tests.test_real_clients import request_log
 
 MESSAGES = 1500

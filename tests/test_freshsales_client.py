@@ -19,7 +19,7 @@ from pulsegate.freshsales.client import (
 )
 from pulsegate.settings import Settings
 from tests.conftest import free_port
-from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from pulsegate.freshsales.client import FreshsalesClient
 from pulsegate.freshsales.forward import Forwarder, ForwardingRules
 from pulsegate.freshsales.mapping import MappingError
 from tests.conftest import Rows, Tenant
-from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from tests.test_events_api import bearer, send
 from tests.test_freshsales_outbox import connect, deliveries
 from tests.test_ingest_refusals import basic

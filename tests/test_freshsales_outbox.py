@@ -16,7 +16,7 @@ from segment.analytics.client import Client as SegmentClient
 
 from pulsegate.destinations.outbox import Outbox
 from tests.conftest import LiveServer, Rows, Tenant, cli_json
-from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from tests.test_events_api import bearer, send
 from tests.test_sdks import new_tenant
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from pulsegate.health_scores.schemas import Bands, Configuration
 from pulsegate.health_scores.scoring import band, score_account, weighted_score
-from pulsegate.reverse_sync.sources import SOURCES, Query
+from pulsegate.reverse_sync.values import VALUES, Query
 from tests.conftest import Rows, Tenant
 from tests.test_accounts_api import bearer, set_choices, settle
 from tests.test_events_api import send, wait_for_events
@@ -366,7 +366,7 @@ async def test_history_keeps_one_score_a_day_and_marks_configuration_changes(
     async with app.state.engine.connect() as connection:
         as_of = datetime(2026, 11, 19, 12, tzinfo=UTC)
         query = Query(tenant.workspace_id, "account", None, as_of)
-        pushed = await SOURCES["health_score"].read(connection, query)
+        pushed = await VALUES["health_score"].read(connection, query)
     assert pushed == {"acme": 20}
 
     unknown = await client.get("/api/v1/accounts/nope/health", headers=bearer(tenant))

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from pulsegate.app import create_app
 from pulsegate.settings import Settings
 from tests.conftest import Rows, Tenant
-from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.http import basic, bearer
 
 DELAY_SECONDS = 3

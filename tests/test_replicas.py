@@ -17,7 +17,7 @@ import httpx
 import psycopg
 
 from tests.conftest import LiveServer, Tenant, create_tenant, start_server
-from tests.freshsales_emulator import running_emulator
+from tests.support.emulator import running_emulator
 from tests.test_connectors import MAPPINGS, MATCH, PLAN_FIELD
 
 # Every job often: the nightly chain every 3 s (a sixth, leading cron field is seconds).

@@ -1,7 +1,7 @@
 """Reverse sync: pulsegate's values written to the Freshsales fields a workspace chose.
 
 Data goes in through the tracking API, the projector and the session sweep; runs go through
-the REST API (or the runner, where time must be simulated); what Freshsales receives is read
+the REST API (or the reverse_sync, where time must be simulated); what Freshsales receives is read
 from the emulator over real HTTP.
 """
 
@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from pulsegate.reverse_sync.service import Runner
+from pulsegate.reverse_sync.service import ReverseSync
 from tests.conftest import Rows, Tenant
-from tests.freshsales_emulator import RunningEmulator, running_emulator
+from tests.support.emulator import RunningEmulator, running_emulator
 from tests.test_accounts_api import bearer, send, settle
 from tests.test_freshsales_outbox import SimulatedClock, connect
 from tests.test_sessions import sweep
@@ -330,10 +330,10 @@ async def test_a_spent_budget_defers_the_rest_to_the_next_run(
         field="cf_mrr",
     )
     clock = SimulatedClock()
-    runner = Runner(app.state.engine, app.state.secret_box, clock=clock)
+    reverse_sync = ReverseSync(app.state.engine, app.state.secret_box, clock=clock)
 
     before = len(emulator.state.requests)
-    first = await runner.run(tenant.workspace_id, trigger="test")
+    first = await reverse_sync.run(tenant.workspace_id, trigger="test")
     assert first.status == "incomplete"
     assert (first.counts.sent, first.counts.deferred) == (1, 1)
     assert [r["body"]["unique_identifier"] for r in emulator.state.requests[before:]] == [
@@ -342,7 +342,7 @@ async def test_a_spent_budget_defers_the_rest_to_the_next_run(
 
     clock.now += timedelta(seconds=61)
     before = len(emulator.state.requests)
-    second = await runner.run(tenant.workspace_id, trigger="test")
+    second = await reverse_sync.run(tenant.workspace_id, trigger="test")
     assert (second.status, second.counts.sent, second.counts.unchanged) == ("succeeded", 1, 1)
     assert [r["body"]["unique_identifier"] for r in emulator.state.requests[before:]] == [
         {"name": "Globex"}

@@ -33,7 +33,7 @@ from pulsegate.jobs.scheduler import build_runner, schedule, schedules
 from pulsegate.logging import configure_logging
 from pulsegate.operations import routes as operations_routes
 from pulsegate.operations.metrics import Metrics
-from pulsegate.projection.runner import Projector
+from pulsegate.projection.projector import Projector
 from pulsegate.rejected import routes as rejected_routes
 from pulsegate.reverse_sync import routes as reverse_sync_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key

@@ -16,7 +16,7 @@ from pulsegate import __version__
 from pulsegate.db.engine import create_engine
 from pulsegate.jobs.scheduler import build_runner, schedule
 from pulsegate.operations.metrics import Metrics
-from pulsegate.projection.runner import Projector
+from pulsegate.projection.projector import Projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 

@@ -19,8 +19,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pulsegate.connectors.feeds import FeedField, FeedUnavailable, Object, Page, Pull, Record
 from pulsegate.connectors.schemas import FiltersIn, ObjectFilter
-from pulsegate.connectors.sources import Object, Page, Pull, Record, SourceField, SourceUnavailable
 from pulsegate.freshsales.client import FreshsalesClient, FreshsalesError
 
 ENTITY: dict[Object, tuple[str, str]] = {  # object -> (plural, singular)
@@ -32,7 +32,7 @@ RETRIES = 4  # a 5xx or timeout is tried this many more times, 1 s, 2 s, 4 s, 8 
 MAX_THROTTLED_SECONDS = 3600.0  # a pull throttled longer than this in all gives up
 
 
-class FreshsalesSource:
+class FreshsalesFeed:
     def __init__(
         self, client: FreshsalesClient, filters: FiltersIn, *, max_wait: float = 900.0
     ) -> None:
@@ -43,12 +43,12 @@ class FreshsalesSource:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def catalog(self) -> list[SourceField]:
+    async def catalog(self) -> list[FeedField]:
         found = []
         for object_name, (plural, _) in ENTITY.items():
             fields = (await self._call([], "GET", f"settings/{plural}/fields"))["fields"]
             found += [
-                SourceField(
+                FeedField(
                     object=object_name,
                     name=f["name"],
                     label=f.get("label") or f["name"],
@@ -102,7 +102,7 @@ class FreshsalesSource:
         for view in views:
             if str(view.get("name", "")).lower().startswith("all "):
                 return int(view["id"])
-        raise SourceUnavailable(
+        raise FeedUnavailable(
             f"Freshsales has no 'All …' view of {plural}; configure a view_id or rules",
             refused=True,
         )
@@ -118,7 +118,7 @@ class FreshsalesSource:
                 if error.kind == "throttled":
                     wait = error.retry_after if error.retry_after is not None else 60.0
                     if wait > self._max_wait or sum(waits) + wait > MAX_THROTTLED_SECONDS:
-                        raise SourceUnavailable(
+                        raise FeedUnavailable(
                             f"Freshsales throttled the pull; it asks to wait {wait:.0f} s"
                         ) from error
                     waits.append(wait)
@@ -127,7 +127,7 @@ class FreshsalesSource:
                     await asyncio.sleep(2.0**failures)
                     failures += 1
                 else:
-                    raise SourceUnavailable(
+                    raise FeedUnavailable(
                         f"Freshsales: {error.message}", refused=error.kind == "rejected"
                     ) from error
 

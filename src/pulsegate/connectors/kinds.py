@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pulsegate.connectors.csv_source import CsvSource, read_path
-from pulsegate.connectors.freshsales import FreshsalesSource
+from pulsegate.connectors.csv_feed import CsvFeed, read_path
+from pulsegate.connectors.feeds import Feed, FeedUnavailable
+from pulsegate.connectors.freshsales import FreshsalesFeed
 from pulsegate.connectors.schemas import FiltersIn
-from pulsegate.connectors.sources import Source, SourceUnavailable
 from pulsegate.freshsales.budget import RateBudget
 from pulsegate.freshsales.client import FreshsalesClient
 from pulsegate.security import SecretBox
@@ -19,14 +19,14 @@ from pulsegate.security import SecretBox
 KINDS = ("freshsales", "csv")
 
 
-def open_source(
+def open_feed(
     connector: Any,
     engine: AsyncEngine,
     secret_box: SecretBox,
     *,
     clock: Callable[[], datetime] | None = None,
     upload: bytes | None = None,
-) -> Source:
+) -> Feed:
     """The source of a connector row (or of a connector being created, before it has one).
     A CSV connector reads `upload` when given, else its path, else its last upload."""
     settings, filters = connector.settings, FiltersIn.model_validate(connector.filters)
@@ -39,17 +39,17 @@ def open_source(
             api_key=secret_box.decrypt(connector.secret_encrypted),
             budget=budget,
         )
-        return FreshsalesSource(client, filters)
+        return FreshsalesFeed(client, filters)
     if upload is not None:
         data = upload
-        return CsvSource(settings["object"], lambda: data, filters.rows)
+        return CsvFeed(settings["object"], lambda: data, filters.rows)
     if settings.get("path"):
-        return CsvSource(settings["object"], read_path(settings["path"]), filters.rows)
+        return CsvFeed(settings["object"], read_path(settings["path"]), filters.rows)
     stored = connector.upload
 
     def read() -> bytes:
         if stored is None:
-            raise SourceUnavailable("no file yet: give a path or upload one", refused=True)
+            raise FeedUnavailable("no file yet: give a path or upload one", refused=True)
         return str(stored).encode()
 
-    return CsvSource(settings["object"], read, filters.rows)
+    return CsvFeed(settings["object"], read, filters.rows)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.connectors import service
-from pulsegate.connectors.runner import Runner
 from pulsegate.connectors.schemas import (
     Catalog,
     ConnectorIn,
@@ -21,6 +20,7 @@ from pulsegate.connectors.schemas import (
     ConnectorRunOut,
     IssuePage,
 )
+from pulsegate.connectors.sync import ConnectorSync
 from pulsegate.db.engine import unit_of_work
 from pulsegate.errors import PayloadTooLarge
 
@@ -121,8 +121,8 @@ async def create_run(
     body: ConnectorRunIn = _NO_OPTIONS,
 ) -> ConnectorRunOut:
     state = request.app.state
-    runner = Runner(state.engine, state.secret_box, timezone=state.timezone)
-    return await runner.start(
+    sync = ConnectorSync(state.engine, state.secret_box, timezone=state.timezone)
+    return await sync.start(
         workspace_id,
         connector_id,
         trigger="api",

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.connectors import repository
-from pulsegate.connectors.kinds import open_source
-from pulsegate.connectors.runner import object_of
+from pulsegate.connectors.feeds import PULSEGATE_TYPE, FeedField, FeedUnavailable
+from pulsegate.connectors.kinds import open_feed
 from pulsegate.connectors.schemas import (
     Catalog,
     CatalogField,
@@ -35,7 +35,7 @@ from pulsegate.connectors.schemas import (
     MappingOut,
     MatchIn,
 )
-from pulsegate.connectors.sources import PULSEGATE_TYPE, SourceField, SourceUnavailable
+from pulsegate.connectors.sync import object_of
 from pulsegate.db.engine import unit_of_work
 from pulsegate.db.models import Connector, CustomField
 from pulsegate.errors import InvalidRequest, NotFound, PulsegateError
@@ -53,7 +53,7 @@ FRESHSALES_MATCH_FIELD = {"name": "name", "email": "emails"}
 _KIND_FIELDS = {"freshsales": ("domain", "api_key"), "csv": ("path", "object")}
 
 
-class SourceError(PulsegateError):
+class FeedError(PulsegateError):
     """The source could not be read to check the configuration."""
 
     status_code = 502
@@ -153,23 +153,23 @@ def _inside(folder: Path, path: str) -> str:
 
 async def _catalog_of(
     connector: Any, engine: AsyncEngine, secret_box: SecretBox, upload: bytes | None = None
-) -> list[SourceField] | None:
+) -> list[FeedField] | None:
     """The source's fields; None for a CSV connector with no file yet (checked at upload)."""
     no_file = not connector.settings.get("path") and connector.upload is None
     if connector.kind == "csv" and upload is None and no_file:
         return None
-    source = open_source(connector, engine, secret_box, upload=upload)
+    source = open_feed(connector, engine, secret_box, upload=upload)
     try:
         return await source.catalog()
-    except SourceUnavailable as error:
+    except FeedUnavailable as error:
         if connector.kind == "csv" or error.refused:
             raise InvalidRequest(str(error), code="source_refused") from error
-        raise SourceError(str(error)) from error
+        raise FeedError(str(error)) from error
     finally:
         await source.aclose()
 
 
-def _mappings(body: ConnectorIn, catalog: list[SourceField] | None) -> list[MappingOut]:
+def _mappings(body: ConnectorIn, catalog: list[FeedField] | None) -> list[MappingOut]:
     found, keys = [], set()
     for n, mapping in enumerate(body.mappings):
         if mapping.target == "user_metric":
@@ -204,7 +204,7 @@ def _mappings(body: ConnectorIn, catalog: list[SourceField] | None) -> list[Mapp
     return found
 
 
-def _field(catalog: list[SourceField] | None, object_name: str, name: str) -> SourceField | None:
+def _field(catalog: list[FeedField] | None, object_name: str, name: str) -> FeedField | None:
     """The catalog's field by internal name; a label or an unknown name is refused."""
     if catalog is None:
         return None
@@ -222,9 +222,7 @@ def _field(catalog: list[SourceField] | None, object_name: str, name: str) -> So
     )
 
 
-def _match(
-    body: ConnectorIn, objects: set[str], catalog: list[SourceField] | None
-) -> dict[str, Any]:
+def _match(body: ConnectorIn, objects: set[str], catalog: list[FeedField] | None) -> dict[str, Any]:
     found = {}
     for object_name in sorted(objects):
         match = body.match.get(object_name)  # type: ignore[call-overload]

@@ -37,7 +37,7 @@ from pulsegate.health_scores.schemas import (
     UsageMeasure,
 )
 from pulsegate.health_scores.scoring import score_account
-from pulsegate.reverse_sync.sources import Query, Source, register
+from pulsegate.reverse_sync.values import PushedValue, Query, register
 from pulsegate.sessions import service as sessions_service
 from pulsegate.sessions.service import AccountUsage
 from pulsegate.workspaces import service as workspaces_service
@@ -302,7 +302,7 @@ async def _read_health_score(connection: AsyncConnection, query: Query) -> dict[
 
 
 register(
-    Source(
+    PushedValue(
         "health_score",
         frozenset({"account"}),
         "The account's latest health score (0-100)",

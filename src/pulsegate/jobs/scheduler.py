@@ -23,13 +23,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pulsegate.connectors.runner import Runner as ConnectorRunner
+from pulsegate.connectors.sync import ConnectorSync
 from pulsegate.db.engine import unit_of_work
 from pulsegate.destinations.outbox import Outbox
 from pulsegate.health_scores import service as health_scores_service
 from pulsegate.jobs import repository
 from pulsegate.jobs.runner import Job, JobObserver, JobRunner
-from pulsegate.reverse_sync.service import Runner as ReverseSyncRunner
+from pulsegate.reverse_sync.service import ReverseSync
 from pulsegate.security import SecretBox
 from pulsegate.sessions import service as sessions_service
 from pulsegate.settings import Settings
@@ -56,10 +56,8 @@ def build_runner(
 ) -> JobRunner:
     """Every job by name, in a runner: what the scheduler, the admin API and the CLI run."""
     outbox = Outbox(engine, secret_box)
-    reverse_sync_runner = ReverseSyncRunner(
-        engine, secret_box, max_wait=REVERSE_SYNC_MAX_WAIT_SECONDS
-    )
-    connector_runner = ConnectorRunner(engine, secret_box, timezone=settings.timezone)
+    pushes = ReverseSync(engine, secret_box, max_wait=REVERSE_SYNC_MAX_WAIT_SECONDS)
+    pulls = ConnectorSync(engine, secret_box, timezone=settings.timezone)
     work: dict[str, Job] = {}
     runner = JobRunner(engine, work, observer or JobObserver())
 
@@ -70,7 +68,7 @@ def build_runner(
         return await sessions_service.sweep(engine, rules=settings.session_rules)
 
     async def connector_sync() -> object:
-        return await connector_runner.run_all(trigger="schedule")
+        return await pulls.run_all(trigger="schedule")
 
     async def health_scores() -> object:
         return await health_scores_service.score_all(
@@ -78,7 +76,7 @@ def build_runner(
         )
 
     async def reverse_sync() -> object:
-        return await reverse_sync_runner.run_all(trigger="schedule")
+        return await pushes.run_all(trigger="schedule")
 
     async def nightly() -> object:
         """Each step is a run of its own; a step running elsewhere (say, started by hand) is

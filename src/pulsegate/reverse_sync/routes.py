@@ -43,8 +43,8 @@ async def delete_rule(request: Request, workspace_id: WorkspaceId, rule_id: uuid
     summary="Push the changed values now; answers when the run ends",
 )
 async def create_run(request: Request, workspace_id: WorkspaceId) -> RunOut:
-    runner = service.Runner(request.app.state.engine, request.app.state.secret_box)
-    return await runner.run(workspace_id, trigger="api")
+    reverse_sync = service.ReverseSync(request.app.state.engine, request.app.state.secret_box)
+    return await reverse_sync.run(workspace_id, trigger="api")
 
 
 @router.get("/runs", summary="The latest runs, newest first")

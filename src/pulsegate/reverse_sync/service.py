@@ -51,7 +51,7 @@ from pulsegate.reverse_sync.schemas import (
     RunList,
     RunOut,
 )
-from pulsegate.reverse_sync.sources import SOURCES, Object, Query, match_values
+from pulsegate.reverse_sync.values import VALUES, Object, Query, match_values
 from pulsegate.security import SecretBox
 
 log = structlog.get_logger(__name__)
@@ -68,10 +68,10 @@ async def create_rule(session: AsyncSession, workspace_id: uuid.UUID, body: Rule
     destination = await session.get(Destination, body.destination_id)
     if destination is None or destination.workspace_id != workspace_id:
         raise InvalidRequest(f"no destination {body.destination_id}", code="unknown_destination")
-    source = SOURCES.get(body.source)
+    source = VALUES.get(body.source)
     if source is None:
         raise InvalidRequest(
-            f"no source {body.source!r}", code="unknown_source", details=sorted(SOURCES)
+            f"no source {body.source!r}", code="unknown_source", details=sorted(VALUES)
         )
     entity_type = OBJECT_OF_TARGET[body.target]
     if entity_type not in source.objects:
@@ -184,7 +184,7 @@ class Change:
 
 
 @dataclass
-class Runner:
+class ReverseSync:
     engine: AsyncEngine
     secret_box: SecretBox
     clock: Callable[[], datetime] | None = None  # simulated time in tests
@@ -261,7 +261,7 @@ class Runner:
         for rule, destination in await repository.rules_to_run(connection, workspace_id):
             destinations[destination.id] = destination
             entity_type = OBJECT_OF_TARGET[rule.target]
-            source = SOURCES.get(rule.source)
+            source = VALUES.get(rule.source)
             if source is None:  # a source that is no longer registered
                 log.warning("reverse_sync.unknown_source", rule_id=str(rule.id))
                 continue

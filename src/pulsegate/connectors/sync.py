@@ -40,18 +40,18 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.connectors import repository
-from pulsegate.connectors.kinds import open_source
-from pulsegate.connectors.landing import Landing, write_changes
-from pulsegate.connectors.schemas import ConnectorRunOut, MappingOut, MatchIn
-from pulsegate.connectors.sources import (
+from pulsegate.connectors.feeds import (
+    Feed,
+    FeedUnavailable,
     Object,
     Page,
-    Source,
-    SourceUnavailable,
     Unfit,
     as_text,
     coerce,
 )
+from pulsegate.connectors.kinds import open_feed
+from pulsegate.connectors.landing import Landing, write_changes
+from pulsegate.connectors.schemas import ConnectorRunOut, MappingOut, MatchIn
 from pulsegate.db.engine import advisory_lock
 from pulsegate.errors import AlreadyExists, NotFound
 from pulsegate.security import SecretBox
@@ -85,7 +85,7 @@ class _Run:
 
 
 @dataclass
-class Runner:
+class ConnectorSync:
     engine: AsyncEngine
     secret_box: SecretBox
     timezone: str = "UTC"
@@ -179,10 +179,10 @@ class Runner:
 
     async def _execute(self, run: _Run) -> ConnectorRunOut:
         status, error = "succeeded", None
-        source = open_source(run.connector, self.engine, self.secret_box, clock=self.clock)
+        source = open_feed(run.connector, self.engine, self.secret_box, clock=self.clock)
         try:
             await self._pull_all(run, source)
-        except SourceUnavailable as failure:
+        except FeedUnavailable as failure:
             status, error = "failed", str(failure)
         except asyncio.CancelledError:
             await self._finish(run, "failed", "interrupted: the server stopped")
@@ -208,7 +208,7 @@ class Runner:
                 finished_at=self.now(),
             )
 
-    async def _pull_all(self, run: _Run, source: Source) -> None:
+    async def _pull_all(self, run: _Run, source: Feed) -> None:
         mappings = [MappingOut.model_validate(m) for m in run.connector.mappings]
         catalog = {(f.object, f.name) for f in await source.catalog()}
         missing = [m for m in mappings if (object_of(m), m.field) not in catalog]
@@ -232,7 +232,7 @@ class Runner:
                 continue
             match = MatchIn.model_validate(run.connector.match[object_name])
             if (object_name, match.field) not in catalog:
-                raise SourceUnavailable(f"the source has no {object_name} field {match.field!r}")
+                raise FeedUnavailable(f"the source has no {object_name} field {match.field!r}")
             watermark = None if run.full else state.get(f"{object_name}_updated_at")
             pull = source.pull(object_name, since=watermark)
             newest = watermark

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pulsegate.freshsales.emulator_data import ENTITIES, EmulatorState
+from freshsales_emulator.data import ENTITIES, EmulatorState
 
 
 class ApiError(Exception):

@@ -15,23 +15,23 @@ import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from pulsegate.connectors.schemas import RowPredicate
-from pulsegate.connectors.sources import (
+from pulsegate.connectors.feeds import (
+    FeedField,
+    FeedUnavailable,
     Object,
     Page,
     Pull,
     Record,
-    SourceField,
-    SourceUnavailable,
     Unfit,
     coerce,
 )
+from pulsegate.connectors.schemas import RowPredicate
 
 PAGE_ROWS = 500
 SAMPLE_ROWS = 1000  # the catalog infers a column's type from this many rows
 
 
-class CsvSource:
+class CsvFeed:
     def __init__(
         self, object_name: Object, read: Callable[[], bytes], rows: list[RowPredicate]
     ) -> None:
@@ -42,11 +42,11 @@ class CsvSource:
     async def aclose(self) -> None:
         return None
 
-    async def catalog(self) -> list[SourceField]:
+    async def catalog(self) -> list[FeedField]:
         header, rows = _parse(self._read())
         sample = [cells for _, cells in rows[:SAMPLE_ROWS]]
         return [
-            SourceField(
+            FeedField(
                 object=self._object,
                 name=name,
                 label=name,
@@ -65,7 +65,7 @@ class CsvSource:
         header, rows = _parse(self._read())
         missing = sorted({p.column for p in self._predicates} - set(header))
         if missing:
-            raise SourceUnavailable(f"the filters name columns the file lacks: {missing}")
+            raise FeedUnavailable(f"the filters name columns the file lacks: {missing}")
         page = Page(records=[])
         for line, cells in rows:
             if len(cells) != len(header):
@@ -89,7 +89,7 @@ def read_path(path: str) -> Callable[[], bytes]:
         try:
             return Path(path).read_bytes()
         except OSError as error:
-            raise SourceUnavailable(f"cannot read {path}: {error.strerror}") from error
+            raise FeedUnavailable(f"cannot read {path}: {error.strerror}") from error
 
     return read
 
@@ -100,7 +100,7 @@ def _parse(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise SourceUnavailable(f"line {line} is not UTF-8") from error
+        raise FeedUnavailable(f"line {line} is not UTF-8") from error
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[tuple[int, list[str]]] = []
     start = 1
@@ -110,13 +110,13 @@ def _parse(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as error:
-        raise SourceUnavailable(f"line {reader.line_num}: {error}") from error
+        raise FeedUnavailable(f"line {reader.line_num}: {error}") from error
     if not rows:
-        raise SourceUnavailable("the file is empty: it needs a header row")
+        raise FeedUnavailable("the file is empty: it needs a header row")
     (_, header), *body = rows
     header = [name.strip() for name in header]
     if len(set(header)) != len(header) or "" in header:
-        raise SourceUnavailable("the header needs distinct, non-empty column names")
+        raise FeedUnavailable("the header needs distinct, non-empty column names")
     return header, body
 
 

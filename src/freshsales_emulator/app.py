@@ -3,7 +3,7 @@
 There is no Freshsales sandbox here, so tests (and anyone trying forwarding locally) talk over
 real HTTP to this app instead:
 
-    python -m pulsegate.freshsales.emulator --port 9100 --api-key test-key
+    python -m freshsales_emulator --port 9100 --api-key test-key
 
 It answers under both prefixes, `/crm/sales/api/` (Freshworks CRM, `*.myfreshworks.com`) and
 `/api/` (Freshsales Classic, `*.freshsales.io`), with what reference/freshsales.md records:
@@ -31,8 +31,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pulsegate.freshsales.emulator_data import ENTITIES, REQUIRED_ACTIVITY, EmulatorState
-from pulsegate.freshsales.emulator_records import (
+from freshsales_emulator.data import ENTITIES, REQUIRED_ACTIVITY, EmulatorState
+from freshsales_emulator.records import (
     ApiError,
     check_custom_fields,
     contact_out,

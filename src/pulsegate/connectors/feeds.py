@@ -1,8 +1,9 @@
-"""What every connector source offers, whatever the vendor: a field catalog and paged records.
+"""What every connector feed offers, whatever the vendor: a field catalog and paged records.
 
-A source is built from a connector's row (`open_source`) and read by the runner, which knows
-nothing of Freshsales or CSV: it asks for the catalog, pulls the records of an object page by
-page (since a watermark when the source can pull incrementally), and matches and writes them.
+A feed (where a connector's records come from) is built from a connector's row (`open_feed`)
+and read by `ConnectorSync`, which knows nothing of Freshsales or CSV: it asks for the
+catalog, pulls the records of an object page by page (since a watermark when the feed can
+pull incrementally), and matches and writes them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ Object = Literal["account", "user"]
 
 
 @dataclass(frozen=True, slots=True)
-class SourceField:
+class FeedField:
     object: Object
     name: str
     label: str
@@ -55,15 +56,15 @@ class Pull:
     incremental: bool
 
 
-class Source(Protocol):
-    async def catalog(self) -> list[SourceField]: ...
+class Feed(Protocol):
+    async def catalog(self) -> list[FeedField]: ...
 
     def pull(self, object_name: Object, *, since: str | None) -> Pull: ...
 
     async def aclose(self) -> None: ...
 
 
-class SourceUnavailable(Exception):
+class FeedUnavailable(Exception):
     """The source could not be read now (unreachable, throttled too long, a missing file);
     `refused` when it answered that it never will as configured (a wrong API key)."""
 

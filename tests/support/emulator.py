@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from pulsegate.freshsales.emulator import EmulatorState, create_emulator
+from freshsales_emulator.app import EmulatorState, create_emulator
 
 
 @dataclass

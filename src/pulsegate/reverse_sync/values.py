@@ -5,7 +5,7 @@ source (and, for custom fields, the field's key); the run asks the source for ev
 value and sends the ones that changed. A source registers itself with `register`, so the
 health score (a later feature) plugs in without touching the runner:
 
-    register(Source("health_score", frozenset({"account"}), "...", read_health_score))
+    register(PushedValue("health_score", frozenset({"account"}), "...", read_health_score))
 
 Values are JSON-ready: numbers, strings, booleans; timestamps as ISO 8601 in UTC. An entity
 without a value (no metric recorded, dimension never set) is left out, so a run never clears
@@ -45,7 +45,7 @@ Reader = Callable[[AsyncConnection, Query], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
+class PushedValue:
     name: str
     objects: frozenset[str]  # which of account and user it has values for
     description: str
@@ -53,11 +53,11 @@ class Source:
     needs_key: bool = False  # reads the custom field named by the rule's `key`
 
 
-SOURCES: dict[str, Source] = {}
+VALUES: dict[str, PushedValue] = {}
 
 
-def register(source: Source) -> Source:
-    SOURCES[source.name] = source
+def register(source: PushedValue) -> PushedValue:
+    VALUES[source.name] = source
     return source
 
 
@@ -145,10 +145,10 @@ async def _custom_metric(connection: AsyncConnection, query: Query) -> dict[str,
 
 
 BOTH = frozenset({"account", "user"})
-register(Source("last_seen", BOTH, "When the account or user was last seen (UTC)", _last_seen))
-register(Source("sessions_30d", BOTH, "Sessions in the last 30 days", _usage("count(*)")))
+register(PushedValue("last_seen", BOTH, "When the account or user was last seen (UTC)", _last_seen))
+register(PushedValue("sessions_30d", BOTH, "Sessions in the last 30 days", _usage("count(*)")))
 register(
-    Source(
+    PushedValue(
         "time_spent_seconds_30d",
         BOTH,
         "Seconds spent in sessions in the last 30 days",
@@ -156,7 +156,7 @@ register(
     )
 )
 register(
-    Source(
+    PushedValue(
         "active_users_30d",
         frozenset({"account"}),
         "Users of the account with a session in the last 30 days",
@@ -164,7 +164,7 @@ register(
     )
 )
 register(
-    Source(
+    PushedValue(
         "custom_dimension",
         BOTH,
         "A custom dimension's value (rule `key`)",
@@ -173,7 +173,7 @@ register(
     )
 )
 register(
-    Source(
+    PushedValue(
         "custom_metric",
         BOTH,
         "A custom metric's latest daily value (rule `key`)",

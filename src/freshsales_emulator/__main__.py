@@ -1,0 +1,3 @@
+from freshsales_emulator.app import main
+
+main()
