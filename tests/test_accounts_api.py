@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from typing import Any
 
 import httpx
 
-from tests.conftest import Rows, Tenant, create_tenant
-from tests.test_ingest_refusals import basic
-
-
-def bearer(tenant: Tenant) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tenant.api_key}"}
-
-
-async def send(client: httpx.AsyncClient, tenant: Tenant, batch: list[dict[str, Any]]) -> None:
-    response = await client.post(
-        "/v1/batch", json={"batch": batch}, headers=basic(tenant.write_key)
-    )
-    assert response.json() == {"success": True}, response.text
-
-
-async def get_when(
-    client: httpx.AsyncClient, tenant: Tenant, path: str, ready: Any = None, timeout: float = 10
-) -> httpx.Response:
-    """GET `path` until it answers 200 (and `ready(body)` holds): the projector runs in the app."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await client.get(path, headers=bearer(tenant))
-        if response.status_code == 200 and (ready is None or ready(response.json())):
-            return response
-        if time.monotonic() > deadline:
-            return response
-        await asyncio.sleep(0.1)
-
-
-async def settle(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
-    """Wait until the projector has applied everything stored so far."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if rows.projected(tenant.workspace_id):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the projector did not catch up")
-
+from tests.support.database import Rows
+from tests.support.http import bearer, get_when, send, set_choices
+from tests.support.journeys import CONVERSATION
+from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import settle
 
 SEED_GROUP_TRAITS = {
     "name": "Acme Corp",
@@ -66,18 +31,6 @@ SEED_GROUP_TRAITS = {
     "billing_country": "US",
     "is_churned": False,
 }
-
-
-async def set_choices(
-    client: httpx.AsyncClient, tenant: Tenant, tiers: list[str], stages: list[str]
-) -> None:
-    for path, names in (("tiers", tiers), ("lifecycle-stages", stages)):
-        response = await client.put(
-            f"/api/v1/settings/{path}",
-            json={"items": [{"name": name} for name in names]},
-            headers=bearer(tenant),
-        )
-        assert response.status_code == 200, response.text
 
 
 async def test_every_group_trait_of_the_seed_table(
@@ -234,64 +187,6 @@ async def test_per_field_newest_wins_null_clears_absent_keeps(
     assert account["employees"] is None  # flagged at ingest, so not applied
     assert account["first_seen"] == "2026-01-01T00:00:00Z"
     assert account["last_seen"] == "2026-01-03T00:00:00Z"
-
-
-CONVERSATION = [
-    {
-        "type": "group",
-        "userId": "u-1",
-        "groupId": "acme",
-        "messageId": "c-1",
-        "timestamp": "2026-01-01T00:00:00Z",
-        "traits": {"name": "Acme", "industry": "A"},
-    },
-    {
-        "type": "group",
-        "userId": "u-2",
-        "groupId": "acme",
-        "messageId": "c-2",
-        "timestamp": "2026-01-02T00:00:00Z",
-        "traits": {"createdAt": "2024-01-01", "industry": "B"},
-    },
-    {
-        "type": "identify",
-        "userId": "u-1",
-        "messageId": "c-3",
-        "timestamp": "2026-01-02T00:00:00Z",
-        "traits": {"firstName": "One", "email": "1@x"},
-    },
-    {
-        "type": "identify",
-        "userId": "u-1",
-        "messageId": "c-4",
-        "timestamp": "2026-01-02T00:00:00Z",
-        "traits": {"firstName": "Tie", "email": None},
-    },
-    {
-        "type": "group",
-        "userId": "u-1",
-        "groupId": "beta",
-        "messageId": "c-5",
-        "timestamp": "2026-01-04T00:00:00Z",
-        "traits": {"name": "Beta", "createdAt": "2025-01-01"},
-    },
-    {
-        "type": "group",
-        "userId": "u-2",
-        "groupId": "acme",
-        "messageId": "c-6",
-        "timestamp": "2026-01-03T00:00:00Z",
-        "traits": {"name": None},
-    },
-    {
-        "type": "track",
-        "userId": "u-2",
-        "event": "Opened",
-        "groupId": "acme",
-        "messageId": "c-7",
-        "timestamp": "2026-01-05T00:00:00Z",
-    },
-]
 
 
 async def state_after(

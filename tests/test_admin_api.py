@@ -11,8 +11,9 @@ import pytest
 from pulsegate.db.engine import create_engine, unit_of_work
 from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces
-from tests.conftest import ADMIN_TOKEN, Rows
-from tests.test_webhook_and_cors import WEBHOOK_BODY, sign
+from tests.support.database import Rows
+from tests.support.http import WEBHOOK_BODY, sign
+from tests.support.tenants import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

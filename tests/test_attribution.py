@@ -11,9 +11,12 @@ from fastapi import FastAPI
 
 from pulsegate.sessions import service as sessions_service
 from pulsegate.sessions.sessionize import SessionRules
-from tests.conftest import Rows, Tenant, create_tenant
+from tests.support.database import Rows
+from tests.support.http import bearer, send
+from tests.support.journeys import JOURNEY
 from tests.support.replay import run_replay
-from tests.test_accounts_api import bearer, send, settle
+from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import settle
 
 
 async def events(client: httpx.AsyncClient, tenant: Tenant, query: str = "") -> list[dict]:
@@ -149,56 +152,6 @@ async def test_alias_ties_a_previous_id_to_the_user(
     )
     await settle(client, tenant, rows)
     assert ids(await events(client, tenant, "user_id=grace")) == ["t-1", "t-2"]
-
-
-JOURNEY: list[dict[str, Any]] = [
-    {
-        "type": "page",
-        "anonymousId": "a-1",
-        "name": "Home",
-        "messageId": "j-1",
-        "timestamp": "2026-02-01T09:00:00Z",
-    },
-    {
-        "type": "track",
-        "anonymousId": "a-1",
-        "event": "Trial",
-        "messageId": "j-2",
-        "timestamp": "2026-02-01T09:05:00Z",
-    },
-    {
-        "type": "identify",
-        "userId": "lin",
-        "anonymousId": "a-1",
-        "messageId": "j-3",
-        "timestamp": "2026-02-01T09:06:00Z",
-        "traits": {"firstName": "Lin"},
-    },
-    {
-        "type": "group",
-        "userId": "lin",
-        "groupId": "acme",
-        "messageId": "j-4",
-        "timestamp": "2026-02-01T09:07:00Z",
-        "traits": {"name": "Acme", "createdAt": "2024-01-01"},
-    },
-    {
-        "type": "track",
-        "userId": "lin",
-        "event": "Report Built",
-        "messageId": "j-5",
-        "timestamp": "2026-02-01T09:10:00Z",
-        "properties": {"module": "Reports"},
-    },
-    {
-        "type": "group",
-        "userId": "lin",
-        "groupId": "beta",
-        "messageId": "j-6",
-        "timestamp": "2026-02-02T09:00:00Z",
-        "traits": {"name": "Beta", "createdAt": "2024-01-01"},
-    },
-]
 
 
 async def test_attribution_is_the_same_whatever_the_arrival_order(

@@ -3,12 +3,10 @@ targets, metric history over days, incremental pulls, filters, unmatched records
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,18 +16,20 @@ from fastapi import FastAPI
 
 from freshsales_emulator.data import DEFAULT_FIELDS
 from pulsegate.connectors.sync import ConnectorSync
-from tests.conftest import Rows, Tenant
+from tests.support.connectors import (
+    MAPPINGS,
+    MATCH,
+    PLAN_FIELD,
+    account,
+    create,
+    history,
+    issues,
+    run_now,
+)
 from tests.support.emulator import RunningEmulator, running_emulator
-from tests.test_accounts_api import send, settle
-from tests.test_events_api import bearer
+from tests.support.http import bearer
+from tests.support.tenants import Tenant
 
-PLAN_FIELD = {"name": "cf_plan", "label": "Plan", "type": "dropdown", "default": False}
-MAPPINGS = [
-    {"field": "cf_plan", "target": "account_dimension", "key": "plan"},
-    {"field": "cf_mrr", "target": "account_metric", "key": "mrr"},
-    {"field": "job_title", "target": "user_dimension", "key": "job"},
-]
-MATCH = {"account": {"by": "id", "field": "cf_pulsegate_id"}, "user": {"by": "email"}}
 SALES_ACCOUNTS = [
     {
         "name": "Acme Corp",
@@ -65,28 +65,6 @@ CONTACTS = [
         "updated_at": "2026-11-20T10:00:00+00:00",
     },
 ]
-
-
-def group(account_id: str, name: str) -> dict[str, Any]:
-    traits = {"name": name, "createdAt": "2024-01-01T00:00:00Z"}
-    return {"type": "group", "userId": "setup", "groupId": account_id, "traits": traits}
-
-
-@pytest.fixture
-async def crm(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> None:
-    """pulsegate's side: four accounts and one user, through the tracking API."""
-    await send(
-        client,
-        tenant,
-        [
-            group("acme", "Acme Corp"),
-            group("globex", "Globex"),
-            group("12345", "Numbered"),
-            group("initech", "Initech"),
-            {"type": "identify", "userId": "ana", "traits": {"email": "ana@acme.example"}},
-        ],
-    )
-    await settle(client, tenant, rows)
 
 
 @pytest.fixture
@@ -125,26 +103,6 @@ def received(emulator: RunningEmulator, *, since: int = 0) -> list[dict[str, Any
     return [r for r in emulator.state.requests[since:] if "/_emulator" not in r["path"]]
 
 
-@pytest.fixture
-async def connectors(rows: Rows) -> AsyncIterator[list[str]]:
-    """Ids of the connectors a test made, removed afterwards: `pulsegate jobs run
-    connector_sync` runs every connector of the shared database."""
-    made: list[str] = []
-    yield made
-    for connector_id in made:
-        rows.query("DELETE FROM connectors WHERE id = %s RETURNING 1", connector_id)
-
-
-async def create(
-    client: httpx.AsyncClient, tenant: Tenant, made: list[str], body: dict[str, Any]
-) -> dict[str, Any]:
-    response = await client.post("/api/v1/connectors", json=body, headers=bearer(tenant))
-    assert response.status_code == 201, response.text
-    made.append(response.json()["id"])
-    created: dict[str, Any] = response.json()
-    return created
-
-
 def freshsales(emulator: RunningEmulator, **options: Any) -> dict[str, Any]:
     return {
         "kind": "freshsales",
@@ -155,49 +113,6 @@ def freshsales(emulator: RunningEmulator, **options: Any) -> dict[str, Any]:
         "match": MATCH,
         **options,
     }
-
-
-async def run_now(
-    client: httpx.AsyncClient, tenant: Tenant, connector_id: str, **body: Any
-) -> dict[str, Any]:
-    """Start a run through the API and follow it until it ends."""
-    base = f"/api/v1/connectors/{connector_id}/runs"
-    started = await client.post(base, json=body, headers=bearer(tenant))
-    assert started.status_code == 202, started.text
-    assert started.json()["status"] == "running"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        run: dict[str, Any] = (
-            await client.get(f"{base}/{started.json()['id']}", headers=bearer(tenant))
-        ).json()
-        if run["status"] != "running":
-            return run
-        await asyncio.sleep(0.1)
-    raise AssertionError("the run did not end")
-
-
-async def issues(
-    client: httpx.AsyncClient, tenant: Tenant, connector_id: str, run_id: int
-) -> list[dict[str, Any]]:
-    path = f"/api/v1/connectors/{connector_id}/runs/{run_id}/issues?limit=1000"
-    response = await client.get(path, headers=bearer(tenant))
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()["items"]
-    return found
-
-
-async def account(client: httpx.AsyncClient, tenant: Tenant, account_id: str) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/accounts/{account_id}", headers=bearer(tenant))
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-async def history(client: httpx.AsyncClient, tenant: Tenant, account_id: str) -> list[Any]:
-    path = f"/api/v1/accounts/{account_id}/metrics/mrr"
-    response = await client.get(path, headers=bearer(tenant))
-    assert response.status_code == 200, response.text
-    return [(item["date"], item["value"]) for item in response.json()["items"]]
 
 
 async def test_the_field_catalog_lists_every_field_as_a_spreadsheet(

@@ -14,9 +14,11 @@ from fastapi import FastAPI
 
 from pulsegate.projection.replay import replay_workspace
 from pulsegate.settings import Settings
-from tests.conftest import SECRET_KEY, Rows, Tenant, cli_json
-from tests.test_connectors import account, connectors, create, crm, history, issues, run_now
-from tests.test_events_api import bearer
+from tests.support.connectors import account, connectors, create, crm, history, issues, run_now
+from tests.support.database import Rows
+from tests.support.http import bearer
+from tests.support.servers import cli_json
+from tests.support.tenants import SECRET_KEY, Tenant
 
 __all__ = ["connectors", "crm"]  # fixtures
 

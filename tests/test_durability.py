@@ -13,16 +13,10 @@ import psycopg
 import pytest
 from segment.analytics.client import Client as SegmentClient
 
-from tests.conftest import (
-    Rows,
-    Tenant,
-    create_tenant,
-    failing_inserts,
-    start_postgres,
-    start_server,
-    stop_postgres,
-)
-from tests.test_ingest_refusals import basic
+from tests.support.database import Rows, failing_inserts, start_postgres, stop_postgres
+from tests.support.http import basic
+from tests.support.servers import start_server
+from tests.support.tenants import Tenant, create_tenant
 
 
 @pytest.fixture

@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 import pytest
 
-from tests.conftest import Tenant, create_tenant
-from tests.test_ingest_refusals import basic
-
-
-def bearer(tenant: Tenant) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tenant.api_key}"}
-
-
-async def wait_for_events(client: httpx.AsyncClient, tenant: Tenant, count: int) -> list[dict]:
-    """The app's own projector applies what was ingested; wait until the API shows it."""
-    deadline = time.monotonic() + 10
-    while True:
-        response = await client.get("/api/v1/events?limit=1000", headers=bearer(tenant))
-        assert response.status_code == 200
-        items: list[dict] = response.json()["items"]
-        if len(items) >= count or time.monotonic() > deadline:
-            return items
-        await asyncio.sleep(0.1)
-
-
-async def send(client: httpx.AsyncClient, tenant: Tenant, batch: list[dict]) -> None:
-    response = await client.post(
-        "/v1/batch", json={"batch": batch}, headers=basic(tenant.write_key)
-    )
-    assert response.json() == {"success": True}
+from tests.support.http import bearer, send, wait_for_events
+from tests.support.tenants import Tenant, create_tenant
 
 
 @pytest.fixture

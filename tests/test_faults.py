@@ -20,17 +20,10 @@ import pytest
 from segment.analytics.client import Client as SegmentClient
 
 from tests import clients
-from tests.conftest import (
-    Rows,
-    Tenant,
-    create_tenant,
-    free_port,
-    start_postgres,
-    start_server,
-    stop_postgres,
-)
+from tests.support.database import Rows, start_postgres, stop_postgres
 from tests.support.emulator import emulator_address, running_emulator
-from tests.test_real_clients import request_log
+from tests.support.servers import free_port, request_log, start_server
+from tests.support.tenants import Tenant, create_tenant
 
 MESSAGES = 1500
 
@@ -85,7 +78,7 @@ def test_kill_9_under_sdk_load_loses_no_acknowledged_message(
         gateway.process.kill()  # SIGKILL: no shutdown, no flush, in-flight requests cut
         gateway.process.wait(10)
         acked_before_kill = {line["ack"] for line in before if "ack" in line}
-        time.sleep(1)
+        time.sleep(1)  # the outage itself: a second in which the SDK's requests fail
         gateway = start_server(database_url, tmp_path / "gateway", port=port)
         lines = finish(sdk, before)
     finally:
@@ -112,7 +105,7 @@ def test_postgres_outage_under_sdk_load_answers_503_and_retries_land_everything(
     try:
         before = read_acks(sdk, at_least=200)
         stop_postgres(postgres)
-        time.sleep(3)
+        time.sleep(3)  # the outage itself: three seconds without a database
         start_postgres(postgres)
         lines = finish(sdk, before)
     finally:

@@ -18,8 +18,8 @@ from pulsegate.freshsales.client import (
     endpoint_for,
 )
 from pulsegate.settings import Settings
-from tests.conftest import free_port
 from tests.support.emulator import RunningEmulator, running_emulator
+from tests.support.servers import free_port
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from pulsegate.freshsales import mapping
 from pulsegate.freshsales.client import FreshsalesClient
 from pulsegate.freshsales.forward import Forwarder, ForwardingRules
 from pulsegate.freshsales.mapping import MappingError
-from tests.conftest import Rows, Tenant
+from tests.support.database import Rows
 from tests.support.emulator import RunningEmulator, running_emulator
-from tests.test_events_api import bearer, send
-from tests.test_freshsales_outbox import connect, deliveries
-from tests.test_ingest_refusals import basic
+from tests.support.freshsales import connect, deliveries
+from tests.support.http import basic, bearer, send
+from tests.support.tenants import Tenant
 
 TS = "2022-06-22T10:57:58Z"
 STORED_TS = "2022-06-22T10:57:58.000Z"

@@ -6,7 +6,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,60 +15,18 @@ from fastapi import FastAPI
 from segment.analytics.client import Client as SegmentClient
 
 from pulsegate.destinations.outbox import Outbox
-from tests.conftest import LiveServer, Rows, Tenant, cli_json
+from tests.support.database import Rows
 from tests.support.emulator import RunningEmulator, running_emulator
-from tests.test_events_api import bearer, send
-from tests.test_sdks import new_tenant
+from tests.support.freshsales import SimulatedClock, connect, deliveries
+from tests.support.http import bearer, send
+from tests.support.servers import LiveServer, cli_json, new_tenant
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture
 def emulator() -> Iterator[RunningEmulator]:
     with running_emulator() as running:
         yield running
-
-
-class SimulatedClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def connect(
-    client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator, **options: Any
-) -> str:
-    response = await client.post(
-        "/api/v1/destinations",
-        json={
-            "kind": "freshsales",
-            "name": "crm",
-            "domain": emulator.url,
-            "api_key": "test-key",
-            **options,
-        },
-        headers=bearer(tenant),
-    )
-    assert response.status_code == 201, response.text
-    assert "api_key" not in response.json()
-    return str(response.json()["id"])
-
-
-async def deliveries(
-    client: httpx.AsyncClient, tenant: Tenant, destination: str, count: int
-) -> list[dict[str, Any]]:
-    """The destination's deliveries, once the projector has queued `count` of them."""
-    deadline = time.monotonic() + 10
-    while True:
-        items: list[dict[str, Any]] = (
-            await client.get(
-                f"/api/v1/destinations/{destination}/deliveries?limit=1000", headers=bearer(tenant)
-            )
-        ).json()["items"]
-        if len(items) >= count:
-            return items
-        assert time.monotonic() < deadline, items
-        time.sleep(0.05)
 
 
 def identify(user: int, version: int) -> dict[str, Any]:

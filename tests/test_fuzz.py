@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from pulsegate.app import create_app
 from pulsegate.ingest.paths import ROUTES
 from pulsegate.settings import Settings
-from tests.conftest import ADMIN_TOKEN, LiveServer, Tenant, create_tenant, start_server
+from tests.support.servers import LiveServer, start_server
+from tests.support.tenants import ADMIN_TOKEN, Tenant, create_tenant
 
 TIMEOUT = 20  # seconds; a request that takes longer is a hang
 FUZZ_SETTINGS = settings(

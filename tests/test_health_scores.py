@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from pulsegate.health_scores.schemas import Bands, Configuration
 from pulsegate.health_scores.scoring import band, score_account, weighted_score
 from pulsegate.reverse_sync.values import VALUES, Query
-from tests.conftest import Rows, Tenant
-from tests.test_accounts_api import bearer, set_choices, settle
-from tests.test_events_api import send, wait_for_events
-from tests.test_sessions import ACCOUNT, TIMELINE, sweep, wait_for_account
+from tests.support.database import Rows
+from tests.support.http import bearer, send, set_choices, wait_for_events
+from tests.support.sessions import ACCOUNT, TIMELINE, sweep, wait_for_account
+from tests.support.tenants import Tenant
+from tests.support.waiting import settle
 
 DAY = "2026-11-20"
 

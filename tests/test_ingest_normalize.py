@@ -9,8 +9,9 @@ import httpx
 import orjson
 
 from pulsegate.ingest.normalize import normalize
-from tests.conftest import Rows, Tenant
-from tests.test_ingest_refusals import basic
+from tests.support.database import Rows
+from tests.support.http import basic
+from tests.support.tenants import Tenant
 
 
 def test_clock_skew_worked_example_from_the_segment_spec() -> None:
@@ -232,7 +233,7 @@ async def test_concurrent_requests_share_flushes_and_all_land(
 async def test_same_message_id_in_two_workspaces_is_two_messages(
     client: httpx.AsyncClient, tenant: Tenant, database_url: str, rows: Rows
 ) -> None:
-    from tests.conftest import create_tenant
+    from tests.support.tenants import create_tenant
 
     other = await create_tenant(database_url)
     for owner in (tenant, other):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import zlib
 
@@ -10,13 +9,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Rows, Tenant
-
-
-def basic(write_key: str, *, colon: bool = True) -> dict[str, str]:
-    token = base64.b64encode(f"{write_key}{':' if colon else ''}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
+from tests.support.database import Rows
+from tests.support.http import basic
+from tests.support.tenants import Tenant
 
 TRACK = {"userId": "u1", "event": "Clicked", "messageId": "m-1"}
 
@@ -353,7 +348,7 @@ async def test_batch_item_over_32_kib_is_refused_alone(
 async def test_disabled_source_is_403_and_stores_nothing(
     client: httpx.AsyncClient, database_url: str, rows: Rows
 ) -> None:
-    from tests.conftest import create_tenant
+    from tests.support.tenants import create_tenant
 
     tenant = await create_tenant(database_url)
     rows.query("UPDATE sources SET enabled = false WHERE id = %s RETURNING id", tenant.source_id)

@@ -24,7 +24,8 @@ from pulsegate.jobs.scheduler import (
 )
 from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
-from tests.conftest import ADMIN_TOKEN, SECRET_KEY, Rows
+from tests.support.database import Rows
+from tests.support.tenants import ADMIN_TOKEN, SECRET_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

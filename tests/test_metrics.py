@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import Rows, Tenant, create_tenant
-from tests.test_accounts_api import bearer, send, settle
+from tests.support.database import Rows
+from tests.support.http import bearer, send
+from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import settle
 
 
 async def define_metric(client: httpx.AsyncClient, tenant: Tenant, key: str = "mrr") -> None:

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, Rows, Tenant
+from tests.support.database import Rows
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 from tests.support.waiting import eventually
 
 MESSAGE_LIMIT = 32 * 1024  # the default PULSEGATE_MAX_MESSAGE_BYTES

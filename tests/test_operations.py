@@ -12,9 +12,10 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from pulsegate.db import migrate
-from tests.conftest import ADMIN_TOKEN, LiveServer, Rows, Tenant, create_tenant
-from tests.test_accounts_api import bearer
-from tests.test_ingest_refusals import basic
+from tests.support.database import Rows
+from tests.support.http import basic, bearer
+from tests.support.servers import LiveServer
+from tests.support.tenants import ADMIN_TOKEN, Tenant, create_tenant
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

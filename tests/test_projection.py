@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
-from tests.conftest import Rows, Tenant, failing_inserts
+from tests.support.database import Rows, failing_inserts
+from tests.support.http import basic
+from tests.support.tenants import Tenant
 from tests.support.waiting import eventually
-from tests.test_ingest_refusals import basic
 
 
 @pytest.fixture

@@ -15,15 +15,8 @@ from hypothesis import strategies as st
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service
 from pulsegate.settings import Settings
-from tests.conftest import Rows
-from tests.test_accounts_api import CONVERSATION
-
-INSERT = """
-INSERT INTO inbound_messages
-    (workspace_id, source_id, message_id, type, received_at, timestamp, message)
-VALUES (%s, %s, %s, %s, now(), %s, %s)
-ON CONFLICT (workspace_id, message_id) DO NOTHING
-"""
+from tests.support.journeys import CONVERSATION
+from tests.support.projection import INSERT, caught_up
 
 
 def deliver(database_url: str, order: list[dict[str, Any]]) -> uuid.UUID:
@@ -66,10 +59,6 @@ def project_all(database_url: str) -> None:
             await engine.dispose()
 
     asyncio.run(run())
-
-
-def caught_up(database_url: str) -> bool:
-    return Rows(database_url).projected()
 
 
 def state(database_url: str, workspace: uuid.UUID) -> dict[str, Any]:

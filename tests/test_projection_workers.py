@@ -18,7 +18,8 @@ import psycopg
 import pytest
 
 from pulsegate.db import migrate
-from tests.conftest import SECRET_KEY, LiveServer, Tenant, create_tenant, start_server
+from tests.support.servers import LiveServer, start_server
+from tests.support.tenants import SECRET_KEY, Tenant, create_tenant
 from tests.support.waiting import eventually
 
 # Every insert the projector makes into `events` leaves a row here, before the unique key can

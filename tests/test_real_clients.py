@@ -5,7 +5,6 @@ Chromium and @segment/analytics-node. Run with `pytest -m clients` (needs node, 
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,9 @@ from typing import Any
 import pytest
 
 from tests import clients
-from tests.conftest import Rows, Tenant, start_server
+from tests.support.database import Rows
+from tests.support.servers import request_log, start_server
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.clients
 
@@ -21,11 +22,6 @@ pytestmark = pytest.mark.clients
 @pytest.fixture(scope="module")
 def installed() -> None:
     clients.install()
-
-
-def request_log(log_path: Path) -> list[dict[str, Any]]:
-    lines = (json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{"))
-    return [line for line in lines if line.get("event") == "http.request"]
 
 
 @pytest.mark.usefixtures("installed")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 
-from tests.conftest import Rows, Tenant, create_tenant
-from tests.test_accounts_api import bearer
-from tests.test_ingest_refusals import basic
+from tests.support.database import Rows
+from tests.support.http import basic, bearer
+from tests.support.tenants import Tenant, create_tenant
 
 
 async def refuse_some(client: httpx.AsyncClient, tenant: Tenant) -> None:

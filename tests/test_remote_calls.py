@@ -19,9 +19,10 @@ from fastapi import FastAPI
 
 from pulsegate.app import create_app
 from pulsegate.settings import Settings
-from tests.conftest import Rows, Tenant
+from tests.support.database import Rows
 from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.http import basic, bearer
+from tests.support.tenants import Tenant
 
 DELAY_SECONDS = 3
 POOL_SIZE = 2  # at most 4 connections: 2 and as many again in overflow

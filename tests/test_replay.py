@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from pulsegate.projection.replay import replay_workspace
 from pulsegate.sessions import service as sessions
 from pulsegate.sessions.sessionize import SessionRules
-from tests.conftest import Rows, Tenant, create_tenant
+from tests.support.database import Rows
+from tests.support.http import basic, bearer, send
+from tests.support.journeys import JOURNEY
 from tests.support.replay import run_replay
-from tests.support.waiting import eventually
-from tests.test_accounts_api import bearer, send, settle
-from tests.test_attribution import JOURNEY
-from tests.test_ingest_refusals import basic
+from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import eventually, settle
 
 PATHS = (
     "/api/v1/accounts",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,9 +15,11 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.conftest import LiveServer, Tenant, create_tenant, start_server
+from tests.support.connectors import MAPPINGS, MATCH, PLAN_FIELD
 from tests.support.emulator import running_emulator
-from tests.test_connectors import MAPPINGS, MATCH, PLAN_FIELD
+from tests.support.servers import LiveServer, start_server
+from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import eventually_sync
 
 # Every job often: the nightly chain every 3 s (a sixth, leading cron field is seconds).
 FAST = {
@@ -35,11 +36,8 @@ def query(database_url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
 
 
 def wait_for(found: Callable[[], list[dict[str, Any]]], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (rows := found()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return rows[0]
+    """The first row `found()` returns, once it returns any."""
+    return eventually_sync(found, timeout=seconds, interval=0.2, what=what)[0]
 
 
 def pid_of(host: str) -> int:
@@ -81,7 +79,20 @@ def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
             second = start_server(db, tmp_path / "b", **FAST)
             replicas = {first.process.pid: first, second.process.pid: second}
             send_twice([first, second], tenant)
-            time.sleep(8)  # several triggers of every job
+            # Several triggers of every job: six of the outbox's (every second) and two
+            # nightly chains (every three seconds) at least.
+            eventually_sync(
+                lambda: query(
+                    db,
+                    "SELECT count(*) FILTER (WHERE job = 'outbox_delivery') AS outbox, "
+                    "count(*) FILTER (WHERE job = 'nightly' AND status <> 'running') AS nightly "
+                    "FROM job_runs WHERE trigger = 'schedule'",
+                )[0],
+                lambda seen: seen["outbox"] >= 7 and seen["nightly"] >= 2,
+                timeout=30,
+                interval=0.2,
+                what="several triggers of every job",
+            )
 
             runs = query(
                 db,
@@ -199,7 +210,14 @@ def test_serve_with_workers_runs_background_work_in_one_process(
             ),
             "the background process to project the account",
         )
-        time.sleep(3)
+        # Enough job runs that a second process running jobs would have shown among them.
+        eventually_sync(
+            lambda: query(db, "SELECT count(*) AS n FROM job_runs")[0]["n"],
+            lambda runs: runs >= 5,
+            timeout=30,
+            interval=0.2,
+            what="five job runs",
+        )
         hosts = query(db, "SELECT DISTINCT host FROM job_runs")
         assert len(hosts) == 1  # not once per HTTP process
         assert pid_of(hosts[0]["host"]) != server.process.pid

@@ -18,11 +18,13 @@ import pytest
 from fastapi import FastAPI
 
 from pulsegate.reverse_sync.service import ReverseSync
-from tests.conftest import Rows, Tenant
+from tests.support.database import Rows
 from tests.support.emulator import RunningEmulator, running_emulator
-from tests.test_accounts_api import bearer, send, settle
-from tests.test_freshsales_outbox import SimulatedClock, connect
-from tests.test_sessions import sweep
+from tests.support.freshsales import SimulatedClock, connect
+from tests.support.http import bearer, send
+from tests.support.sessions import sweep
+from tests.support.tenants import Tenant
+from tests.support.waiting import settle
 
 
 @pytest.fixture

@@ -12,15 +12,8 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
-from tests.conftest import LiveServer, Rows, cli_json
-
-
-def new_tenant(server: LiveServer) -> dict[str, Any]:
-    name = f"sdk-{uuid.uuid4().hex[:10]}"
-    workspace = cli_json(server.env, "workspace", "create", name)
-    source = cli_json(server.env, "source", "create", name, "backend")
-    assert source["workspace_id"] == workspace["id"]
-    return source
+from tests.support.database import Rows
+from tests.support.servers import LiveServer, cli_json, new_tenant
 
 
 def send_mixed_workload(client: Any, prefix: str) -> set[str]:

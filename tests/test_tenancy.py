@@ -12,8 +12,10 @@ from fastapi import FastAPI
 from pulsegate.sessions import service as sessions
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
-from tests.conftest import Rows, Tenant, create_tenant
-from tests.test_accounts_api import bearer, send, settle
+from tests.support.database import Rows
+from tests.support.http import bearer, send
+from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import settle
 
 # The owner's destination, created with this id by the isolation test.
 DESTINATION = "00000000-0000-4000-8000-00000000c0de"

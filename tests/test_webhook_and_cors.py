@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import httpx
 import orjson
 
-from tests.conftest import Rows, Tenant, create_tenant
-from tests.test_ingest_refusals import basic
-
-SECRET = "shh-webhook-secret"
-
-
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+from tests.support.database import Rows
+from tests.support.http import SECRET, WEBHOOK_BODY, basic, sign
+from tests.support.tenants import Tenant, create_tenant
 
 
 async def signed_tenant(database_url: str) -> Tenant:
     return await create_tenant(database_url, webhook_secret=SECRET)
-
-
-# Formatted as Segment's Node.js webhook sends it: compact, with a float Python would re-format.
-WEBHOOK_BODY = (
-    b'{"version":1,"type":"track","userId":"u-7","event":"Order Completed",'
-    b'"properties":{"revenue":1e2,"total":10.50},"messageId":"wh-1",'
-    b'"timestamp":"2024-05-01T10:00:00.000Z"}'
-)
 
 
 async def test_signed_webhook_is_accepted(

@@ -15,7 +15,8 @@ from pulsegate.errors import ServiceUnavailable
 from pulsegate.ingest.repository import InboundRow
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.settings import Settings
-from tests.conftest import Rows, Tenant
+from tests.support.database import Rows
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

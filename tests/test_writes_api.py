@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import Rows, Tenant
-from tests.test_accounts_api import bearer, get_when, send, settle
+from tests.support.database import Rows
+from tests.support.http import bearer, get_when, send
+from tests.support.tenants import Tenant
+from tests.support.waiting import settle
 
 
 async def test_an_account_upserted_by_a_backend_is_stored_in_the_log_and_applied(

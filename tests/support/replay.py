@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SECRET_KEY, Tenant, cli_json
+from tests.support.servers import cli_json
+from tests.support.tenants import SECRET_KEY, Tenant
 
 
 async def run_replay(
