@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import RowMapping, false, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -71,17 +72,47 @@ async def average_metric_values(
     return {row.entity_id: float(row.value) for row in result}
 
 
-async def save_scores(session: AsyncSession, scores: list[dict[str, Any]]) -> None:
-    """One score per account and day: a run on the same day replaces the earlier one."""
+_SAVE_SCORES = text(
+    """
+    INSERT INTO health_scores
+        (workspace_id, account_id, day, score, band, segment, config_version, breakdown,
+         computed_at)
+    SELECT :workspace_id, r.account_id, :day, r.score, r.band, r.segment, :config_version,
+           r.breakdown, :computed_at
+    FROM jsonb_to_recordset(CAST(:scores AS jsonb))
+        AS r(account_id text, score int, band text, segment text, breakdown jsonb)
+    ON CONFLICT (workspace_id, account_id, day) DO UPDATE SET
+        score = EXCLUDED.score, band = EXCLUDED.band, segment = EXCLUDED.segment,
+        config_version = EXCLUDED.config_version, breakdown = EXCLUDED.breakdown,
+        computed_at = EXCLUDED.computed_at
+    """
+)
+
+
+async def save_scores(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    day: date,
+    config_version: int,
+    computed_at: datetime,
+    scores: list[dict[str, Any]],
+) -> None:
+    """One score per account and day: a run on the same day replaces the earlier one.
+
+    The scores travel as one JSON document (`account_id, score, band, segment, breakdown`
+    each): a multi-row VALUES of 2,000 accounts bound 18,000 parameters."""
     if not scores:
         return
-    statement = insert(HealthScore).values(scores)
-    columns = ("score", "band", "segment", "config_version", "breakdown", "computed_at")
     await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[HealthScore.workspace_id, HealthScore.account_id, HealthScore.day],
-            set_={column: statement.excluded[column] for column in columns},
-        )
+        _SAVE_SCORES,
+        {
+            "workspace_id": workspace_id,
+            "day": day,
+            "config_version": config_version,
+            "computed_at": computed_at,
+            "scores": orjson.dumps(scores).decode(),
+        },
     )
 
 

@@ -224,18 +224,21 @@ async def score_workspace(
         without_data += result.score is None
         rows.append(
             {
-                "workspace_id": workspace_id,
                 "account_id": account.account_id,
-                "day": day,
                 "score": result.score,
                 "band": result.band,
                 "segment": segment.name if segment else None,
-                "config_version": config.version,
                 "breakdown": {"sections": [s.model_dump(mode="json") for s in result.sections]},
-                "computed_at": now,
             }
         )
-    await repository.save_scores(session, rows)
+    await repository.save_scores(
+        session,
+        workspace_id,
+        day=day,
+        config_version=config.version,
+        computed_at=now,
+        scores=rows,
+    )
     return HealthScoreRunOut(
         day=day,
         config_version=config.version,
