@@ -29,6 +29,7 @@ from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.freshsales import connect, deliveries
 from tests.support.http import basic, bearer, send
 from tests.support.tenants import Tenant
+from tests.support.waiting import settle
 
 TS = "2022-06-22T10:57:58Z"
 STORED_TS = "2022-06-22T10:57:58.000Z"
@@ -606,13 +607,8 @@ async def test_unmapped_events_are_rejected_skipped_or_recorded_as_configured(
     assert await refused(gateway, event) == (
         "event name Report Exported is not supported. Aborting!"
     )
-    before = len(gateway.emulator.state.requests)
-    skipped = await deliver(gateway, event, other_events="skip")
-    assert (skipped["status"], skipped["last_error"]) == (
-        "skipped",
-        "event Report Exported has no mapping; this destination skips those",
-    )
-    assert gateway.emulator.state.requests[before:] == []
+    # A destination that skips unmapped events gets no delivery row for one (see
+    # test_a_destination_queues_only_what_it_will_send).
 
     *_, created = await forward(gateway, event, other_events="sales_activity", **ACTIVITIES)
     activity = created["body"]["sales_activity"]
@@ -741,3 +737,44 @@ async def test_a_leads_page_call_on_classic_is_recorded_on_the_lead(gateway: Gat
     paths = [r["path"] for r in gateway.emulator.state.requests[before:]]
     assert "/api/contacts/upsert" not in paths
     assert "/api/filtered_search/contact" in paths  # a converted lead's contact would win
+
+
+# (event, what a destination mapping "Demo Booked" and skipping other events does with it)
+SKIP_CASES = [
+    ("Demo Booked", "queued"),  # mapped
+    ("demo booked", "queued"),  # mapped, any case
+    ("Sales Activity", "queued"),  # its own name is a target
+    (" lifecycle  stage ", "queued"),
+    ("Report Exported", "not queued"),  # would be skipped
+]
+
+
+async def test_a_destination_queues_only_what_it_will_send(gateway: Gateway) -> None:
+    """The projector decides what the outbox would skip: no delivery row for those. Each other
+    case is queued, and the outbox's verdict on it is not "skipped"."""
+    gateway.rows.query(
+        "UPDATE destinations SET enabled = false WHERE workspace_id = %s RETURNING 1",
+        gateway.tenant.workspace_id,
+    )
+    destination = await connect(
+        gateway.client,
+        gateway.tenant,
+        gateway.emulator,
+        name="skipper",
+        other_events="skip",
+        event_mappings=[{"from": "Demo Booked", "to": "sales_activity"}],
+        **ACTIVITIES,
+    )
+    sent = [
+        {"type": "track", "messageId": f"skip-{n}", "userId": "u-s", "event": event,
+         "timestamp": TS, "context": {"traits": {"email": "sam@acme.com"}}}
+        for n, (event, _) in enumerate(SKIP_CASES)
+    ]  # fmt: skip
+    await send(gateway.client, gateway.tenant, sent)
+    await settle(gateway.client, gateway.tenant, gateway.rows)
+    expected = [f"skip-{n}" for n, (_, verdict) in enumerate(SKIP_CASES) if verdict == "queued"]
+    queued = await deliveries(gateway.client, gateway.tenant, destination, len(expected))
+    assert sorted(d["message_id"] for d in queued) == sorted(expected)
+    await Outbox(gateway.app.state.engine, gateway.app.state.secret_box).deliver_due()
+    outcomes = await deliveries(gateway.client, gateway.tenant, destination, len(expected))
+    assert "skipped" not in {d["status"] for d in outcomes}

@@ -73,6 +73,21 @@ async def requeue_delivery(
     return result.scalars().one_or_none()
 
 
+# A track event the destination will skip gets no delivery row: with `other_events` set to
+# `skip`, an event that no mapping names (case-insensitive) and whose own name is not a target
+# (`sales_activity`, `lifecycle_stage`) is left out, as `mapping.track_targets` and
+# `Forwarder._track` decide when sending. A destination forwarding tracks would otherwise queue
+# a row per track call only for the outbox to mark it skipped.
+WILL_SKIP = r"""
+    m.type = 'track' AND d.other_events = 'skip'
+    AND jsonb_typeof(m.message->'event') = 'string'
+    AND NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements(d.event_mappings) AS e
+        WHERE lower(e->>'from') = lower(m.message->>'event'))
+    AND regexp_replace(lower(regexp_replace(m.message->>'event', '^\s+|\s+$', '', 'g')),
+                       '\s+', '_', 'g') NOT IN ('sales_activity', 'lifecycle_stage')
+"""
+
 _ENQUEUE = (
     """
 INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, message_id,
@@ -86,6 +101,9 @@ JOIN destinations d ON d.workspace_id = m.workspace_id AND d.enabled
 WHERE """
     + IN_BATCH
     + """
+  AND NOT ("""
+    + WILL_SKIP
+    + """)
 ON CONFLICT (destination_id, inbound_message_id) DO NOTHING
 """
 )
