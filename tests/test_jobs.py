@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import create_engine
-from pulsegate.jobs.runner import Job, JobRunner, job_lock_id
+from pulsegate.jobs.runner import Job, JobObserver, JobRunner, job_lock_id
 from pulsegate.jobs.scheduler import (
     NIGHTLY_STEPS,
     build_runner,
@@ -104,6 +104,41 @@ async def test_a_trigger_time_runs_once_even_when_the_second_replica_comes_after
         await other_engine.dispose()
     assert calls == ["a", "b"]
     assert [r["scheduled_for"] for r in runs_of(rows, "test_slot")] == [slot, later]
+
+
+async def test_a_scheduled_run_that_did_nothing_is_idle_and_kept_ten_minutes(
+    engine: AsyncEngine, rows: Rows
+) -> None:
+    """job_runs keeps the runs that did work or failed: a quiet gateway's outbox, every few
+    seconds, would otherwise add a row each time forever."""
+    now = [datetime(2026, 11, 22, 2, tzinfo=UTC)]
+    work = {"sent": 0, "retried": 0}
+
+    async def outbox_like() -> object:
+        return dict(work)
+
+    finished: list[tuple[str, str]] = []
+
+    class Observed(JobObserver):
+        def job_finished(self, job: str, status: str, seconds: float) -> None:
+            finished.append((job, status))
+
+    runner = JobRunner(engine, {"test_idle": outbox_like}, Observed(), clock=lambda: now[0])
+    for minute in range(15):  # a run a minute for a quarter of an hour, work in minute 3
+        now[0] = datetime(2026, 11, 22, 2, minute, tzinfo=UTC)
+        work["sent"] = 1 if minute == 3 else 0
+        await runner.run("test_idle", trigger="schedule", scheduled_for=now[0])
+    await runner.run("test_idle", trigger="manual")  # asked for: kept whatever it did
+
+    kept = [(r["scheduled_for"], r["status"]) for r in runs_of(rows, "test_idle")]
+    minute = lambda m: datetime(2026, 11, 22, 2, m, tzinfo=UTC)  # noqa: E731
+    assert kept == [
+        (minute(3), "succeeded"),
+        *[(minute(m), "idle") for m in range(4, 15)],
+        (None, "succeeded"),
+    ]
+    assert finished.count(("test_idle", "idle")) == 14  # every idle run is counted
+    assert finished.count(("test_idle", "succeeded")) == 2
 
 
 async def test_failures_are_recorded_with_their_error(engine: AsyncEngine, rows: Rows) -> None:

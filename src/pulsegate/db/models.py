@@ -676,7 +676,8 @@ class JobRun(Base):
     """One run of a scheduled job (pulsegate.jobs). `trigger`: schedule, nightly (a step of the
     nightly chain), manual (the admin API) or cli; `scheduled_for` is the trigger time a
     scheduled run belongs to, unique per job so that replicas firing together run it once.
-    `status`: running, succeeded, failed, or interrupted (its process stopped first)."""
+    `status`: running, succeeded, idle (a scheduled run that did nothing, kept ten minutes),
+    failed, or interrupted (its process stopped first)."""
 
     __tablename__ = "job_runs"
     __table_args__ = (

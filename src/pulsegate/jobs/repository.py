@@ -70,6 +70,13 @@ async def finish_run(
     return run
 
 
+async def prune_idle_runs(session: AsyncSession, job: str, *, before: datetime) -> None:
+    """Forget the job's idle runs that started before `before` (`ix_job_runs_job_started_at`)."""
+    await session.execute(
+        delete(JobRun).where(JobRun.job == job, JobRun.started_at < before, JobRun.status == "idle")
+    )
+
+
 async def get_run(session: AsyncSession, run_id: int) -> JobRun | None:
     return await session.get(JobRun, run_id)
 

@@ -22,7 +22,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -60,6 +60,26 @@ class JobObserver:
         return None
 
 
+# A scheduled run that did nothing (the outbox every few seconds with nothing due) is recorded
+# as `idle` and kept this long, so that `job_runs` holds the runs that did work or failed and
+# does not grow while the gateway is quiet; /metrics counts every run, idle ones included.
+IDLE_RUNS_KEPT = timedelta(minutes=10)
+
+
+def did_nothing(counts: Any) -> bool:
+    """Whether a job's result reports no work: nothing but zeros in it (a run's record, a
+    step's status or any other text counts as something done)."""
+    if counts is None or isinstance(counts, bool):
+        return True
+    if isinstance(counts, int | float):
+        return counts == 0
+    if isinstance(counts, dict):
+        return all(did_nothing(value) for value in counts.values())
+    if isinstance(counts, list):
+        return all(did_nothing(value) for value in counts)
+    return False
+
+
 @dataclass
 class JobRunner:
     engine: AsyncEngine
@@ -67,6 +87,7 @@ class JobRunner:
     observer: JobObserver = field(default_factory=JobObserver)
     clock: Clock = field(default=lambda: datetime.now(UTC))
     _active: set[asyncio.Task[Any]] = field(default_factory=set)
+    _triggers: dict[int, str] = field(default_factory=dict)  # of the runs in progress
 
     def job(self, name: str) -> Job:
         if name not in self.jobs:
@@ -130,6 +151,14 @@ class JobRunner:
             self._active.discard(task)
 
     async def _claim(self, name: str, trigger: str, scheduled_for: datetime | None) -> int | None:
+        run_id = await self._claim_run(name, trigger, scheduled_for)
+        if run_id is not None:
+            self._triggers[run_id] = trigger
+        return run_id
+
+    async def _claim_run(
+        self, name: str, trigger: str, scheduled_for: datetime | None
+    ) -> int | None:
         async with unit_of_work(self.engine) as session:
             abandoned = await repository.interrupt_abandoned(session, name, now=self.clock())
             if abandoned:
@@ -160,7 +189,9 @@ class JobRunner:
                 name, run_id, started, "failed", error=f"{type(error).__name__}: {error}"
             )
         counts = _AS_JSON.dump_python(result, mode="json")
-        return await self._finish(name, run_id, started, "succeeded", counts=counts)
+        trigger = self._triggers.pop(run_id, None)
+        status = "idle" if trigger == "schedule" and did_nothing(counts) else "succeeded"
+        return await self._finish(name, run_id, started, status, counts=counts)
 
     async def _finish(
         self, name: str, run_id: int, started: float, status: str, **outcome: Any
@@ -170,6 +201,10 @@ class JobRunner:
             run = await repository.finish_run(
                 session, run_id, status=status, now=self.clock(), **outcome
             )
+            if status == "idle":
+                await repository.prune_idle_runs(
+                    session, name, before=self.clock() - IDLE_RUNS_KEPT
+                )
         self.observer.job_finished(name, status, seconds)
         log.info("job.finished", status=status, duration_ms=round(seconds * 1000))
         return run

@@ -19,7 +19,10 @@ class JobRunOut(BaseModel):
     scheduled_for: datetime | None = Field(
         description="The trigger time a scheduled run belongs to; null for other runs"
     )
-    status: str = Field(description="running, succeeded, failed or interrupted")
+    status: str = Field(
+        description="running, succeeded, idle (a scheduled run that found nothing to do; "
+        "kept ten minutes), failed or interrupted"
+    )
     started_at: datetime
     finished_at: datetime | None
     counts: Any = Field(description="What the job did, as it reports it")

@@ -80,7 +80,7 @@ class Metrics(JobObserver):
 
     def job_finished(self, job: str, status: str, seconds: float) -> None:
         self.job_seconds.labels(job, status).observe(seconds)
-        if status != "succeeded":
+        if status not in ("succeeded", "idle"):
             self.job_failures.labels(job).inc()
 
     def messages_stored(self, types: Iterable[str]) -> None:
