@@ -131,6 +131,13 @@ async def test_admin_health_shows_backlog_outbox_rejected_and_every_job(
     assert "the last run of retention failed" in health["problems"]
     assert health["status"] == "attention"
 
+    tables = health["storage"]["tables"]
+    assert set(tables) >= {"inbound_messages", "events", "sessions", "rejected_messages"}
+    [log] = rows.query("SELECT pg_total_relation_size('inbound_messages') AS bytes")
+    assert tables["inbound_messages"] == log["bytes"] > 0
+    scraped = (await client.get("/metrics")).text
+    assert f'pulsegate_table_bytes{{table="inbound_messages"}} {float(log["bytes"])}' in scraped
+
 
 def test_every_request_leaves_one_log_line_with_its_id_and_no_secret(
     live_server: LiveServer, database_url: str

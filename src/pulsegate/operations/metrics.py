@@ -114,6 +114,7 @@ class DatabaseSnapshot(Collector):
     projector_lag_seconds: float
     deliveries: dict[str, int]
     rejected: int
+    table_bytes: dict[str, int]
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
@@ -137,3 +138,11 @@ class DatabaseSnapshot(Collector):
             "Refused messages kept for inspection and replay",
             value=self.rejected,
         )
+        tables = GaugeMetricFamily(
+            "pulsegate_table_bytes",
+            "Bytes on disk of each table that grows, indexes included",
+            labels=["table"],
+        )
+        for table, size in sorted(self.table_bytes.items()):
+            tables.add_metric([table], size)
+        yield tables

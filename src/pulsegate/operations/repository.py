@@ -94,3 +94,42 @@ async def rejected_by_reason_last_day(session: AsyncSession) -> dict[str, int]:
         )
     )
     return {row.code: int(row.n) for row in result}
+
+
+# The tables that grow with traffic or with tenants, as /admin/health and /metrics report them.
+SIZED_TABLES = (
+    "inbound_messages",
+    "events",
+    "sessions",
+    "session_dirty",
+    "rejected_messages",
+    "deliveries",
+    "projection_notes",
+    "accounts",
+    "users",
+    "identities",
+    "metric_values",
+    "health_scores",
+    "job_runs",
+)
+
+
+async def table_sizes(session: AsyncSession) -> dict[str, int]:
+    """Bytes on disk of each table, indexes and TOAST included (a partitioned table's
+    partitions summed): catalog lookups, whatever the tables hold."""
+    result = await session.execute(
+        text(
+            """
+            SELECT c.relname AS name,
+                   CASE WHEN c.relkind = 'p'
+                        THEN (SELECT COALESCE(sum(pg_total_relation_size(t.relid)), 0)
+                              FROM pg_partition_tree(c.oid) AS t)::bigint
+                        ELSE pg_total_relation_size(c.oid) END AS bytes
+            FROM pg_class c
+            WHERE c.relname = ANY(:tables) AND c.relkind IN ('r', 'p')
+              AND c.relnamespace = current_schema()::regnamespace
+            """
+        ),
+        {"tables": list(SIZED_TABLES)},
+    )
+    return {row.name: int(row.bytes) for row in result}

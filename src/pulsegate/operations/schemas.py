@@ -27,6 +27,13 @@ class OutboxHealth(BaseModel):
     dead: int
 
 
+class StorageHealth(BaseModel):
+    tables: dict[str, int] = Field(
+        description="Bytes on disk of each table that grows with traffic or tenants, indexes "
+        "and TOAST included"
+    )
+
+
 class JobHealth(BaseModel):
     name: str
     last_run: JobRunOut | None
@@ -41,3 +48,4 @@ class AdminHealth(BaseModel):
     rejected: RejectedHealth
     outbox: OutboxHealth
     jobs: list[JobHealth]
+    storage: StorageHealth

@@ -15,6 +15,7 @@ from pulsegate.operations.schemas import (
     JobHealth,
     OutboxHealth,
     RejectedHealth,
+    StorageHealth,
 )
 
 # Past this, the projector is behind rather than busy.
@@ -25,7 +26,13 @@ async def snapshot(session: AsyncSession) -> DatabaseSnapshot:
     """What every scrape of /metrics reads: kept to cheap counts."""
     backlog, lag = await repository.backlog(session)
     deliveries = await repository.deliveries_by_status(session)
-    return DatabaseSnapshot(backlog, lag, deliveries, await repository.rejected_total(session))
+    return DatabaseSnapshot(
+        backlog,
+        lag,
+        deliveries,
+        await repository.rejected_total(session),
+        await repository.table_sizes(session),
+    )
 
 
 async def admin_health(
@@ -66,4 +73,5 @@ async def admin_health(
             dead=deliveries.get("dead", 0),
         ),
         jobs=jobs,
+        storage=StorageHealth(tables=counts.table_bytes),
     )
