@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -16,7 +17,7 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
 from pulsegate.connectors import routes as connectors_routes
-from pulsegate.db import migrate
+from pulsegate.db import migrate, partitions
 from pulsegate.db.engine import create_engine
 from pulsegate.destinations import routes as destinations_routes
 from pulsegate.events import routes as events_routes
@@ -112,6 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.admin_token.get_secret_value() if settings.admin_token else None
         )
         app.state.migration_head = migrate.head_revision()
+        try:
+            await partitions.prepare(engine, today=datetime.now(UTC).date())
+        except Exception:  # the database away at start: the daily job makes them, and
+            # until then a day without a partition waits in the default one
+            log.warning("partitions.prepare_failed", exc_info=True)
         app.state.sources = SourceDirectory(engine, secret_box)
         app.state.ingest = IngestService(
             directory=app.state.sources,

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     outbox_interval_seconds: int = Field(default=3, ge=1)
     session_sweep_seconds: int = Field(default=60, ge=1)
     job_runs_retention_days: int = Field(default=30, ge=1)
+    # Refused messages are kept this many days (whole days, UTC), then their day's partition
+    # is dropped by the daily `retention` job.
+    refused_retention_days: int = Field(default=30, ge=1)
     # At shutdown, runs in progress get this long to finish before they are cancelled.
     shutdown_grace_seconds: float = Field(default=20, ge=0)
     timezone: str = "UTC"

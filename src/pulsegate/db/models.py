@@ -142,15 +142,19 @@ class InboundMessage(Base):
 
 
 class RejectedMessage(Base):
-    """A message (or a whole request) that was refused, kept with its raw bytes and reasons."""
+    """A message (or a whole request) that was refused, kept with its raw bytes and reasons.
+
+    Partitioned by day of `received_at` (pulsegate.db.partitions; migration 0019): a day's
+    partition is dropped whole once past `PULSEGATE_REFUSED_RETENTION_DAYS`."""
 
     __tablename__ = "rejected_messages"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id", "received_at"),
         Index("ix_rejected_messages_received_at", "received_at"),
-        Index("ix_rejected_messages_workspace_id_id", "workspace_id", "id"),
+        {"postgresql_partition_by": "RANGE (received_at)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     source_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sources.id", ondelete="SET NULL")

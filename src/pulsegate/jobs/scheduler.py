@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.connectors.sync import ConnectorSync
 from pulsegate.db.engine import unit_of_work
+from pulsegate.db.partitions import maintain
 from pulsegate.destinations.outbox import Outbox
 from pulsegate.health_scores import service as health_scores_service
 from pulsegate.jobs import repository
@@ -91,9 +92,16 @@ def build_runner(
         return steps
 
     async def retention() -> object:
-        before = runner.clock() - timedelta(days=settings.job_runs_retention_days)
+        now = runner.clock()
+        before = now - timedelta(days=settings.job_runs_retention_days)
         async with unit_of_work(engine) as session:
-            return {"job_runs_deleted": await repository.prune_runs(session, before=before)}
+            pruned = await repository.prune_runs(session, before=before)
+        partitions = await maintain(
+            engine,
+            today=now.astimezone(UTC).date(),
+            retention_days={"rejected_messages": settings.refused_retention_days},
+        )
+        return {"job_runs_deleted": pruned, **partitions}
 
     work.update(
         outbox_delivery=outbox_delivery,

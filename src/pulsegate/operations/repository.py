@@ -54,10 +54,20 @@ def _estimated_count(table: str, *, status: str | None = None) -> str:
         if status
         else "1"
     )
+    # A partitioned table's own reltuples is never set (autovacuum analyzes its partitions):
+    # the estimate is the sum of its partitions'.
     return f"""
-        SELECT CASE WHEN c.reltuples < {EXACT_BELOW} THEN (SELECT count(*) FROM {table} {where})
-                    ELSE (c.reltuples * {fraction})::bigint END
-        FROM pg_class c WHERE c.oid = '{table}'::regclass
+        SELECT CASE WHEN e.reltuples < {EXACT_BELOW}
+                    THEN (SELECT count(*) FROM {table} {where})
+                    ELSE (e.reltuples * {fraction})::bigint END
+        FROM (
+            SELECT CASE WHEN c.relkind = 'p'
+                        THEN (SELECT COALESCE(sum(greatest(p.reltuples, 0)), 0)
+                              FROM pg_partition_tree(c.oid) AS t
+                              JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf)
+                        ELSE c.reltuples END AS reltuples
+            FROM pg_class c WHERE c.oid = '{table}'::regclass
+        ) AS e
     """
 
 

@@ -30,9 +30,10 @@ async def get_rejected(
     return (await session.scalars(query)).one_or_none()
 
 
-async def mark_replayed(session: AsyncSession, rejected_id: int) -> None:
+async def mark_replayed(session: AsyncSession, workspace_id: uuid.UUID, rejected_id: int) -> None:
+    """By the key's leading columns: each day's partition finds it through its primary key."""
     await session.execute(
         update(RejectedMessage)
-        .where(RejectedMessage.id == rejected_id)
+        .where(RejectedMessage.workspace_id == workspace_id, RejectedMessage.id == rejected_id)
         .values(replayed_at=func.now())
     )

@@ -77,5 +77,5 @@ async def replay(
         endpoint=row.endpoint,
         batch_item=row.batch_index is not None,
     )
-    await repository.mark_replayed(session, row.id)
+    await repository.mark_replayed(session, workspace_id, row.id)
     return ReplayOut(replayed=True, rejected=outcome.rejected)

@@ -1,0 +1,167 @@
+"""Time partitions for the tables that grow with traffic: one partition a day, dropped whole.
+
+A time-partitioned table is range-partitioned on one timestamp column in UTC days; its
+partitions are named `<table>_pYYYYMMDD`, and a `<table>_default` partition catches a row for
+a day that has no partition yet (the maintenance job never ran, a clock far off), so a write
+never fails for want of one. Storage maintenance (the daily `retention` job, and every start of
+the server) creates the partitions of the days ahead, moves any row that waited in the default
+partition into its day's partition, and drops the partitions wholly past their retention:
+`DROP TABLE` of a day, never a `DELETE` of rows, so the table's size follows its retention
+whatever the traffic, without bloat.
+
+Which tables are partitioned so far: `rejected_messages` (migration 0019). The others of
+"Hosted for years" (the log, events, deliveries) follow, with the dedup window and the
+archive that must run before a log partition goes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+# Partitions exist this many days ahead of today, so a stopped maintenance job has a week of
+# grace before rows wait in the default partition.
+DAYS_AHEAD = 7
+
+
+@dataclass(frozen=True, slots=True)
+class TimePartitioned:
+    table: str
+    column: str  # the timestamp it is partitioned on
+
+
+REJECTED_MESSAGES = TimePartitioned("rejected_messages", "received_at")
+PARTITIONED = (REJECTED_MESSAGES,)
+
+_DAY = re.compile(r"_p(\d{8})$")
+
+
+def is_partition(name: str) -> bool:
+    """Whether a table is a partition of a time-partitioned table (not in the models)."""
+    return any(
+        name == f"{spec.table}_default" or re.fullmatch(rf"{spec.table}_p\d{{8}}", name)
+        for spec in PARTITIONED
+    )
+
+
+def partition_name(table: str, day: date) -> str:
+    return f"{table}_p{day:%Y%m%d}"
+
+
+def _bound(day: date) -> str:
+    return datetime.combine(day, time(), tzinfo=UTC).isoformat()
+
+
+async def partition_days(connection: AsyncConnection, table: str) -> list[date]:
+    """The days that have a partition, oldest first."""
+    result = await connection.exec_driver_sql(
+        """
+        SELECT c.relname FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = %(table)s::regclass
+        """,
+        {"table": table},
+    )
+    days = []
+    for (name,) in result:
+        found = _DAY.search(name)
+        if found:
+            days.append(date.fromisoformat(found.group(1)))
+    return sorted(days)
+
+
+async def create_partition(connection: AsyncConnection, spec: TimePartitioned, day: date) -> bool:
+    """The day's partition, made if missing (False if it was there). Rows of that day that
+    waited in the default partition move into it before it is attached."""
+    name = partition_name(spec.table, day)
+    exists = await connection.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name})
+    if exists.scalar() is not None:
+        return False
+    low, high = _bound(day), _bound(day + timedelta(days=1))
+    table, column = spec.table, spec.column
+    await connection.exec_driver_sql(
+        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    )
+    await connection.exec_driver_sql(
+        f"""
+        WITH moved AS (
+            DELETE FROM {table}_default WHERE {column} >= '{low}' AND {column} < '{high}'
+            RETURNING *
+        )
+        INSERT INTO {name} SELECT * FROM moved
+        """
+    )
+    await connection.exec_driver_sql(
+        f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ('{low}') TO ('{high}')"
+    )
+    return True
+
+
+async def create_ahead(
+    connection: AsyncConnection, spec: TimePartitioned, *, today: date, days: int = DAYS_AHEAD
+) -> int:
+    """Partitions for today and the `days` after it; return how many were made."""
+    made = 0
+    for offset in range(days + 1):
+        made += await create_partition(connection, spec, today + timedelta(days=offset))
+    return made
+
+
+async def drop_before(connection: AsyncConnection, spec: TimePartitioned, *, day: date) -> int:
+    """Drop the partitions of the days before `day`; return how many."""
+    dropped = 0
+    for old in await partition_days(connection, spec.table):
+        if old < day:
+            await connection.exec_driver_sql(f"DROP TABLE {partition_name(spec.table, old)}")
+            dropped += 1
+    return dropped
+
+
+async def adopt_waiting(connection: AsyncConnection, spec: TimePartitioned) -> int:
+    """Make the partitions of the days whose rows wait in the default partition (each is
+    moved into its day's partition as it is made); return how many were made."""
+    result = await connection.exec_driver_sql(
+        f"SELECT DISTINCT ({spec.column} AT TIME ZONE 'UTC')::date FROM {spec.table}_default"
+    )
+    made = 0
+    for (day,) in result.all():
+        made += await create_partition(connection, spec, day)
+    return made
+
+
+async def maintain(
+    engine: AsyncEngine, *, today: date, retention_days: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Storage maintenance of every time-partitioned table, each in a transaction of its own:
+    partitions for the days ahead, those of rows waiting in the default partition, and the
+    drop of the days past the table's retention (`retention_days` by table)."""
+    done = {}
+    for spec in PARTITIONED:
+        async with engine.begin() as connection:
+            await _lock(connection, spec)
+            made = await create_ahead(connection, spec, today=today)
+            made += await adopt_waiting(connection, spec)
+            oldest_kept = today - timedelta(days=retention_days[spec.table])
+            dropped = await drop_before(connection, spec, day=oldest_kept)
+        done[spec.table] = {"partitions_made": made, "partitions_dropped": dropped}
+    return done
+
+
+async def prepare(engine: AsyncEngine, *, today: date) -> None:
+    """At start: the partitions of the days ahead, so that a server that was stopped past them
+    does not route a day's rows into the default partition."""
+    for spec in PARTITIONED:
+        async with engine.begin() as connection:
+            await _lock(connection, spec)
+            await create_ahead(connection, spec, today=today)
+            await adopt_waiting(connection, spec)
+
+
+async def _lock(connection: AsyncConnection, spec: TimePartitioned) -> None:
+    """Replicas starting together, or the job beside a start, change partitions one at a time."""
+    await connection.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {"key": f"partitions:{spec.table}"}
+    )

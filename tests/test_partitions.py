@@ -1,0 +1,158 @@
+"""Time partitions: made ahead, rows waiting in the default partition adopted, days past
+retention dropped whole; on a simulated clock over months, with every row accounted for.
+
+Runs on a database of its own: it moves its clock across months and drops whole days, which
+would take other tests' rows with them on the shared database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pulsegate.db import migrate, partitions
+from pulsegate.db.engine import create_engine
+from pulsegate.settings import Settings
+from tests.support.database import Rows
+
+RETENTION = {"rejected_messages": 30}
+START = date(2026, 1, 1)
+
+
+@pytest.fixture
+async def engine(scratch_database: str) -> AsyncIterator[AsyncEngine]:
+    migrate.upgrade(scratch_database)
+    engine = create_engine(Settings(database_url=scratch_database).async_database_url)
+    yield engine
+    await engine.dispose()
+
+
+def refuse(rows: Rows, workspace: uuid.UUID, at: datetime, number: int) -> None:
+    rows.query(
+        "INSERT INTO rejected_messages (workspace_id, received_at, endpoint, message_id, "
+        "raw_body, body_truncated, reasons) "
+        "VALUES (%s, %s, '/v1/track', %s, '{}', false, '[]') RETURNING id",
+        workspace,
+        at,
+        f"m-{number}",
+    )
+
+
+def kept(rows: Rows) -> list[str]:
+    return [r["message_id"] for r in rows.query("SELECT message_id FROM rejected_messages")]
+
+
+def days_of(rows: Rows) -> list[date]:
+    names = rows.query(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'rejected_messages'::regclass"
+    )
+    return sorted(
+        date.fromisoformat(n["name"].rsplit("_p", 1)[1])
+        for n in names
+        if n["name"] != "rejected_messages_default"
+    )
+
+
+async def test_partitions_are_made_ahead_and_dropped_past_retention_over_months(
+    engine: AsyncEngine, scratch_database: str
+) -> None:
+    rows = Rows(scratch_database)
+    [workspace] = rows.query(
+        "INSERT INTO workspaces (id, name) VALUES (%s, 'partitions') RETURNING id", uuid.uuid4()
+    )
+    workspace_id = workspace["id"]
+    # A refusal at noon of every day from January to the end of April, the maintenance job
+    # running each morning (as the daily `retention` job does at 04:30).
+    sent: dict[str, date] = {}
+    day = START
+    number = 0
+    while day <= date(2026, 4, 30):
+        await partitions.maintain(engine, today=day, retention_days=RETENTION)
+        ahead = {day + timedelta(days=n) for n in range(partitions.DAYS_AHEAD + 1)}
+        assert ahead <= set(days_of(rows))
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        refuse(rows, workspace_id, noon, number)
+        sent[f"m-{number}"] = day
+        number += 1
+        day += timedelta(days=1)
+
+    today = date(2026, 4, 30)
+    oldest_kept = today - timedelta(days=30)
+    assert days_of(rows)[0] == oldest_kept  # whole days past retention are gone
+    assert sorted(kept(rows)) == sorted(m for m, d in sent.items() if d >= oldest_kept)
+    [waiting] = rows.query("SELECT count(*) AS n FROM rejected_messages_default")
+    assert waiting["n"] == 0  # every row went into its day's partition
+
+
+async def test_a_row_for_a_day_without_partition_waits_then_moves_into_it(
+    engine: AsyncEngine, scratch_database: str
+) -> None:
+    """The job stopped for weeks: the days ahead ran out, and the rows of the days after
+    went to the default partition; the next run makes their partitions and moves them."""
+    rows = Rows(scratch_database)
+    [workspace] = rows.query(
+        "INSERT INTO workspaces (id, name) VALUES (%s, 'late') RETURNING id", uuid.uuid4()
+    )
+    await partitions.maintain(engine, today=START, retention_days=RETENTION)
+    late = START + timedelta(days=partitions.DAYS_AHEAD + 10)
+    for hour in range(3):
+        refuse(
+            rows, workspace["id"], datetime(late.year, late.month, late.day, hour, tzinfo=UTC), hour
+        )
+    [waiting] = rows.query("SELECT count(*) AS n FROM rejected_messages_default")
+    assert waiting["n"] == 3
+
+    await partitions.maintain(engine, today=START + timedelta(days=1), retention_days=RETENTION)
+
+    [waiting] = rows.query("SELECT count(*) AS n FROM rejected_messages_default")
+    assert waiting["n"] == 0
+    assert late in days_of(rows)
+    moved = rows.query(f"SELECT message_id FROM rejected_messages_p{late:%Y%m%d} ORDER BY 1")
+    assert [m["message_id"] for m in moved] == ["m-0", "m-1", "m-2"]
+
+
+def test_the_migration_keeps_every_refused_message_of_an_existing_database(
+    scratch_database: str,
+) -> None:
+    """Refused messages stored by the schema before partitioning (0018), over several days,
+    come through the migration each once, with their ids, in their day's partition; new ones
+    number on from the highest id."""
+    migrate.upgrade(scratch_database, "0018")
+    rows = Rows(scratch_database)
+    [workspace] = rows.query(
+        "INSERT INTO workspaces (id, name) VALUES (%s, 'before') RETURNING id", uuid.uuid4()
+    )
+    now = datetime.now(UTC)
+    for n in range(40):
+        rows.query(
+            "INSERT INTO rejected_messages (workspace_id, received_at, endpoint, message_id, "
+            "raw_body, body_truncated, reasons) "
+            "VALUES (%s, %s, '/v1/batch', %s, %s, false, '[{\"code\": \"x\"}]') RETURNING id",
+            workspace["id"],
+            now - timedelta(days=n // 4, hours=n % 4),
+            f"old-{n}",
+            f"body-{n}".encode(),
+        )
+    before = rows.query("SELECT * FROM rejected_messages ORDER BY id")
+
+    migrate.upgrade(scratch_database)
+
+    after = rows.query("SELECT * FROM rejected_messages ORDER BY id")
+    assert after == before
+    for row in after:
+        day = row["received_at"].astimezone(UTC).date()
+        [found] = rows.query(
+            f"SELECT count(*) AS n FROM rejected_messages_p{day:%Y%m%d} WHERE id = %s", row["id"]
+        )
+        assert found["n"] == 1
+    [new] = rows.query(
+        "INSERT INTO rejected_messages (workspace_id, received_at, endpoint, raw_body, "
+        "body_truncated, reasons) VALUES (%s, now(), '/v1/track', '', false, '[]') RETURNING id",
+        workspace["id"],
+    )
+    assert new["id"] > max(row["id"] for row in before)
