@@ -19,7 +19,7 @@ from pulsegate.db.engine import create_engine
 from pulsegate.settings import Settings
 from tests.support.database import Rows
 
-RETENTION = {"rejected_messages": 30}
+RETENTION = {"rejected_messages": 30, "deliveries": 30}
 START = date(2026, 1, 1)
 
 
@@ -156,3 +156,110 @@ def test_the_migration_keeps_every_refused_message_of_an_existing_database(
         workspace["id"],
     )
     assert new["id"] > max(row["id"] for row in before)
+
+
+def deliver(rows: Rows, workspace: uuid.UUID, at: datetime, number: int, status: str) -> None:
+    rows.query(
+        "INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, received_at, "
+        "message_id, ordering_key, status, attempts, next_attempt_at, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, 'u', %s, 1, %s, %s) RETURNING id",
+        workspace,
+        uuid.UUID(int=1),
+        number,
+        at,
+        f"d-{number}",
+        status,
+        at,
+        at,
+    )
+
+
+async def test_deliveries_past_retention_go_with_their_day_but_those_to_retry_stay(
+    engine: AsyncEngine, scratch_database: str
+) -> None:
+    """Sent and skipped deliveries go with their day; pending, dead and rejected ones are
+    moved into the default partition first, and stay there through later runs."""
+    rows = Rows(scratch_database)
+    [workspace] = rows.query(
+        "INSERT INTO workspaces (id, name) VALUES (%s, 'outbox') RETURNING id", uuid.uuid4()
+    )
+    await partitions.maintain(engine, today=START, retention_days=RETENTION)
+    noon = datetime(START.year, START.month, START.day, 12, tzinfo=UTC)
+    statuses = ["sent", "skipped", "dead", "rejected", "pending", "sent"]
+    for number, status in enumerate(statuses):
+        deliver(rows, workspace["id"], noon, number, status)
+    later = datetime(2026, 1, 20, 12, tzinfo=UTC)
+    deliver(rows, workspace["id"], later, 100, "sent")
+
+    for day in (date(2026, 2, 1), date(2026, 2, 2), date(2026, 3, 1)):
+        await partitions.maintain(engine, today=day, retention_days=RETENTION)
+
+    left = rows.query("SELECT message_id, status FROM deliveries ORDER BY message_id")
+    assert left == [
+        {"message_id": "d-2", "status": "dead"},
+        {"message_id": "d-3", "status": "rejected"},
+        {"message_id": "d-4", "status": "pending"},
+    ]
+    [waiting] = rows.query("SELECT count(*) AS n FROM deliveries_default")
+    assert waiting["n"] == 3
+    assert START not in days_of_table(rows, "deliveries")
+
+
+def days_of_table(rows: Rows, table: str) -> list[date]:
+    names = rows.query(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass",
+        table,
+    )
+    return sorted(
+        date.fromisoformat(n["name"].rsplit("_p", 1)[1])
+        for n in names
+        if not n["name"].endswith("_default")
+    )
+
+
+def test_the_migration_keeps_every_delivery_in_its_messages_day(scratch_database: str) -> None:
+    """Deliveries stored before partitioning (0019) come through with their ids, each in the
+    partition of its message's day, and queueing the same message again adds nothing."""
+    migrate.upgrade(scratch_database, "0019")
+    rows = Rows(scratch_database)
+    [workspace] = rows.query(
+        "INSERT INTO workspaces (id, name) VALUES (%s, 'deliveries') RETURNING id", uuid.uuid4()
+    )
+    now = datetime.now(UTC)
+    for n in range(12):
+        [message] = rows.query(
+            "INSERT INTO inbound_messages (workspace_id, source_id, message_id, type, "
+            "received_at, timestamp, message) VALUES (%s, %s, %s, 'track', %s, %s, '{}') "
+            "RETURNING id",
+            workspace["id"],
+            uuid.uuid4(),
+            f"msg-{n}",
+            now - timedelta(days=n),
+            now - timedelta(days=n),
+        )
+        rows.query(
+            "INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, "
+            "message_id, ordering_key, status, attempts, next_attempt_at, created_at) "
+            "VALUES (%s, %s, %s, %s, 'u', 'sent', 1, now(), now()) RETURNING id",
+            workspace["id"],
+            uuid.UUID(int=7),
+            message["id"],
+            f"msg-{n}",
+        )
+    before = rows.query("SELECT * FROM deliveries ORDER BY id")
+
+    migrate.upgrade(scratch_database)
+
+    after = rows.query("SELECT * FROM deliveries ORDER BY id")
+    assert [{k: v for k, v in row.items() if k != "received_at"} for row in after] == before
+    for row in after:
+        [message] = rows.query(
+            "SELECT received_at FROM inbound_messages WHERE id = %s", row["inbound_message_id"]
+        )
+        assert row["received_at"] == message["received_at"]
+        day = row["received_at"].astimezone(UTC).date()
+        [found] = rows.query(
+            f"SELECT count(*) AS n FROM deliveries_p{day:%Y%m%d} WHERE id = %s", row["id"]
+        )
+        assert found["n"] == 1

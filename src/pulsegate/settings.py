@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Refused messages are kept this many days (whole days, UTC), then their day's partition
     # is dropped by the daily `retention` job.
     refused_retention_days: int = Field(default=30, ge=1)
+    # Sent and skipped deliveries are kept this many days (by their message's day); pending,
+    # dead and rejected ones are kept until retried.
+    deliveries_retention_days: int = Field(default=30, ge=8)
     # At shutdown, runs in progress get this long to finish before they are cancelled.
     shutdown_grace_seconds: float = Field(default=20, ge=0)
     timezone: str = "UTC"

@@ -512,22 +512,35 @@ class Delivery(Base):
     `retry_hours` after creation, then dead. `status`: pending, sent, rejected (final: the
     message cannot be forwarded, or Freshsales refused it), skipped (final: the destination's
     settings leave it out) or dead.
+
+    Partitioned by day of `received_at`, its message's (pulsegate.db.partitions; migration
+    0020): a day goes whole past `PULSEGATE_DELIVERIES_RETENTION_DAYS`, its pending, dead
+    and rejected deliveries kept in the default partition.
     """
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("destination_id", "inbound_message_id"),
+        PrimaryKeyConstraint("workspace_id", "id", "received_at"),
+        UniqueConstraint(
+            "workspace_id",
+            "destination_id",
+            "inbound_message_id",
+            "received_at",
+            name="uq_deliveries_message",
+        ),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_destination_id_ordering_key", "destination_id", "ordering_key"),
         # The deliveries list, all or by status, in cursor order.
         Index("ix_deliveries_destination_id_id", "destination_id", "id"),
         Index("ix_deliveries_destination_id_status", "destination_id", "status", "id"),
+        {"postgresql_partition_by": "RANGE (received_at)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     destination_id: Mapped[uuid.UUID] = mapped_column(UUID)
     inbound_message_id: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the message's
     message_id: Mapped[str] = mapped_column(String(100))
     ordering_key: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))

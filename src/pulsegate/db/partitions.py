@@ -9,9 +9,9 @@ partition into its day's partition, and drops the partitions wholly past their r
 `DROP TABLE` of a day, never a `DELETE` of rows, so the table's size follows its retention
 whatever the traffic, without bloat.
 
-Which tables are partitioned so far: `rejected_messages` (migration 0019). The others of
-"Hosted for years" (the log, events, deliveries) follow, with the dedup window and the
-archive that must run before a log partition goes.
+Which tables are partitioned so far: `rejected_messages` (migration 0019) and `deliveries`
+(0020). The log and events follow ("Hosted for years"), with the dedup window and the archive
+that must run before a log partition goes.
 """
 
 from __future__ import annotations
@@ -31,10 +31,16 @@ DAYS_AHEAD = 7
 class TimePartitioned:
     table: str
     column: str  # the timestamp it is partitioned on
+    # Rows that outlive their day's retention (SQL over the table's columns): moved into the
+    # default partition before their day is dropped, and kept there.
+    kept: str | None = None
 
 
 REJECTED_MESSAGES = TimePartitioned("rejected_messages", "received_at")
-PARTITIONED = (REJECTED_MESSAGES,)
+# Sent and skipped deliveries go with their day; pending, dead and rejected ones stay until
+# someone retries or reads them (a pending one is at most `retry_hours`, a week, old).
+DELIVERIES = TimePartitioned("deliveries", "received_at", kept="status NOT IN ('sent', 'skipped')")
+PARTITIONED = (REJECTED_MESSAGES, DELIVERIES)
 
 _DAY = re.compile(r"_p(\d{8})$")
 
@@ -111,20 +117,34 @@ async def create_ahead(
 
 
 async def drop_before(connection: AsyncConnection, spec: TimePartitioned, *, day: date) -> int:
-    """Drop the partitions of the days before `day`; return how many."""
+    """Drop the partitions of the days before `day`, after moving their `kept` rows into the
+    default partition; return how many."""
     dropped = 0
     for old in await partition_days(connection, spec.table):
-        if old < day:
-            await connection.exec_driver_sql(f"DROP TABLE {partition_name(spec.table, old)}")
-            dropped += 1
+        if old >= day:
+            continue
+        name = partition_name(spec.table, old)
+        if spec.kept is not None:
+            # Detached first: the default partition may not hold a day that has a partition.
+            await connection.exec_driver_sql(f"ALTER TABLE {spec.table} DETACH PARTITION {name}")
+            await connection.exec_driver_sql(
+                f"INSERT INTO {spec.table}_default SELECT * FROM {name} WHERE {spec.kept}"
+            )
+        await connection.exec_driver_sql(f"DROP TABLE {name}")
+        dropped += 1
     return dropped
 
 
-async def adopt_waiting(connection: AsyncConnection, spec: TimePartitioned) -> int:
-    """Make the partitions of the days whose rows wait in the default partition (each is
-    moved into its day's partition as it is made); return how many were made."""
+async def adopt_waiting(
+    connection: AsyncConnection, spec: TimePartitioned, *, oldest_kept: date
+) -> int:
+    """Make the partitions of the days from `oldest_kept` on whose rows wait in the default
+    partition (each is moved into its day's partition as it is made); return how many were
+    made. Older rows there are the `kept` ones of days already dropped: they stay."""
     result = await connection.exec_driver_sql(
-        f"SELECT DISTINCT ({spec.column} AT TIME ZONE 'UTC')::date FROM {spec.table}_default"
+        f"SELECT DISTINCT ({spec.column} AT TIME ZONE 'UTC')::date FROM {spec.table}_default "
+        f"WHERE {spec.column} >= %(oldest)s",
+        {"oldest": _bound(oldest_kept)},
     )
     made = 0
     for (day,) in result.all():
@@ -142,9 +162,9 @@ async def maintain(
     for spec in PARTITIONED:
         async with engine.begin() as connection:
             await _lock(connection, spec)
-            made = await create_ahead(connection, spec, today=today)
-            made += await adopt_waiting(connection, spec)
             oldest_kept = today - timedelta(days=retention_days[spec.table])
+            made = await create_ahead(connection, spec, today=today)
+            made += await adopt_waiting(connection, spec, oldest_kept=oldest_kept)
             dropped = await drop_before(connection, spec, day=oldest_kept)
         done[spec.table] = {"partitions_made": made, "partitions_dropped": dropped}
     return done
@@ -157,7 +177,6 @@ async def prepare(engine: AsyncEngine, *, today: date) -> None:
         async with engine.begin() as connection:
             await _lock(connection, spec)
             await create_ahead(connection, spec, today=today)
-            await adopt_waiting(connection, spec)
 
 
 async def _lock(connection: AsyncConnection, spec: TimePartitioned) -> None:

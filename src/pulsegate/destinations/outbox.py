@@ -92,7 +92,7 @@ class Outbox:
                 outcome = await self._send(clients[destination.id], destination, delivery)
                 if outcome.throttled:
                     held_back.add(destination.id)
-                await self._record(delivery.id, outcome, run)
+                await self._record(delivery, outcome, run)
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -136,11 +136,11 @@ class Outbox:
             return Outcome("pending", attempts, now + backoff(attempts), error.message)
         return Outcome("sent", attempts, now)
 
-    async def _record(self, delivery_id: int, outcome: Outcome, run: DeliveryRun) -> None:
+    async def _record(self, delivery: Any, outcome: Outcome, run: DeliveryRun) -> None:
         async with self.engine.begin() as connection:
             await repository.record_outcome(
                 connection,
-                delivery_id,
+                delivery,
                 status=outcome.status,
                 attempts=outcome.attempts,
                 next_attempt_at=outcome.next_attempt_at,

@@ -43,12 +43,15 @@ async def get_destination(
 async def list_deliveries(
     session: AsyncSession,
     *,
+    workspace_id: uuid.UUID,
     destination_id: uuid.UUID,
     status: str | None,
     after_id: int | None,
     limit: int,
 ) -> list[Delivery]:
-    query = select(Delivery).where(Delivery.destination_id == destination_id)
+    query = select(Delivery).where(
+        Delivery.workspace_id == workspace_id, Delivery.destination_id == destination_id
+    )
     if status is not None:
         query = query.where(Delivery.status == status)
     if after_id is not None:
@@ -57,12 +60,18 @@ async def list_deliveries(
 
 
 async def requeue_delivery(
-    session: AsyncSession, *, destination_id: uuid.UUID, delivery_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    destination_id: uuid.UUID,
+    delivery_id: int,
+    now: datetime,
 ) -> Delivery | None:
     """A dead or rejected delivery goes back to pending with a fresh retry window."""
     result = await session.execute(
         update(Delivery)
         .where(
+            Delivery.workspace_id == workspace_id,
             Delivery.destination_id == destination_id,
             Delivery.id == delivery_id,
             Delivery.status.in_(("dead", "rejected")),
@@ -90,9 +99,10 @@ WILL_SKIP = r"""
 
 _ENQUEUE = (
     """
-INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, message_id,
-                        ordering_key, status, attempts, next_attempt_at, created_at)
-SELECT m.workspace_id, d.id, m.id, m.message_id,
+INSERT INTO deliveries (workspace_id, destination_id, inbound_message_id, received_at,
+                        message_id, ordering_key, status, attempts, next_attempt_at,
+                        created_at)
+SELECT m.workspace_id, d.id, m.id, m.received_at, m.message_id,
        COALESCE(m.message->>'userId', m.message->>'anonymousId', m.message_id),
        'pending', 0, now(), now()
 FROM inbound_messages m
@@ -104,7 +114,7 @@ WHERE """
   AND NOT ("""
     + WILL_SKIP
     + """)
-ON CONFLICT (destination_id, inbound_message_id) DO NOTHING
+ON CONFLICT (workspace_id, destination_id, inbound_message_id, received_at) DO NOTHING
 """
 )
 
@@ -122,7 +132,8 @@ async def enqueue(
 _DUE = """
 SELECT * FROM (
     SELECT DISTINCT ON (d.destination_id, d.ordering_key)
-           d.id, d.destination_id, d.attempts, d.created_at, d.next_attempt_at, m.message
+           d.id, d.workspace_id, d.received_at, d.destination_id, d.attempts, d.created_at,
+           d.next_attempt_at, m.message
     FROM deliveries d
     JOIN inbound_messages m ON m.workspace_id = d.workspace_id AND m.id = d.inbound_message_id
     WHERE d.status = 'pending'
@@ -145,7 +156,7 @@ async def enabled_destinations(connection: AsyncConnection) -> list[Any]:
 
 async def record_outcome(
     connection: AsyncConnection,
-    delivery_id: int,
+    delivery: Any,
     *,
     status: str,
     attempts: int,
@@ -153,8 +164,19 @@ async def record_outcome(
     error: str | None,
     sent_at: datetime | None,
 ) -> None:
+    """`delivery` is a row of `due_deliveries`: its whole key finds it, in its day."""
     await connection.exec_driver_sql(
         "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s, "
-        "last_error = %s, sent_at = %s WHERE id = %s",
-        (status, attempts, next_attempt_at, error, sent_at, delivery_id),
+        "last_error = %s, sent_at = %s "
+        "WHERE workspace_id = %s AND id = %s AND received_at = %s",
+        (
+            status,
+            attempts,
+            next_attempt_at,
+            error,
+            sent_at,
+            delivery.workspace_id,
+            delivery.id,
+            delivery.received_at,
+        ),
     )

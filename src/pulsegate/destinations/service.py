@@ -107,6 +107,7 @@ async def list_deliveries(
     await _destination(session, workspace_id, destination_id)
     rows = await repository.list_deliveries(
         session,
+        workspace_id=workspace_id,
         destination_id=destination_id,
         status=status,
         after_id=decode_id_cursor(cursor) if cursor else None,
@@ -124,7 +125,11 @@ async def retry_delivery(
 ) -> DeliveryOut:
     await _destination(session, workspace_id, destination_id)
     requeued = await repository.requeue_delivery(
-        session, destination_id=destination_id, delivery_id=delivery_id, now=datetime.now(UTC)
+        session,
+        workspace_id=workspace_id,
+        destination_id=destination_id,
+        delivery_id=delivery_id,
+        now=datetime.now(UTC),
     )
     if requeued is None:
         raise NotFound(f"no dead or rejected delivery {delivery_id}")

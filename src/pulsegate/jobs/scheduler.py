@@ -99,7 +99,10 @@ def build_runner(
         partitions = await maintain(
             engine,
             today=now.astimezone(UTC).date(),
-            retention_days={"rejected_messages": settings.refused_retention_days},
+            retention_days={
+                "rejected_messages": settings.refused_retention_days,
+                "deliveries": settings.deliveries_retention_days,
+            },
         )
         return {"job_runs_deleted": pruned, **partitions}
 

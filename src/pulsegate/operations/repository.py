@@ -43,30 +43,34 @@ async def backlog(session: AsyncSession) -> tuple[int, float]:
 
 
 def _estimated_count(table: str, *, status: str | None = None) -> str:
-    """SQL: the table's rows (with `status`), exact when small, else the planner's estimate."""
+    """SQL: the table's rows (with `status`), exact when small, else the planner's estimate.
+
+    A partitioned table's own statistics are never gathered (autovacuum analyzes its
+    partitions): the estimate sums its partitions' row counts, each times the share of
+    `status` in that partition's statistics."""
     where = f"WHERE status = '{status}'" if status else ""
-    fraction = (
+    share = (
         f"""COALESCE((SELECT frequency FROM pg_stats,
                        unnest(most_common_vals::text::text[], most_common_freqs)
                        AS common(value, frequency)
-                   WHERE schemaname = current_schema() AND tablename = '{table}'
+                   WHERE schemaname = current_schema() AND tablename = p.relname
                      AND attname = 'status' AND value = '{status}'), 0)"""
         if status
         else "1"
     )
-    # A partitioned table's own reltuples is never set (autovacuum analyzes its partitions):
-    # the estimate is the sum of its partitions'.
     return f"""
-        SELECT CASE WHEN e.reltuples < {EXACT_BELOW}
-                    THEN (SELECT count(*) FROM {table} {where})
-                    ELSE (e.reltuples * {fraction})::bigint END
+        SELECT CASE WHEN e.total < {EXACT_BELOW} THEN (SELECT count(*) FROM {table} {where})
+                    ELSE e.estimate::bigint END
         FROM (
-            SELECT CASE WHEN c.relkind = 'p'
-                        THEN (SELECT COALESCE(sum(greatest(p.reltuples, 0)), 0)
-                              FROM pg_partition_tree(c.oid) AS t
-                              JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf)
-                        ELSE c.reltuples END AS reltuples
-            FROM pg_class c WHERE c.oid = '{table}'::regclass
+            SELECT COALESCE(sum(greatest(p.reltuples, 0)), 0) AS total,
+                   COALESCE(sum(greatest(p.reltuples, 0) * {share}), 0) AS estimate
+            FROM pg_class p
+            WHERE p.oid IN (
+                SELECT t.relid FROM pg_partition_tree('{table}'::regclass) AS t WHERE t.isleaf
+                UNION ALL
+                SELECT '{table}'::regclass WHERE (
+                    SELECT relkind FROM pg_class WHERE oid = '{table}'::regclass) <> 'p'
+            )
         ) AS e
     """
 
