@@ -23,6 +23,24 @@ depends_on: str | Sequence[str] | None = None
 
 DAYS_AHEAD = 7  # as pulsegate.db.partitions.DAYS_AHEAD, frozen for this migration
 
+# The columns after the message's id, the same before and after this migration.
+_SENDING = """
+            message_id varchar(100) NOT NULL,
+            ordering_key text NOT NULL,
+            status varchar(16) NOT NULL,
+            attempts integer NOT NULL,
+            next_attempt_at timestamptz NOT NULL,
+            last_error text,
+            created_at timestamptz NOT NULL,
+            sent_at timestamptz,
+"""
+_KEYS = """
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            workspace_id uuid NOT NULL,
+            destination_id uuid NOT NULL,
+            inbound_message_id bigint NOT NULL,
+"""
+
 _INDEXES = {
     "ix_deliveries_due": "status, next_attempt_at",
     "ix_deliveries_destination_id_ordering_key": "destination_id, ordering_key",
@@ -45,26 +63,14 @@ def upgrade() -> None:
     for name in _INDEXES:
         op.execute(f"ALTER INDEX {name} RENAME TO {name}_unpartitioned")
     op.execute(
-        """
-        CREATE TABLE deliveries (
-            id bigint GENERATED ALWAYS AS IDENTITY,
-            workspace_id uuid NOT NULL,
-            destination_id uuid NOT NULL,
-            inbound_message_id bigint NOT NULL,
-            received_at timestamptz NOT NULL,
-            message_id varchar(100) NOT NULL,
-            ordering_key text NOT NULL,
-            status varchar(16) NOT NULL,
-            attempts integer NOT NULL,
-            next_attempt_at timestamptz NOT NULL,
-            last_error text,
-            created_at timestamptz NOT NULL,
-            sent_at timestamptz,
-            CONSTRAINT pk_deliveries PRIMARY KEY (workspace_id, id, received_at),
+        "CREATE TABLE deliveries ("
+        + _KEYS
+        + "received_at timestamptz NOT NULL,"
+        + _SENDING
+        + """CONSTRAINT pk_deliveries PRIMARY KEY (workspace_id, id, received_at),
             CONSTRAINT uq_deliveries_message
                 UNIQUE (workspace_id, destination_id, inbound_message_id, received_at)
-        ) PARTITION BY RANGE (received_at)
-        """
+        ) PARTITION BY RANGE (received_at)"""
     )
     for name, columns in _INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON deliveries ({columns})")
@@ -111,25 +117,13 @@ def downgrade() -> None:
     for name in _INDEXES:
         op.execute(f"ALTER INDEX {name} RENAME TO {name}_partitioned")
     op.execute(
-        """
-        CREATE TABLE deliveries (
-            id bigint GENERATED ALWAYS AS IDENTITY,
-            workspace_id uuid NOT NULL,
-            destination_id uuid NOT NULL,
-            inbound_message_id bigint NOT NULL,
-            message_id varchar(100) NOT NULL,
-            ordering_key text NOT NULL,
-            status varchar(16) NOT NULL,
-            attempts integer NOT NULL,
-            next_attempt_at timestamptz NOT NULL,
-            last_error text,
-            created_at timestamptz NOT NULL,
-            sent_at timestamptz,
-            CONSTRAINT pk_deliveries PRIMARY KEY (id),
+        "CREATE TABLE deliveries ("
+        + _KEYS
+        + _SENDING
+        + """CONSTRAINT pk_deliveries PRIMARY KEY (id),
             CONSTRAINT uq_deliveries_destination_id_inbound_message_id
                 UNIQUE (destination_id, inbound_message_id)
-        )
-        """
+        )"""
     )
     op.execute(
         """
