@@ -279,8 +279,9 @@ async def test_admin_runs_a_job_and_lists_every_job(
             break
         await asyncio.sleep(0.05)
     assert current["status"] == "succeeded"
-    assert set(current["counts"]) == {"job_runs_deleted", "rejected_messages", "deliveries"}
-    for table in ("rejected_messages", "deliveries"):
+    partitioned = ("inbound_messages", "message_ids", "rejected_messages", "deliveries")
+    assert set(current["counts"]) == {"job_runs_deleted", *partitioned}
+    for table in partitioned:
         assert set(current["counts"][table]) == {"partitions_made", "partitions_dropped"}
 
     listed = (await client.get("/admin/jobs", headers=ADMIN)).json()["items"]

@@ -13,6 +13,7 @@ TABLES = {
     "api_keys",
     "admin_tokens",
     "inbound_messages",
+    "message_ids",
     "rejected_messages",
     "projector_positions",
     "replay_kept",

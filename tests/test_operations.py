@@ -133,7 +133,10 @@ async def test_admin_health_shows_backlog_outbox_rejected_and_every_job(
 
     tables = health["storage"]["tables"]
     assert set(tables) >= {"inbound_messages", "events", "sessions", "rejected_messages"}
-    [log] = rows.query("SELECT pg_total_relation_size('inbound_messages') AS bytes")
+    [log] = rows.query(
+        "SELECT sum(pg_total_relation_size(relid))::bigint AS bytes "
+        "FROM pg_partition_tree('inbound_messages')"
+    )
     assert tables["inbound_messages"] == log["bytes"] > 0
     scraped = (await client.get("/metrics")).text
     assert f'pulsegate_table_bytes{{table="inbound_messages"}} {float(log["bytes"])}' in scraped

@@ -16,10 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db import migrate, partitions
 from pulsegate.db.engine import create_engine
+from pulsegate.ingest.repository import InboundRow, insert_inbound
 from pulsegate.settings import Settings
 from tests.support.database import Rows
 
-RETENTION = {"rejected_messages": 30, "deliveries": 30}
+RETENTION: dict[str, int | None] = {
+    "inbound_messages": None,
+    "message_ids": 8,
+    "rejected_messages": 30,
+    "deliveries": 30,
+}
 START = date(2026, 1, 1)
 
 
@@ -263,3 +269,56 @@ def test_the_migration_keeps_every_delivery_in_its_messages_day(scratch_database
             f"SELECT count(*) AS n FROM deliveries_p{day:%Y%m%d} WHERE id = %s", row["id"]
         )
         assert found["n"] == 1
+
+
+def inbound(workspace: uuid.UUID, message_id: str, at: datetime) -> InboundRow:
+    return InboundRow(
+        workspace_id=workspace,
+        source_id=uuid.UUID(int=3),
+        message_id=message_id,
+        type="track",
+        received_at=at,
+        timestamp=at,
+        message={"messageId": message_id, "type": "track", "event": "E"},
+        warnings=None,
+    )
+
+
+async def store(engine: AsyncEngine, rows: list[InboundRow]) -> int:
+    async with engine.begin() as connection:
+        return await insert_inbound(connection, rows, window=timedelta(days=7))
+
+
+async def test_a_duplicate_inside_the_window_is_not_stored_and_the_window_stays_bounded(
+    engine: AsyncEngine, scratch_database: str
+) -> None:
+    rows = Rows(scratch_database)
+    workspace = uuid.uuid4()
+    day = START
+    stored: list[str] = []
+    for n in range(40):  # forty days, the daily job each morning
+        await partitions.maintain(engine, today=day, retention_days=RETENTION)
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        batch = [inbound(workspace, f"day-{n}", noon), inbound(workspace, f"day-{n}", noon)]
+        if n >= 3:  # retried two and six days later: inside the window
+            batch += [inbound(workspace, f"day-{n - 2}", noon)]
+        if n >= 6:
+            batch += [inbound(workspace, f"day-{n - 6}", noon)]
+        if n >= 9:  # nine days later: past the window, stored as a new message
+            batch += [inbound(workspace, f"day-{n - 9}", noon)]
+        await store(engine, batch)
+        stored += [f"day-{n}"] + ([f"day-{n - 9}"] if n >= 9 else [])
+        day += timedelta(days=1)
+
+    log = [
+        r["message_id"] for r in rows.query("SELECT message_id FROM inbound_messages ORDER BY id")
+    ]
+    assert log == stored
+    # The window holds the ids of its days only, however long the gateway runs.
+    [window] = rows.query("SELECT count(*) AS n, min(received_at) AS oldest FROM message_ids")
+    last = day - timedelta(days=1)  # weeks of it: the window's 8 days reach into 2 or 3
+    assert window["oldest"].date() >= last - timedelta(days=8 + 6)
+    assert window["n"] <= 2 * (8 + 7)
+    weeks = [d for d in days_of_table(rows, "message_ids") if d <= last]
+    assert len(weeks) <= 3
+    assert weeks[0] <= last - timedelta(days=8) < weeks[0] + timedelta(days=7)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_pending=settings.writer_max_pending,
             concurrency=settings.writer_concurrency,
             on_commit=metrics.batch_committed,
+            dedup_window=timedelta(days=settings.dedup_window_days),
         )
         await writer.start()
         app.state.engine = engine

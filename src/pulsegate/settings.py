@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Refused messages are kept this many days (whole days, UTC), then their day's partition
     # is dropped by the daily `retention` job.
     refused_retention_days: int = Field(default=30, ge=1)
+    # A message whose messageId was stored within this many days is not stored again; an
+    # older duplicate is stored as a new message (Segment promises 24 hours).
+    dedup_window_days: int = Field(default=7, ge=1)
     # Sent and skipped deliveries are kept this many days (by their message's day); pending,
     # dead and rejected ones are kept until retried.
     deliveries_retention_days: int = Field(default=30, ge=8)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Computed,
     Date,
     DateTime,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Numeric,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -107,8 +109,10 @@ class AdminToken(Base):
 class InboundMessage(Base):
     """The append-only log: one row per accepted message, the source of truth.
 
-    `(workspace_id, message_id)` is the deduplication key, enforced by the unique constraint (a
-    retried message is not stored twice). `id` grows with insertion, but with several writers
+    `(workspace_id, message_id)` is the deduplication key, within the dedup window: the writer
+    stores a message only if its id is new to `message_ids` (a retried message is not stored
+    twice). Partitioned by day of `received_at` (migration 0021). `id` grows with insertion,
+    but with several writers
     (flushes overlap, and replicas each have their own) a higher id can commit before a lower
     one: a reader that follows `id` must not skip past ids still in flight (see
     `pulsegate.projection.watermark`).
@@ -136,9 +140,22 @@ class InboundMessage(Base):
         # Keyed by workspace first: every read of the log is one workspace's, in id order (the
         # projector's). With `id` alone as the key, the planner walked it for one workspace's
         # rows and filtered out the others' (bench/README.md).
-        PrimaryKeyConstraint("workspace_id", "id"),
-        UniqueConstraint("workspace_id", "message_id"),
+        PrimaryKeyConstraint("workspace_id", "id", "received_at"),
+        {"postgresql_partition_by": "RANGE (received_at)"},
     )
+
+
+# The dedup window (pulsegate.db.partitions.MESSAGE_IDS): the id of every message stored in
+# the last `PULSEGATE_DEDUP_WINDOW_DAYS`, one partition a day with its own unique index on
+# (workspace_id, message_id); days past the window are dropped.
+message_ids = Table(
+    "message_ids",
+    Base.metadata,
+    Column("workspace_id", UUID, nullable=False),
+    Column("message_id", String(100), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    postgresql_partition_by="RANGE (received_at)",
+)
 
 
 class RejectedMessage(Base):

@@ -9,9 +9,9 @@ partition into its day's partition, and drops the partitions wholly past their r
 `DROP TABLE` of a day, never a `DELETE` of rows, so the table's size follows its retention
 whatever the traffic, without bloat.
 
-Which tables are partitioned so far: `rejected_messages` (migration 0019) and `deliveries`
-(0020). The log and events follow ("Hosted for years"), with the dedup window and the archive
-that must run before a log partition goes.
+Which tables are partitioned so far: `rejected_messages` (migration 0019), `deliveries`
+(0020), and the log with its dedup window (`inbound_messages`, `message_ids`: 0021). The log's
+days are not dropped yet: that waits for the archive ("Hosted for years"), as do events.
 """
 
 from __future__ import annotations
@@ -34,13 +34,30 @@ class TimePartitioned:
     # Rows that outlive their day's retention (SQL over the table's columns): moved into the
     # default partition before their day is dropped, and kept there.
     kept: str | None = None
+    # Columns unique within a partition (each partition's own unique index, not the table's).
+    unique_in_partition: tuple[str, ...] = ()
+    # A partition holds this many days: 1, or 7 for a week from Monday.
+    span_days: int = 1
+
+    def start_of(self, day: date) -> date:
+        """The first day of the partition that holds `day`."""
+        return day - timedelta(days=day.weekday()) if self.span_days == 7 else day
 
 
 REJECTED_MESSAGES = TimePartitioned("rejected_messages", "received_at")
+# The log: days are made ahead, none is dropped yet (a day goes only once it is archived).
+INBOUND_MESSAGES = TimePartitioned("inbound_messages", "received_at")
+# The dedup window: each message's id in the week it was stored, unique within the week; the
+# writer looks into the week before as well (pulsegate.ingest.repository): two index probes
+# per message catch every duplicate of the last 7 days (and some older), where a partition a
+# day cost eight.
+MESSAGE_IDS = TimePartitioned(
+    "message_ids", "received_at", unique_in_partition=("workspace_id", "message_id"), span_days=7
+)
 # Sent and skipped deliveries go with their day; pending, dead and rejected ones stay until
 # someone retries or reads them (a pending one is at most `retry_hours`, a week, old).
 DELIVERIES = TimePartitioned("deliveries", "received_at", kept="status NOT IN ('sent', 'skipped')")
-PARTITIONED = (REJECTED_MESSAGES, DELIVERIES)
+PARTITIONED = (INBOUND_MESSAGES, MESSAGE_IDS, REJECTED_MESSAGES, DELIVERIES)
 
 _DAY = re.compile(r"_p(\d{8})$")
 
@@ -62,7 +79,7 @@ def _bound(day: date) -> str:
 
 
 async def partition_days(connection: AsyncConnection, table: str) -> list[date]:
-    """The days that have a partition, oldest first."""
+    """The first days of the table's partitions, oldest first."""
     result = await connection.exec_driver_sql(
         """
         SELECT c.relname FROM pg_inherits i
@@ -80,17 +97,21 @@ async def partition_days(connection: AsyncConnection, table: str) -> list[date]:
 
 
 async def create_partition(connection: AsyncConnection, spec: TimePartitioned, day: date) -> bool:
-    """The day's partition, made if missing (False if it was there). Rows of that day that
-    waited in the default partition move into it before it is attached."""
-    name = partition_name(spec.table, day)
+    """The partition holding `day`, made if missing (False if it was there). Rows of its days
+    that waited in the default partition move into it before it is attached."""
+    start = spec.start_of(day)
+    name = partition_name(spec.table, start)
     exists = await connection.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name})
     if exists.scalar() is not None:
         return False
-    low, high = _bound(day), _bound(day + timedelta(days=1))
+    low, high = _bound(start), _bound(start + timedelta(days=spec.span_days))
     table, column = spec.table, spec.column
     await connection.exec_driver_sql(
         f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
     )
+    if spec.unique_in_partition:
+        columns = ", ".join(spec.unique_in_partition)
+        await connection.exec_driver_sql(f"CREATE UNIQUE INDEX {name}_unique ON {name} ({columns})")
     await connection.exec_driver_sql(
         f"""
         WITH moved AS (
@@ -117,11 +138,11 @@ async def create_ahead(
 
 
 async def drop_before(connection: AsyncConnection, spec: TimePartitioned, *, day: date) -> int:
-    """Drop the partitions of the days before `day`, after moving their `kept` rows into the
+    """Drop the partitions wholly before `day`, after moving their `kept` rows into the
     default partition; return how many."""
     dropped = 0
     for old in await partition_days(connection, spec.table):
-        if old >= day:
+        if old + timedelta(days=spec.span_days) > day:
             continue
         name = partition_name(spec.table, old)
         if spec.kept is not None:
@@ -153,16 +174,17 @@ async def adopt_waiting(
 
 
 async def maintain(
-    engine: AsyncEngine, *, today: date, retention_days: dict[str, int]
+    engine: AsyncEngine, *, today: date, retention_days: dict[str, int | None]
 ) -> dict[str, dict[str, int]]:
     """Storage maintenance of every time-partitioned table, each in a transaction of its own:
     partitions for the days ahead, those of rows waiting in the default partition, and the
-    drop of the days past the table's retention (`retention_days` by table)."""
+    drop of the days past the table's retention (`retention_days` by table; None: keep)."""
     done = {}
     for spec in PARTITIONED:
         async with engine.begin() as connection:
             await _lock(connection, spec)
-            oldest_kept = today - timedelta(days=retention_days[spec.table])
+            days = retention_days[spec.table]
+            oldest_kept = today - timedelta(days=days) if days is not None else date.min
             made = await create_ahead(connection, spec, today=today)
             made += await adopt_waiting(connection, spec, oldest_kept=oldest_kept)
             dropped = await drop_before(connection, spec, day=oldest_kept)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -45,13 +45,41 @@ class RejectedRow:
     reasons_json: str
 
 
+# Deduplication: a message is stored if its id is new to the dedup window (`message_ids`, a
+# partition a week, unique within the week). The ids of a batch go in first, each at most
+# once (the first of the batch wins): one that this week already holds, or that another
+# writer is storing at the same moment, is left out by the week's unique index; one that the
+# window's earlier days hold is left out by the probe of `[since, this_week)`, the week
+# before. The log gets the messages whose ids went in. (At the turn of a week, two writers
+# storing the same id within the same milliseconds could each find the other's week empty:
+# Segment's SDKs retry after an answer or a timeout, seconds later.) Both bounds are
+# parameters, so the planner reads only the partitions they name.
 _INSERT_INBOUND = """
+WITH sent AS (
+    SELECT DISTINCT ON ((r->>0)::uuid, r->>2)
+           (r->>0)::uuid AS workspace_id, (r->>1)::uuid AS source_id, r->>2 AS message_id,
+           r->>3 AS type, (r->>4)::timestamptz AS received_at,
+           (r->>5)::timestamptz AS timestamp, r->6 AS message,
+           NULLIF(r->7, 'null'::jsonb) AS warnings, n
+    FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS sent(r, n)
+    ORDER BY (r->>0)::uuid, r->>2, n
+),
+new AS (
+    INSERT INTO message_ids (workspace_id, message_id, received_at)
+    SELECT s.workspace_id, s.message_id, s.received_at FROM sent s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM message_ids m
+        WHERE m.workspace_id = s.workspace_id AND m.message_id = s.message_id
+          AND m.received_at >= %(since)s AND m.received_at < %(this_week)s)
+    ON CONFLICT DO NOTHING
+    RETURNING workspace_id, message_id
+)
 INSERT INTO inbound_messages
     (workspace_id, source_id, message_id, type, received_at, timestamp, message, warnings)
-SELECT (r->>0)::uuid, (r->>1)::uuid, r->>2, r->>3, (r->>4)::timestamptz, (r->>5)::timestamptz,
-       r->6, NULLIF(r->7, 'null'::jsonb)
-FROM jsonb_array_elements(%(rows)s::jsonb) AS r
-ON CONFLICT (workspace_id, message_id) DO NOTHING
+SELECT s.workspace_id, s.source_id, s.message_id, s.type, s.received_at, s.timestamp,
+       s.message, s.warnings
+FROM sent s JOIN new USING (workspace_id, message_id)
+ORDER BY s.n
 """
 
 _INSERT_REJECTED = """
@@ -65,10 +93,18 @@ SELECT * FROM unnest(
 """
 
 
-async def insert_inbound(connection: AsyncConnection, rows: Sequence[InboundRow]) -> int:
-    """Insert messages, skipping those already stored; return how many were new."""
+async def insert_inbound(
+    connection: AsyncConnection, rows: Sequence[InboundRow], *, window: timedelta
+) -> int:
+    """Insert messages, skipping those stored within the dedup `window`; return how many
+    were new."""
     if not rows:
         return 0
+    since = min(row.received_at for row in rows) - window
+    newest = max(row.received_at for row in rows).astimezone(UTC)
+    this_week = datetime.combine(
+        newest.date() - timedelta(days=newest.weekday()), time(), tzinfo=UTC
+    )
     document = orjson.dumps(
         [
             (
@@ -84,7 +120,9 @@ async def insert_inbound(connection: AsyncConnection, rows: Sequence[InboundRow]
             for row in rows
         ]
     )
-    result = await connection.exec_driver_sql(_INSERT_INBOUND, {"rows": document.decode()})
+    result = await connection.exec_driver_sql(
+        _INSERT_INBOUND, {"rows": document.decode(), "since": since, "this_week": this_week}
+    )
     return result.rowcount
 
 

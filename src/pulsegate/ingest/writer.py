@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,6 +49,10 @@ class _Batch:
 _STOP = object()
 
 
+# A message whose id was stored within this long is not stored again (Segment promises 24 h).
+DEDUP_WINDOW = timedelta(days=7)
+
+
 class GroupCommitWriter:
     def __init__(
         self,
@@ -58,8 +63,10 @@ class GroupCommitWriter:
         max_pending: int = 50_000,
         concurrency: int = 4,
         on_commit: Callable[[int], None] | None = None,
+        dedup_window: timedelta = DEDUP_WINDOW,
     ) -> None:
         self._engine = engine
+        self._dedup_window = dedup_window
         # Told the number of messages (stored and refused) of every committed transaction.
         self._on_commit = on_commit
         self._concurrency = concurrency
@@ -162,7 +169,7 @@ class GroupCommitWriter:
         inbound = [row for pending in batch for row in pending.inbound]
         rejected = [row for pending in batch for row in pending.rejected]
         async with self._engine.begin() as connection:
-            await repository.insert_inbound(connection, inbound)
+            await repository.insert_inbound(connection, inbound, window=self._dedup_window)
             await repository.insert_rejected(connection, rejected)
         if self._on_commit is not None:
             self._on_commit(len(inbound) + len(rejected))

@@ -100,6 +100,8 @@ def build_runner(
             engine,
             today=now.astimezone(UTC).date(),
             retention_days={
+                "inbound_messages": None,  # kept until archived ("Hosted for years")
+                "message_ids": settings.dedup_window_days + 1,
                 "rejected_messages": settings.refused_retention_days,
                 "deliveries": settings.deliveries_retention_days,
             },
