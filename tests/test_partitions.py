@@ -322,3 +322,50 @@ async def test_a_duplicate_inside_the_window_is_not_stored_and_the_window_stays_
     weeks = [d for d in days_of_table(rows, "message_ids") if d <= last]
     assert len(weeks) <= 3
     assert weeks[0] <= last - timedelta(days=8) < weeks[0] + timedelta(days=7)
+
+
+async def test_the_migration_keeps_the_log_and_seeds_the_window(scratch_database: str) -> None:
+    """A log stored before partitioning (0020), over ten days, comes through each message
+    once with its id, in its day; the window holds the ids of its days, so a retry of a
+    recent message is still refused after the migration, and one of an old message is not."""
+    migrate.upgrade(scratch_database, "0020")
+    rows = Rows(scratch_database)
+    [workspace] = rows.query(
+        "INSERT INTO workspaces (id, name) VALUES (%s, 'log') RETURNING id", uuid.uuid4()
+    )
+    now = datetime.now(UTC)
+    for n in range(30):
+        rows.query(
+            "INSERT INTO inbound_messages (workspace_id, source_id, message_id, type, "
+            "received_at, timestamp, message) VALUES (%s, %s, %s, 'track', %s, %s, %s) "
+            "RETURNING id",
+            workspace["id"],
+            uuid.UUID(int=5),
+            f"log-{n}",
+            now - timedelta(days=n // 3),
+            now - timedelta(days=n // 3),
+            f'{{"messageId": "log-{n}"}}',
+        )
+    before = rows.query("SELECT * FROM inbound_messages ORDER BY id")
+
+    migrate.upgrade(scratch_database)
+
+    assert rows.query("SELECT * FROM inbound_messages ORDER BY id") == before
+    for row in before:
+        day = row["received_at"].astimezone(UTC).date()
+        [found] = rows.query(
+            f"SELECT count(*) AS n FROM inbound_messages_p{day:%Y%m%d} WHERE id = %s", row["id"]
+        )
+        assert found["n"] == 1
+    window = {r["message_id"] for r in rows.query("SELECT message_id FROM message_ids")}
+    assert window == {
+        row["message_id"] for row in before if row["received_at"] >= now - timedelta(days=7)
+    }
+    engine = create_engine(Settings(database_url=scratch_database).async_database_url)
+    try:
+        retries = [inbound(workspace["id"], "log-0", now), inbound(workspace["id"], "log-29", now)]
+        assert await store(engine, retries) == 1  # log-29 is nine days old: past the window
+    finally:
+        await engine.dispose()
+    [again] = rows.query("SELECT count(*) AS n FROM inbound_messages WHERE message_id = 'log-29'")
+    assert again["n"] == 2
