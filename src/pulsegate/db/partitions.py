@@ -112,13 +112,14 @@ async def create_partition(connection: AsyncConnection, spec: TimePartitioned, d
     if spec.unique_in_partition:
         columns = ", ".join(spec.unique_in_partition)
         await connection.exec_driver_sql(f"CREATE UNIQUE INDEX {name}_unique ON {name} ({columns})")
+    # Ids are kept as they are (since PostgreSQL 17 a partition has its table's identity).
     await connection.exec_driver_sql(
         f"""
         WITH moved AS (
             DELETE FROM {table}_default WHERE {column} >= '{low}' AND {column} < '{high}'
             RETURNING *
         )
-        INSERT INTO {name} SELECT * FROM moved
+        INSERT INTO {name} OVERRIDING SYSTEM VALUE SELECT * FROM moved
         """
     )
     await connection.exec_driver_sql(
@@ -149,7 +150,8 @@ async def drop_before(connection: AsyncConnection, spec: TimePartitioned, *, day
             # Detached first: the default partition may not hold a day that has a partition.
             await connection.exec_driver_sql(f"ALTER TABLE {spec.table} DETACH PARTITION {name}")
             await connection.exec_driver_sql(
-                f"INSERT INTO {spec.table}_default SELECT * FROM {name} WHERE {spec.kept}"
+                f"INSERT INTO {spec.table}_default OVERRIDING SYSTEM VALUE "
+                f"SELECT * FROM {name} WHERE {spec.kept}"
             )
         await connection.exec_driver_sql(f"DROP TABLE {name}")
         dropped += 1
