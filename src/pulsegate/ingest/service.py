@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import orjson
-
 from pulsegate.errors import (
     Forbidden,
     InvalidRequest,
@@ -23,18 +21,22 @@ from pulsegate.errors import (
     PulsegateError,
     Unauthorized,
 )
-from pulsegate.ingest import auth, schemas
+from pulsegate.ingest import auth
 from pulsegate.ingest.auth import SourceDirectory, SourceInfo
 from pulsegate.ingest.body import BodyTooLarge, InvalidGzip, read_body
 from pulsegate.ingest.paths import ROUTES, Kind
 from pulsegate.ingest.prepare import (
     Arrival,
-    Reason,
     UnparsableBody,
     may_hold_nul,
     parse_body,
     prepare_message,
-    reason,
+)
+from pulsegate.ingest.refusals import (
+    RefusedRequest,
+    refused_message,
+    refused_request,
+    type_label,
 )
 from pulsegate.ingest.repository import InboundRow, RejectedRow
 from pulsegate.ingest.writer import GroupCommitWriter
@@ -73,16 +75,6 @@ class IngestOutcome:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # Set when the source restricts origins: the response echoes it with credentials allowed.
     allowed_origin: str | None = None
-
-
-class RefusedRequest(PulsegateError):
-    """A whole-request refusal that is kept (it wraps the error the client sees)."""
-
-    def __init__(self, error: PulsegateError, *, raw: bytes, truncated: bool) -> None:
-        super().__init__(error.message, code=error.code, details=error.details)
-        self.status_code = error.status_code
-        self.raw = raw
-        self.truncated = truncated
 
 
 class IngestObserver(Protocol):
@@ -327,17 +319,18 @@ class IngestService:
             if row is not None:
                 accepted.append(row)
                 continue
-            rejected_row, summary = _refusal(
+            rejected_row, summary = refused_message(
                 item,
                 index=index,
                 reasons=reasons,
-                request=request,
-                source=source,
+                workspace_id=source.workspace_id,
+                source_id=_kept_source_id(source),
+                endpoint=request.endpoint,
                 received_at=received_at,
                 in_batch=root is not None or len(items) > 1,
             )
             refused.append(rejected_row)
-            refused_labels.append((_type_of(item, request), reasons[0]["code"]))
+            refused_labels.append((type_label(item, request.call_type), reasons[0]["code"]))
             outcome.rejected.append(summary)
         await self._writer.write(accepted, refused if keep else [])
         if keep:
@@ -358,16 +351,12 @@ class IngestService:
         received_at: datetime,
         refusal: RefusedRequest,
     ) -> None:
-        row = RejectedRow(
+        row = refused_request(
+            refusal,
             workspace_id=source.workspace_id,
             source_id=_kept_source_id(source),
-            received_at=received_at,
             endpoint=request.endpoint,
-            message_id=None,
-            batch_index=None,
-            raw_body=refusal.raw,
-            body_truncated=refusal.truncated,
-            reasons_json=_reasons_json([reason("", refusal.code, refusal.message)]),
+            received_at=received_at,
         )
         await self._writer.write([], [row])
 
@@ -400,60 +389,6 @@ def _received_now() -> datetime:
     # Milliseconds, as Segment writes timestamps: the columns then equal the JSON exactly.
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _type_of(item: Any, request: IngestRequest) -> str:
-    """A refused message's type as a metric label: the path's, or a known `type` field."""
-    if request.call_type is not None:
-        return request.call_type
-    declared = item.get("type") if isinstance(item, dict) else None
-    return declared if isinstance(declared, str) and declared in schemas.MODELS else "unknown"
-
-
-def _refusal(
-    item: Any,
-    *,
-    index: int,
-    reasons: list[Reason],
-    request: IngestRequest,
-    source: SourceInfo,
-    received_at: datetime,
-    in_batch: bool,
-) -> tuple[RejectedRow, dict[str, Any]]:
-    """The kept record of a refused message, and its entry in the response's `rejected`."""
-    message_id = item.get("messageId") if isinstance(item, dict) else None
-    message_id = str(message_id) if message_id is not None else None
-    row = RejectedRow(
-        workspace_id=source.workspace_id,
-        source_id=_kept_source_id(source),
-        received_at=received_at,
-        endpoint=request.endpoint,
-        message_id=message_id,
-        batch_index=index if in_batch else None,
-        raw_body=orjson.dumps(item),
-        body_truncated=False,
-        reasons_json=_reasons_json(reasons),
-    )
-    summary = {
-        "index": index,
-        "messageId": message_id,
-        "code": "invalid_message",
-        "message": _summary(reasons),
-        "details": reasons,
-    }
-    return row, summary
-
-
-def _summary(reasons: list[Reason]) -> str:
-    first = reasons[0]
-    where = f"{first['field']}: " if first["field"] else ""
-    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    return f"{where}{first['message']}{more}"
-
-
-def _reasons_json(reasons: list[Reason]) -> str:
-    # Field names come from the client and may hold a NUL, which jsonb refuses.
-    return orjson.dumps(reasons).decode().replace("\\u0000", "\\ufffd")
 
 
 async def _once(raw: bytes) -> AsyncIterator[bytes]:
