@@ -1,7 +1,9 @@
-"""Time partitions for the tables that grow with traffic: one partition a day, dropped whole.
+"""Time partitions for the tables that grow with traffic: a partition a day (or a week),
+dropped whole.
 
 A time-partitioned table is range-partitioned on one timestamp column in UTC days; its
-partitions are named `<table>_pYYYYMMDD`, and a `<table>_default` partition catches a row for
+partitions are named `<table>_pYYYYMMDD` after their first day, and a `<table>_default`
+partition catches a row for
 a day that has no partition yet (the maintenance job never ran, a clock far off), so a write
 never fails for want of one. Storage maintenance (the daily `retention` job, and every start of
 the server) creates the partitions of the days ahead, moves any row that waited in the default
