@@ -766,10 +766,16 @@ async def test_a_destination_queues_only_what_it_will_send(gateway: Gateway) -> 
         **ACTIVITIES,
     )
     sent = [
-        {"type": "track", "messageId": f"skip-{n}", "userId": "u-s", "event": event,
-         "timestamp": TS, "context": {"traits": {"email": "sam@acme.com"}}}
+        {
+            "type": "track",
+            "messageId": f"skip-{n}",
+            "userId": "u-s",
+            "event": event,
+            "timestamp": TS,
+            "context": {"traits": {"email": "sam@acme.com"}},
+        }
         for n, (event, _) in enumerate(SKIP_CASES)
-    ]  # fmt: skip
+    ]
     await send(gateway.client, gateway.tenant, sent)
     await settle(gateway.client, gateway.tenant, gateway.rows)
     expected = [f"skip-{n}" for n, (_, verdict) in enumerate(SKIP_CASES) if verdict == "queued"]
