@@ -55,7 +55,17 @@ def read_acks(sdk: subprocess.Popen[str], at_least: int) -> list[dict[str, Any]]
 
 
 def finish(sdk: subprocess.Popen[str], earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out, err = sdk.communicate(timeout=240)
+    """The SDK's lines from `earlier` to its end.
+
+    Read through `sdk.stdout` itself, not `communicate()`: readline() may already hold the next
+    lines in its buffer, and communicate() reads the pipe beneath it, which would lose them.
+    The SDK writes next to nothing on stderr, so reading stdout first cannot fill that pipe.
+    """
+    assert sdk.stdout is not None
+    assert sdk.stderr is not None
+    out = sdk.stdout.read()
+    err = sdk.stderr.read()
+    sdk.wait(timeout=30)
     assert sdk.returncode == 0, err
     lines = earlier + [json.loads(line) for line in out.splitlines() if line.strip()]
     assert lines[-1] == {"done": True}
