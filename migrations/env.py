@@ -12,8 +12,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 from pulsegate.db.models import Base
-from pulsegate.db.partitions import is_partition
 from pulsegate.settings import to_driver_url
+from pulsegate.storage.partitions import is_partition
 
 MIGRATION_LOCK_ID = 0x70756C7365  # "pulse"
 

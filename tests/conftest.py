@@ -21,10 +21,12 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.app import create_app
 from pulsegate.db import migrate
 from pulsegate.db.embedded import start_embedded_postgres
+from pulsegate.db.engine import create_engine
 from pulsegate.jobs.runner import job_lock_id
 from pulsegate.settings import Settings
 from tests.support.database import (
@@ -67,6 +69,15 @@ def scratch_database(admin_database_url: str) -> Iterator[str]:
     name = f"pulsegate_scratch_{secrets.token_hex(4)}"
     yield fresh_database(admin_database_url, name)
     drop_database(admin_database_url, name)
+
+
+@pytest.fixture
+async def scratch_engine(scratch_database: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a migrated database of the test's own."""
+    migrate.upgrade(scratch_database)
+    engine = create_engine(Settings(database_url=scratch_database).async_database_url)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

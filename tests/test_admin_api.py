@@ -134,3 +134,30 @@ async def test_admin_token_created_at_first_start_is_accepted(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 201
+
+
+async def test_a_workspace_plan_sets_its_own_retention(
+    client: httpx.AsyncClient, rows: Rows
+) -> None:
+    created = await client.post("/admin/workspaces", json={"name": unique("plan")}, headers=ADMIN)
+    path = f"/admin/workspaces/{created.json()['id']}/retention"
+    assert (await client.get(path, headers=ADMIN)).json() == {
+        "log_days": None,
+        "events_days": None,
+        "refused_days": None,
+        "deliveries_days": None,
+    }
+    plan = {"log_days": 60, "events_days": 730, "refused_days": None, "deliveries_days": 8}
+    assert (await client.put(path, json=plan, headers=ADMIN)).json() == plan
+    [stored] = rows.query(
+        "SELECT log_retention_days, events_retention_days, refused_retention_days, "
+        "deliveries_retention_days FROM workspaces WHERE id = %s",
+        created.json()["id"],
+    )
+    assert list(stored.values()) == [60, 730, None, 8]
+
+    # A delivery is retried for a week and reads its message from the hot log.
+    short = await client.put(path, json={"log_days": 3}, headers=ADMIN)
+    assert (short.status_code, short.json()["code"]) == (400, "invalid_request")
+    missing = await client.get(f"/admin/workspaces/{uuid.uuid4()}/retention", headers=ADMIN)
+    assert missing.status_code == 404

@@ -280,9 +280,14 @@ async def test_admin_runs_a_job_and_lists_every_job(
         await asyncio.sleep(0.05)
     assert current["status"] == "succeeded"
     partitioned = ("inbound_messages", "message_ids", "rejected_messages", "deliveries")
-    assert set(current["counts"]) == {"job_runs_deleted", *partitioned}
+    assert set(current["counts"]) == {"job_runs_deleted", "archive", *partitioned}
     for table in partitioned:
-        assert set(current["counts"][table]) == {"partitions_made", "partitions_dropped"}
+        assert set(current["counts"][table]) == {
+            "partitions_made",
+            "partitions_dropped",
+            "rows_trimmed",
+        }
+    assert current["counts"]["archive"]["days_failed"] == 0
 
     listed = (await client.get("/admin/jobs", headers=ADMIN)).json()["items"]
     by_name = {job["name"]: job for job in listed}

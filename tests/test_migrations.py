@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from pulsegate.db import migrate
-from pulsegate.db.partitions import is_partition
+from pulsegate.storage.partitions import is_partition
 
 TABLES = {
     "workspaces",
@@ -14,6 +14,9 @@ TABLES = {
     "admin_tokens",
     "inbound_messages",
     "message_ids",
+    "archived_objects",
+    "archive_days",
+    "restored_messages",
     "rejected_messages",
     "projector_positions",
     "replay_kept",
@@ -74,8 +77,8 @@ def test_models_match_the_migrations(scratch_database: str) -> None:
     from sqlalchemy import create_engine
 
     from pulsegate.db.models import Base
-    from pulsegate.db.partitions import is_partition
     from pulsegate.settings import to_driver_url
+    from pulsegate.storage.partitions import is_partition
 
     migrate.upgrade(scratch_database)
     engine = create_engine(to_driver_url(scratch_database))

@@ -8,16 +8,16 @@ would take other tests' rows with them on the shared database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pulsegate.db import migrate, partitions
+from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
 from pulsegate.ingest.repository import InboundRow, insert_inbound
 from pulsegate.settings import Settings
+from pulsegate.storage import partitions
 from tests.support.database import Rows
 
 RETENTION: dict[str, int | None] = {
@@ -30,11 +30,8 @@ START = date(2026, 1, 1)
 
 
 @pytest.fixture
-async def engine(scratch_database: str) -> AsyncIterator[AsyncEngine]:
-    migrate.upgrade(scratch_database)
-    engine = create_engine(Settings(database_url=scratch_database).async_database_url)
-    yield engine
-    await engine.dispose()
+def engine(scratch_engine: AsyncEngine) -> AsyncEngine:
+    return scratch_engine
 
 
 def refuse(rows: Rows, workspace: uuid.UUID, at: datetime, number: int) -> None:
@@ -93,6 +90,39 @@ async def test_partitions_are_made_ahead_and_dropped_past_retention_over_months(
     assert sorted(kept(rows)) == sorted(m for m, d in sent.items() if d >= oldest_kept)
     [waiting] = rows.query("SELECT count(*) AS n FROM rejected_messages_default")
     assert waiting["n"] == 0  # every row went into its day's partition
+
+
+async def test_a_workspace_plan_keeps_its_refused_messages_longer_or_shorter(
+    engine: AsyncEngine, scratch_database: str
+) -> None:
+    rows = Rows(scratch_database)
+    standard, longer, shorter = (
+        rows.query(
+            "INSERT INTO workspaces (id, name) VALUES (%s, %s) RETURNING id", uuid.uuid4(), name
+        )[0]["id"]
+        for name in ("standard", "longer", "shorter")
+    )
+    plans = {"rejected_messages": {longer: 45, shorter: 10}}
+    sent: dict[uuid.UUID, dict[str, date]] = {standard: {}, longer: {}, shorter: {}}
+    day, number = START, 0
+    while day <= START + timedelta(days=69):
+        await partitions.maintain(engine, today=day, retention_days=RETENTION, overrides=plans)
+        for workspace in sent:
+            refuse(rows, workspace, datetime(day.year, day.month, day.day, 12, tzinfo=UTC), number)
+            sent[workspace][f"m-{number}"] = day
+            number += 1
+        day += timedelta(days=1)
+
+    today = day - timedelta(days=1)
+    for workspace, kept_days in ((standard, 30), (longer, 45), (shorter, 10)):
+        found = rows.query(
+            "SELECT message_id FROM rejected_messages WHERE workspace_id = %s", workspace
+        )
+        first = today - timedelta(days=kept_days)
+        assert sorted(r["message_id"] for r in found) == sorted(
+            m for m, d in sent[workspace].items() if d >= first
+        ), kept_days
+    assert days_of(rows)[0] == today - timedelta(days=30)  # the partitions follow the global
 
 
 async def test_a_row_for_a_day_without_partition_waits_then_moves_into_it(

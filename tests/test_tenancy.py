@@ -352,6 +352,8 @@ ADMIN_CASES: list[tuple[str, str, Any]] = [
     ("POST", "/admin/workspaces", {"name": "intruders"}),
     ("POST", f"/admin/workspaces/{DESTINATION}/sources", {"name": "intruder"}),
     ("POST", f"/admin/workspaces/{DESTINATION}/api-keys", {"name": "intruder"}),
+    ("GET", f"/admin/workspaces/{DESTINATION}/retention", None),
+    ("PUT", f"/admin/workspaces/{DESTINATION}/retention", {"log_days": 3650}),
     ("GET", "/admin/jobs", None),
     ("POST", "/admin/jobs/retention/runs", None),
     ("GET", "/admin/jobs/retention/runs", None),
@@ -360,6 +362,7 @@ ADMIN_CASES: list[tuple[str, str, Any]] = [
 ADMIN_TEMPLATES = {
     f"/admin/workspaces/{DESTINATION}/sources": "/admin/workspaces/{workspace_id}/sources",
     f"/admin/workspaces/{DESTINATION}/api-keys": "/admin/workspaces/{workspace_id}/api-keys",
+    f"/admin/workspaces/{DESTINATION}/retention": "/admin/workspaces/{workspace_id}/retention",
     "/admin/jobs/retention/runs": "/admin/jobs/{name}/runs",
     "/admin/jobs/retention/runs/1": "/admin/jobs/{name}/runs/{run_id}",
 }

@@ -1,7 +1,7 @@
 """rejected_messages becomes a table partitioned by day of `received_at`.
 
 The first of the tables that grow with traffic to hold one partition a day, dropped whole
-when past retention (pulsegate.db.partitions). Its primary key becomes
+when past retention (pulsegate.storage.partitions). Its primary key becomes
 `(workspace_id, id, received_at)`: a partitioned table's keys include the partition column,
 and every domain table's keys will carry `workspace_id` ("Hosted for years").
 
@@ -24,7 +24,7 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DAYS_AHEAD = 7  # as pulsegate.db.partitions.DAYS_AHEAD, frozen for this migration
+DAYS_AHEAD = 7  # as pulsegate.storage.partitions.DAYS_AHEAD, frozen for this migration
 
 _COLUMNS = """
     id bigint GENERATED ALWAYS AS IDENTITY,

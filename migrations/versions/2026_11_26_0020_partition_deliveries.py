@@ -21,7 +21,7 @@ down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DAYS_AHEAD = 7  # as pulsegate.db.partitions.DAYS_AHEAD, frozen for this migration
+DAYS_AHEAD = 7  # as pulsegate.storage.partitions.DAYS_AHEAD, frozen for this migration
 
 # The columns after the message's id, the same before and after this migration.
 _SENDING = """

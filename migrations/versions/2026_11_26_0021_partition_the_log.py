@@ -26,7 +26,7 @@ down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DAYS_AHEAD = 7  # as pulsegate.db.partitions.DAYS_AHEAD, frozen for this migration
+DAYS_AHEAD = 7  # as pulsegate.storage.partitions.DAYS_AHEAD, frozen for this migration
 WINDOW_DAYS = 7  # the default dedup window, frozen for this migration
 
 _LOG_COLUMNS = """

@@ -17,7 +17,7 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
 from pulsegate.connectors import routes as connectors_routes
-from pulsegate.db import migrate, partitions
+from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
 from pulsegate.destinations import routes as destinations_routes
 from pulsegate.events import routes as events_routes
@@ -40,6 +40,7 @@ from pulsegate.reverse_sync import routes as reverse_sync_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.sessions import routes as sessions_routes
 from pulsegate.settings import Settings
+from pulsegate.storage import partitions
 from pulsegate.workspaces import routes as workspaces_routes
 
 log = structlog.get_logger(__name__)
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.secret_box = secret_box
         app.state.timezone = settings.timezone
         app.state.imports = settings.imports
+        app.state.log_retention_days = settings.log_retention_days
         # Work started by a request that outlives it (connector runs); cancelled at shutdown,
         # which records each as interrupted.
         app.state.background_tasks = set()

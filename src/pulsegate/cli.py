@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
         type=datetime.fromisoformat,
         help="only re-apply messages received from this ISO-8601 time, over what is there",
     )
+    replay.add_argument(
+        "--until",
+        type=datetime.fromisoformat,
+        help="only re-apply messages received before this ISO-8601 time, over what is there",
+    )
     replay.add_argument("--json", action="store_true")
     replay.set_defaults(handler=_run_async(_replay))
 
@@ -287,16 +292,26 @@ async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[s
 async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from pulsegate.projection.replay import replay_workspace
     from pulsegate.sessions import service as sessions_service
+    from pulsegate.storage.retention import store_for
 
     async def find(session: Any) -> dict[str, Any]:
         workspace = await workspaces.find_workspace(session, args.workspace)
         return {"workspace_id": str(workspace.id)}
 
     found = await _with_session(settings, find)
-    since = args.since.replace(tzinfo=UTC) if args.since and not args.since.tzinfo else args.since
+    since, until = (
+        when.replace(tzinfo=UTC) if when and not when.tzinfo else when
+        for when in (args.since, args.until)
+    )
     engine = create_engine(settings.async_database_url)
     try:
-        applied = await replay_workspace(engine, uuid.UUID(found["workspace_id"]), since=since)
+        applied = await replay_workspace(
+            engine,
+            uuid.UUID(found["workspace_id"]),
+            store=store_for(settings),
+            since=since,
+            until=until,
+        )
         # Replayed events queued their session keys; rebuild those sessions now, not at the
         # server's next sweep.
         swept = await sessions_service.sweep(engine, rules=settings.session_rules)
@@ -305,7 +320,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     return {
         **found,
         "messages_applied": applied,
-        "rebuilt": since is None,
+        "rebuilt": since is None and until is None,
         "sessions_rebuilt": swept.sessions,
     }
 

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     # Sent and skipped deliveries are kept this many days (by their message's day); pending,
     # dead and rejected ones are kept until retried.
     deliveries_retention_days: int = Field(default=30, ge=8)
+    # The log's messages stay in the database ("hot") this many whole UTC days; then their
+    # day is archived, verified, and its partition dropped (pulsegate.storage.archive).
+    log_retention_days: int = Field(default=30, ge=8)
+    # Events are kept this many days (13 months: a year compared with the year before), by
+    # their timestamp's day.
+    events_retention_days: int = Field(default=395, ge=1)
+    # Where archived log days go: a directory (default data_dir/archive), file:///path, or
+    # s3://bucket/prefix with the endpoint and credentials below (any S3-compatible store).
+    archive_url: str | None = None
+    archive_s3_endpoint_url: str | None = None
+    archive_s3_region: str | None = None
+    archive_s3_access_key_id: str | None = None
+    archive_s3_secret_access_key: SecretStr | None = None
     # At shutdown, runs in progress get this long to finish before they are cancelled.
     shutdown_grace_seconds: float = Field(default=20, ge=0)
     timezone: str = "UTC"
@@ -105,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def imports(self) -> Path:
         return self.import_dir or self.data_dir / "imports"
+
+    @property
+    def archive(self) -> str:
+        return self.archive_url or str(self.data_dir / "archive")
 
 
 def to_driver_url(url: str) -> str:

@@ -12,9 +12,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+# Where a batch's messages are read from: the log, or the archived messages a replay brought
+# back into `restored_messages` (pulsegate.projection.replay), which has the log's columns.
+LOG = "inbound_messages"
+RESTORED = "restored_messages"
+
 IN_BATCH = "m.workspace_id = %(w)s AND m.id BETWEEN %(first)s AND %(last)s AND m.id = ANY(%(ids)s)"
 
 
 def batch_parameters(workspace_id: uuid.UUID, ids: Sequence[int]) -> dict[str, object]:
     """The parameters `IN_BATCH` takes, for a non-empty list of ids."""
     return {"w": workspace_id, "ids": list(ids), "first": min(ids), "last": max(ids)}
+
+
+def reading(statement: str, log: str) -> str:
+    """The statement with its batch read from `log` (LOG or RESTORED)."""
+    if log not in (LOG, RESTORED):
+        raise ValueError(f"not a table of messages: {log}")
+    return statement if log == LOG else statement.replace(f"FROM {LOG} m", f"FROM {log} m")

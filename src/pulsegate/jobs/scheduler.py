@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.connectors.sync import ConnectorSync
 from pulsegate.db.engine import unit_of_work
-from pulsegate.db.partitions import maintain
 from pulsegate.destinations.outbox import Outbox
 from pulsegate.health_scores import service as health_scores_service
 from pulsegate.jobs import repository
@@ -34,6 +33,7 @@ from pulsegate.reverse_sync.service import ReverseSync
 from pulsegate.security import SecretBox
 from pulsegate.sessions import service as sessions_service
 from pulsegate.settings import Settings
+from pulsegate.storage import retention as storage_retention
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +59,7 @@ def build_runner(
     outbox = Outbox(engine, secret_box)
     pushes = ReverseSync(engine, secret_box, max_wait=REVERSE_SYNC_MAX_WAIT_SECONDS)
     pulls = ConnectorSync(engine, secret_box, timezone=settings.timezone)
+    archive_store = storage_retention.store_for(settings)
     work: dict[str, Job] = {}
     runner = JobRunner(engine, work, observer or JobObserver())
 
@@ -96,17 +97,8 @@ def build_runner(
         before = now - timedelta(days=settings.job_runs_retention_days)
         async with unit_of_work(engine) as session:
             pruned = await repository.prune_runs(session, before=before)
-        partitions = await maintain(
-            engine,
-            today=now.astimezone(UTC).date(),
-            retention_days={
-                "inbound_messages": None,  # kept until archived ("Hosted for years")
-                "message_ids": settings.dedup_window_days + 1,
-                "rejected_messages": settings.refused_retention_days,
-                "deliveries": settings.deliveries_retention_days,
-            },
-        )
-        return {"job_runs_deleted": pruned, **partitions}
+        done = await storage_retention.run(engine, settings, archive_store, now=now)
+        return {"job_runs_deleted": pruned, **done}
 
     work.update(
         outbox_delivery=outbox_delivery,

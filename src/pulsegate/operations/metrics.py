@@ -14,6 +14,7 @@ import collections
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -21,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from pulsegate.jobs.runner import JobObserver
+from pulsegate.operations.repository import ArchiveState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
@@ -115,6 +117,7 @@ class DatabaseSnapshot(Collector):
     deliveries: dict[str, int]
     rejected: int
     table_bytes: dict[str, int]
+    archive: ArchiveState
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
@@ -146,3 +149,19 @@ class DatabaseSnapshot(Collector):
         for table, size in sorted(self.table_bytes.items()):
             tables.add_metric([table], size)
         yield tables
+        yield GaugeMetricFamily(
+            "pulsegate_archive_days_waiting",
+            "Days of the log past the hot window still in the database (archive lag)",
+            value=self.archive.days_waiting,
+        )
+        oldest = self.archive.oldest_hot_day
+        yield GaugeMetricFamily(
+            "pulsegate_log_oldest_day_age_days",
+            "Age in days of the oldest day of the log still in the database",
+            value=(datetime.now(UTC).date() - oldest).days if oldest else 0,
+        )
+        yield GaugeMetricFamily(
+            "pulsegate_archive_failing",
+            "1 when the newest archive attempt of a day still waiting failed",
+            value=int(self.archive.last_error is not None),
+        )

@@ -8,8 +8,13 @@ day's refusals), and for the tables that grow with traffic the planner's row est
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsegate.storage import partitions
 
 EXACT_BELOW = 100_000
 # The backlog is counted up to this many messages per workspace; past it the figure is a floor.
@@ -147,3 +152,36 @@ async def table_sizes(session: AsyncSession) -> dict[str, int]:
         {"tables": list(SIZED_TABLES)},
     )
     return {row.name: int(row.bytes) for row in result}
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveState:
+    oldest_hot_day: date | None  # the first day of the log still in the database
+    days_waiting: int  # days of the log past the hot window, still in the database
+    last_error: str | None  # the newest error of a day not archived yet
+    last_error_day: date | None
+    last_error_at: datetime | None
+
+
+async def archive_state(session: AsyncSession, *, hot_days: int) -> ArchiveState:
+    """The log's days from the catalog (its partitions' names), the errors from `archive_days`:
+    no row of the log is read."""
+    connection = await session.connection()
+    days = await partitions.partition_days(connection, partitions.INBOUND_MESSAGES.table)
+    cutoff = datetime.now(UTC).date() - timedelta(days=hot_days)
+    error = (
+        await session.execute(
+            text(
+                "SELECT day, last_error, last_error_at FROM archive_days "
+                "WHERE last_error IS NOT NULL AND dropped_at IS NULL "
+                "ORDER BY last_error_at DESC LIMIT 1"
+            )
+        )
+    ).first()
+    return ArchiveState(
+        oldest_hot_day=days[0] if days else None,
+        days_waiting=sum(day < cutoff for day in days),
+        last_error=error.last_error if error else None,
+        last_error_day=error.day if error else None,
+        last_error_at=error.last_error_at if error else None,
+    )

@@ -50,7 +50,7 @@ async def readyz(request: Request) -> dict[str, str]:
 async def metrics(request: Request) -> Response:
     metrics_: Metrics = request.app.state.metrics
     async with unit_of_work(request.app.state.engine) as session:
-        snapshot = await service.snapshot(session)
+        snapshot = await service.snapshot(session, hot_days=request.app.state.log_retention_days)
     return Response(metrics_.render(snapshot), media_type=CONTENT_TYPE)
 
 
@@ -68,4 +68,5 @@ async def admin_health(request: Request) -> AdminHealth:
             job_names=list(state.job_runner.jobs),
             migration=state.migration_head,
             writer_pending=state.writer.pending_messages,
+            hot_days=state.log_retention_days,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from pydantic import BaseModel, Field
 
 from pulsegate.jobs.schemas import JobRunOut
@@ -27,11 +29,27 @@ class OutboxHealth(BaseModel):
     dead: int
 
 
+class ArchiveHealth(BaseModel):
+    oldest_hot_day: date | None = Field(
+        description="The first day of the log still in the database (UTC)"
+    )
+    days_waiting: int = Field(
+        description="Days of the log past the hot window still in the database: the archive's "
+        "lag (0 when each day is archived and dropped on time)"
+    )
+    last_error: str | None = Field(
+        description="Why the newest attempt to archive a day still waiting failed"
+    )
+    last_error_day: date | None
+    last_error_at: datetime | None
+
+
 class StorageHealth(BaseModel):
     tables: dict[str, int] = Field(
         description="Bytes on disk of each table that grows with traffic or tenants, indexes "
         "and TOAST included"
     )
+    archive: ArchiveHealth
 
 
 class JobHealth(BaseModel):

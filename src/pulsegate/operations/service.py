@@ -11,6 +11,7 @@ from pulsegate.operations import repository
 from pulsegate.operations.metrics import DatabaseSnapshot
 from pulsegate.operations.schemas import (
     AdminHealth,
+    ArchiveHealth,
     InboundHealth,
     JobHealth,
     OutboxHealth,
@@ -22,7 +23,7 @@ from pulsegate.operations.schemas import (
 LAG_WORTH_A_LOOK_SECONDS = 60
 
 
-async def snapshot(session: AsyncSession) -> DatabaseSnapshot:
+async def snapshot(session: AsyncSession, *, hot_days: int) -> DatabaseSnapshot:
     """What every scrape of /metrics reads: kept to cheap counts."""
     backlog, lag = await repository.backlog(session)
     deliveries = await repository.deliveries_by_status(session)
@@ -32,13 +33,19 @@ async def snapshot(session: AsyncSession) -> DatabaseSnapshot:
         deliveries,
         await repository.rejected_total(session),
         await repository.table_sizes(session),
+        await repository.archive_state(session, hot_days=hot_days),
     )
 
 
 async def admin_health(
-    session: AsyncSession, *, job_names: list[str], migration: str | None, writer_pending: int
+    session: AsyncSession,
+    *,
+    job_names: list[str],
+    migration: str | None,
+    writer_pending: int,
+    hot_days: int,
 ) -> AdminHealth:
-    counts = await snapshot(session)
+    counts = await snapshot(session, hot_days=hot_days)
     backlog, lag, deliveries = counts.backlog, counts.projector_lag_seconds, counts.deliveries
     by_reason = await repository.rejected_by_reason_last_day(session)
     latest = await jobs_repository.latest_runs(session)
@@ -53,6 +60,12 @@ async def admin_health(
         problems.append(f"the projector is {lag:.0f} s behind ({backlog} messages)")
     if deliveries.get("dead"):
         problems.append(f"{deliveries['dead']} deliveries are dead (retry them by hand)")
+    archive = counts.archive
+    if archive.last_error is not None:
+        problems.append(
+            f"the archive of {archive.last_error_day} failed ({archive.days_waiting} days wait "
+            f"in the database): {archive.last_error}"
+        )
     problems += [
         f"the last run of {job.name} {job.last_run.status}"
         for job in jobs
@@ -73,5 +86,14 @@ async def admin_health(
             dead=deliveries.get("dead", 0),
         ),
         jobs=jobs,
-        storage=StorageHealth(tables=counts.table_bytes),
+        storage=StorageHealth(
+            tables=counts.table_bytes,
+            archive=ArchiveHealth(
+                oldest_hot_day=archive.oldest_hot_day,
+                days_waiting=archive.days_waiting,
+                last_error=archive.last_error,
+                last_error_day=archive.last_error_day,
+                last_error_at=archive.last_error_at,
+            ),
+        ),
     )

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsegate.db.log_batch import IN_BATCH, batch_parameters
+from pulsegate.db.log_batch import IN_BATCH, LOG, batch_parameters, reading
 from pulsegate.fields.standard import ACCOUNT_ALIASES, USER_ALIASES
 
 CUSTOM_PREFIX = "custom:"
@@ -151,7 +151,11 @@ _OBJECTS = (
 
 
 async def project_custom_dimensions(
-    connection: AsyncConnection, workspace_id: uuid.UUID, ids_by_type: Mapping[str, Sequence[int]]
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    ids_by_type: Mapping[str, Sequence[int]],
+    *,
+    read_from: str = LOG,
 ) -> None:
     """Only group and identify calls carry the traits read here: given the batch's ids by
     message type, each statement reads just its own."""
@@ -164,7 +168,9 @@ async def project_custom_dimensions(
             "object": object_name,
             "standard": list(aliases),
         }
-        await connection.exec_driver_sql(_DEFINE.replace("__ENTITY__", id_field), parameters)
+        await connection.exec_driver_sql(
+            reading(_DEFINE.replace("__ENTITY__", id_field), read_from), parameters
+        )
         for kind, target in (("dimension", _DIMENSIONS), ("metric", _METRICS)):
             apply = (
                 _APPLY.replace("__TARGET__", target)
@@ -172,4 +178,6 @@ async def project_custom_dimensions(
                 .replace("__TABLE__", table)
                 .replace("__KEY__", key)
             )
-            await connection.exec_driver_sql(apply, {**parameters, "kind": kind})
+            await connection.exec_driver_sql(
+                reading(apply, read_from), {**parameters, "kind": kind}
+            )

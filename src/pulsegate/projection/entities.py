@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsegate.db.log_batch import IN_BATCH, batch_parameters
+from pulsegate.db.log_batch import IN_BATCH, LOG, batch_parameters, reading
 from pulsegate.fields.standard import (
     ACCOUNT_ALIASES,
     CHOICE_FIELDS,
@@ -238,10 +238,12 @@ async def project_accounts_and_users(
     message_ids: Sequence[int],
     *,
     group_ids: Sequence[int],
+    read_from: str = LOG,
 ) -> tuple[list[TieChange], list[AccountChange]]:
     """Apply the messages to accounts, users and identities; return the identity ties and the
     users' accounts that changed, whose earlier events and sessions need restitching.
-    `group_ids` are the group calls among them, the only ones the notes concern."""
+    `group_ids` are the group calls among them, the only ones the notes concern; `read_from`
+    is where they are read from."""
     ids = list(message_ids)
 
     def aliases_of(aliases: dict[str, str]) -> dict[str, object]:
@@ -251,19 +253,19 @@ async def project_accounts_and_users(
             "keys": list(aliases.values()),
         }
 
-    await connection.exec_driver_sql(_ACCOUNTS, aliases_of(ACCOUNT_ALIASES))
-    moved = await connection.exec_driver_sql(_USERS, aliases_of(USER_ALIASES))
+    await connection.exec_driver_sql(reading(_ACCOUNTS, read_from), aliases_of(ACCOUNT_ALIASES))
+    moved = await connection.exec_driver_sql(reading(_USERS, read_from), aliases_of(USER_ALIASES))
     accounts = [AccountChange(row.workspace_id, row.user_id) for row in moved]
-    tied = await connection.exec_driver_sql(_IDENTITIES, aliases_of({}))
+    tied = await connection.exec_driver_sql(reading(_IDENTITIES, read_from), aliases_of({}))
     ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
     if group_ids:
         groups = batch_parameters(workspace_id, group_ids)
         choices = {c: key for c, key in ACCOUNT_ALIASES.items() if key in CHOICE_FIELDS}
         await connection.exec_driver_sql(
-            _NOTE_UNKNOWN_CHOICES,
+            reading(_NOTE_UNKNOWN_CHOICES, read_from),
             {**groups, "canonical": list(choices), "keys": list(choices.values())},
         )
         await connection.exec_driver_sql(
-            _NOTE_UNCREATED.format(created=created_condition("a")), groups
+            reading(_NOTE_UNCREATED.format(created=created_condition("a")), read_from), groups
         )
     return ties, accounts

@@ -1,4 +1,9 @@
-"""Rebuilding a workspace's projections from its log (`pulsegate replay`).
+"""Rebuilding a workspace's projections from its log and its archive (`pulsegate replay`).
+
+The messages are read in order: first the days in the archive (those whose messages are no
+longer in the hot log), a day at a time brought back into `restored_messages` and applied by
+the projector's own statements, then the hot log. A replay rebuilds projections only: no
+message is forwarded to a destination again.
 
 A replay holds the workspace's projection lock for its whole run (a session-level advisory
 lock, not a transaction), so live projection and the session sweep pass this workspace over
@@ -14,15 +19,22 @@ values that are not in the log across such a stop.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import uuid
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pulsegate.db.log_batch import LOG, RESTORED
 from pulsegate.projection import repository
 from pulsegate.projection.service import BATCH_SIZE, Part, apply_messages
 from pulsegate.projection.watermark import settled_position
+from pulsegate.storage.archive import ArchiveError, iter_lines
+from pulsegate.storage.stores import ArchiveStore
 
 log = structlog.get_logger(__name__)
 
@@ -70,34 +82,48 @@ DELETE FROM {table} WHERE ctid = ANY(ARRAY(
 
 
 async def replay_workspace(
-    engine: AsyncEngine, workspace_id: uuid.UUID, *, since: datetime | None = None
+    engine: AsyncEngine,
+    workspace_id: uuid.UUID,
+    *,
+    store: ArchiveStore | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> int:
-    """Apply the workspace's stored messages again; return how many.
+    """Apply the workspace's stored messages again, from the archive in `store` (when given)
+    and then the hot log; return how many.
 
-    Without `since`, its projections are cleared first and rebuilt from the whole log: the
-    result is what the projector produced, since every projection is order-independent. With
-    `since`, messages received from then on are applied again over what is there (idempotent),
-    for example after a projection fix.
+    Without a time range, its projections are cleared first and rebuilt from every message:
+    the result is what the projector produced, since every projection is order-independent.
+    With `since` and/or `until`, the messages received in that range are applied again over
+    what is there (idempotent), for example after a projection fix.
     """
     async with engine.connect() as connection:
         await repository.lock_workspace_for_session(connection, workspace_id)
         await connection.commit()
         try:
-            if since is not None:
-                applied = await _reapply_since(connection, workspace_id, since)
+            await _unrestore(connection, workspace_id)  # what a replay that stopped left
+            days = await _archived_days(connection, workspace_id, since, until) if store else []
+            if since is not None or until is not None:
+                applied = await _reapply(connection, workspace_id, store, days, since, until)
             else:
                 await _clear(connection, workspace_id)
                 # Twice: index pages emptied by the clear are deleted by the first vacuum but
                 # reusable only once a later one finds them (its own horizon protects them).
                 await _maintain(engine, "VACUUM")
                 await _maintain(engine, "VACUUM")
-                applied = await _rebuild(connection, workspace_id)
+                applied = await _rebuild(connection, workspace_id, store, days)
                 await _run(connection, _RESTORE, workspace_id)
                 await _maintain(engine, "ANALYZE", rebuilt_only=True)
         finally:
+            await connection.rollback()  # of a statement that failed, if one did
             await repository.unlock_workspace_for_session(connection, workspace_id)
             await connection.commit()
-    log.info("projection.replay.done", workspace_id=str(workspace_id), messages=applied)
+    log.info(
+        "projection.replay.done",
+        workspace_id=str(workspace_id),
+        messages=applied,
+        archived_days=len(days),
+    )
     return applied
 
 
@@ -139,42 +165,164 @@ async def _maintain(engine: AsyncEngine, command: str, *, rebuilt_only: bool = F
             await autocommit.exec_driver_sql(f"{command} {table}")
 
 
-async def _rebuild(connection: AsyncConnection, workspace_id: uuid.UUID) -> int:
-    """The log up to where it is final, in two passes of batches: accounts, users, identities
-    and custom fields first, then the events, attributed against those final entities, so no
-    event is written twice (live projection's restitch, in log order, rewrote about a third
-    of them, and every rewrite added an entry to each index). Then the position moves there;
-    the live projector takes the messages after it."""
+async def _rebuild(
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    store: ArchiveStore | None,
+    days: list[ArchivedDay],
+) -> int:
+    """Every message in two passes of batches, each over the archive and then the log:
+    accounts, users, identities and custom fields first, then the events, attributed against
+    those final entities, so no event is written twice (live projection's restitch, in log
+    order, rewrote about a third of them, and every rewrite added an entry to each index).
+    Then the position moves to where the log is final; the live projector takes the messages
+    after it."""
     up_to = await settled_position(connection)
     applied = 0
     for part in (Part.ENTITIES, Part.EVENTS):
-        applied = after = 0
-        while messages := await repository.next_messages(
-            connection, workspace_id, after=after, up_to=up_to, limit=BATCH_SIZE
-        ):
-            await apply_messages(connection, messages, part)
-            await connection.commit()
-            applied, after = applied + len(messages), messages[-1].id
+        applied = 0
+        for day in days:
+            assert store is not None
+            await _restore(connection, store, workspace_id, day)
+            applied += await _apply(connection, workspace_id, part, read_from=RESTORED)
+            await _unrestore(connection, workspace_id)
+        applied += await _apply(connection, workspace_id, part, up_to=up_to)
     await repository.save_position(connection, workspace_id, up_to)
     await connection.commit()
     return applied
 
 
-async def _reapply_since(
-    connection: AsyncConnection, workspace_id: uuid.UUID, since: datetime
+async def _reapply(
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    store: ArchiveStore | None,
+    days: list[ArchivedDay],
+    since: datetime | None,
+    until: datetime | None,
 ) -> int:
-    """Messages received since `since`, up to the live position, applied again in batches;
-    the position is not moved (later messages are the live projector's)."""
+    """Messages received in the range, from the archive and then the log up to the live
+    position, applied again; the position is not moved (later messages are the live
+    projector's)."""
+    applied = 0
+    for day in days:
+        assert store is not None
+        await _restore(connection, store, workspace_id, day)
+        applied += await _apply(
+            connection, workspace_id, Part.ALL, read_from=RESTORED, since=since, until=until
+        )
+        await _unrestore(connection, workspace_id)
     up_to = await repository.read_position(connection, workspace_id)
     await connection.commit()
-    applied, after = 0, 0
-    while True:
-        messages = await repository.next_messages(
-            connection, workspace_id, after=after, up_to=up_to, limit=BATCH_SIZE, since=since
-        )
-        if not messages:
-            return applied
-        await apply_messages(connection, messages)
+    return applied + await _apply(
+        connection, workspace_id, Part.ALL, up_to=up_to, since=since, until=until
+    )
+
+
+async def _apply(
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    part: Part,
+    *,
+    read_from: str = LOG,
+    up_to: int = 2**63 - 1,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """The messages of `read_from` up to `up_to`, in id order, a batch per transaction."""
+    applied = after = 0
+    while messages := await repository.next_messages(
+        connection,
+        workspace_id,
+        after=after,
+        up_to=up_to,
+        limit=BATCH_SIZE,
+        since=since,
+        until=until,
+        read_from=read_from,
+    ):
+        await apply_messages(connection, messages, part, read_from=read_from, deliver=False)
         await connection.commit()
-        applied += len(messages)
-        after = messages[-1].id
+        applied, after = applied + len(messages), messages[-1].id
+    return applied
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDay:
+    """A day of the workspace's messages that is in the archive and no longer in the log."""
+
+    day: date
+    objects: list[tuple[uuid.UUID, str, int]]  # (source, key, messages)
+
+
+async def _archived_days(
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ArchivedDay]:
+    """Oldest first; a day still in the hot log (kept longer for the workspace's plan, or not
+    dropped yet) is read from there instead."""
+    result = await connection.exec_driver_sql(
+        """
+        SELECT a.day, a.source_id, a.key, a.messages FROM archived_objects a
+        WHERE a.workspace_id = %(w)s
+          AND (%(since)s::timestamptz IS NULL
+               OR a.day >= (%(since)s::timestamptz AT TIME ZONE 'UTC')::date)
+          AND (%(until)s::timestamptz IS NULL
+               OR a.day <= (%(until)s::timestamptz AT TIME ZONE 'UTC')::date)
+          AND NOT EXISTS (
+            SELECT 1 FROM inbound_messages m
+            WHERE m.workspace_id = a.workspace_id
+              AND m.received_at >= a.day::timestamp AT TIME ZONE 'UTC'
+              AND m.received_at < (a.day + 1)::timestamp AT TIME ZONE 'UTC')
+        ORDER BY a.day, a.source_id
+        """,
+        {"w": workspace_id, "since": since, "until": until},
+    )
+    rows = result.all()
+    await connection.commit()
+    return [
+        ArchivedDay(day, [(row.source_id, row.key, row.messages) for row in group])
+        for day, group in itertools.groupby(rows, key=lambda row: row.day)
+    ]
+
+
+_RESTORE_LINES = """
+INSERT INTO restored_messages
+    (id, workspace_id, source_id, message_id, type, received_at, timestamp, message, warnings)
+SELECT (l->'_pulsegate'->>'id')::bigint, %(w)s, %(s)s, l->>'messageId', l->>'type',
+       (l->'_pulsegate'->>'receivedAt')::timestamptz, (l->'_pulsegate'->>'timestamp')::timestamptz,
+       l - '_pulsegate', NULLIF(l->'_pulsegate'->'warnings', 'null'::jsonb)
+FROM jsonb_array_elements(%(lines)s::jsonb) AS l
+ON CONFLICT DO NOTHING
+"""
+
+
+async def _restore(
+    connection: AsyncConnection, store: ArchiveStore, workspace_id: uuid.UUID, day: ArchivedDay
+) -> None:
+    """The day's archived objects into `restored_messages`, read from the store a chunk at a
+    time outside any transaction; each must hold the messages its manifest entry counts."""
+    for source_id, key, messages in day.objects:
+        lines = iter_lines(store, key)
+        restored = 0
+        while chunk := await asyncio.to_thread(_take, lines, BATCH_SIZE):
+            result = await connection.exec_driver_sql(
+                _RESTORE_LINES,
+                {"w": workspace_id, "s": source_id, "lines": "[" + b",".join(chunk).decode() + "]"},
+            )
+            await connection.commit()
+            restored += result.rowcount
+        if restored != messages:
+            raise ArchiveError(f"{key} holds {restored} messages, its manifest {messages}")
+
+
+def _take(lines: Iterator[bytes], n: int) -> list[bytes]:
+    return list(itertools.islice(lines, n))
+
+
+async def _unrestore(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:
+    await connection.exec_driver_sql(
+        "DELETE FROM restored_messages WHERE workspace_id = %(w)s", {"w": workspace_id}
+    )
+    await connection.commit()

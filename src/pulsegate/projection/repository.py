@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsegate.db.log_batch import IN_BATCH, batch_parameters
+from pulsegate.db.log_batch import IN_BATCH, LOG, batch_parameters, reading
 from pulsegate.projection.attribution import resolve_sql
 
 # The first key of the two-key advisory locks of workspaces' projection ("proj"); the second
@@ -130,17 +130,29 @@ async def next_messages(
     up_to: int,
     limit: int,
     since: datetime | None = None,
+    until: datetime | None = None,
+    read_from: str = LOG,
 ) -> list[PendingMessage]:
     """The workspace's messages in log order after `after`, up to the watermark `up_to`
-    (for replay `--since`: only those received since then)."""
-    result = await connection.exec_driver_sql(
+    (for a replay of a time range: only those received from `since` and before `until`),
+    read from `read_from`."""
+    statement = """
+        SELECT m.id, m.workspace_id, m.type FROM inbound_messages m
+        WHERE m.workspace_id = %(w)s AND m.id > %(after)s AND m.id <= %(up_to)s
+          AND (%(since)s::timestamptz IS NULL OR m.received_at >= %(since)s::timestamptz)
+          AND (%(until)s::timestamptz IS NULL OR m.received_at < %(until)s::timestamptz)
+        ORDER BY m.id LIMIT %(limit)s
         """
-        SELECT id, workspace_id, type FROM inbound_messages
-        WHERE workspace_id = %(w)s AND id > %(after)s AND id <= %(up_to)s
-          AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s::timestamptz)
-        ORDER BY id LIMIT %(limit)s
-        """,
-        {"w": workspace_id, "after": after, "up_to": up_to, "since": since, "limit": limit},
+    result = await connection.exec_driver_sql(
+        reading(statement, read_from),
+        {
+            "w": workspace_id,
+            "after": after,
+            "up_to": up_to,
+            "since": since,
+            "until": until,
+            "limit": limit,
+        },
     )
     return [PendingMessage(row.id, row.workspace_id, row.type) for row in result.all()]
 
@@ -193,7 +205,11 @@ SET since = LEAST(session_dirty.since, EXCLUDED.since)
 
 
 async def project_events(
-    connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    message_ids: Sequence[int],
+    *,
+    read_from: str = LOG,
 ) -> None:
     """Events of track, page and screen calls, attributed as they are inserted (after the
     batch's identities and users are applied); a message already projected is skipped.
@@ -201,7 +217,9 @@ async def project_events(
     The session key of every new event is queued for the session sweep with its earliest
     new event time, so the sweep rebuilds only the sessions that new events can change.
     """
-    await connection.exec_driver_sql(_INSERT_EVENTS, batch_parameters(workspace_id, message_ids))
+    await connection.exec_driver_sql(
+        reading(_INSERT_EVENTS, read_from), batch_parameters(workspace_id, message_ids)
+    )
 
 
 async def record_failure(connection: AsyncConnection, message: PendingMessage, error: str) -> None:

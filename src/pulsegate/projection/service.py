@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pulsegate.db.log_batch import LOG
 from pulsegate.destinations import service as destinations_service
 from pulsegate.projection import attribution, custom, entities, repository
 from pulsegate.projection.repository import PendingMessage
@@ -89,9 +90,17 @@ class Part(enum.Enum):
     EVENTS = "events"
 
 
-async def _project(connection: AsyncConnection, messages: list[PendingMessage], part: Part) -> None:
+async def _project(
+    connection: AsyncConnection,
+    messages: list[PendingMessage],
+    part: Part,
+    read_from: str,
+    deliver: bool,
+) -> None:
     """Each statement is given the ids of the message types it applies (every statement
-    reading all of a batch's messages was a large share of the projector's time)."""
+    reading all of a batch's messages was a large share of the projector's time). Only live
+    projection queues deliveries (`deliver`): a replay rebuilds projections and never forwards
+    a message again."""
     workspace_id = messages[0].workspace_id  # a batch is one workspace's
     ids = [message.id for message in messages]
     by_type: dict[str, list[int]] = defaultdict(list)
@@ -99,19 +108,27 @@ async def _project(connection: AsyncConnection, messages: list[PendingMessage], 
         by_type[message.type].append(message.id)
     if part is not Part.EVENTS:
         ties, accounts = await entities.project_accounts_and_users(
-            connection, workspace_id, ids, group_ids=by_type["group"]
+            connection, workspace_id, ids, group_ids=by_type["group"], read_from=read_from
         )
-        await custom.project_custom_dimensions(connection, workspace_id, by_type)
+        await custom.project_custom_dimensions(
+            connection, workspace_id, by_type, read_from=read_from
+        )
+    if deliver:
         await destinations_service.enqueue_deliveries(connection, workspace_id, ids)
     events = [*by_type["track"], *by_type["page"], *by_type["screen"]]
     if part is not Part.ENTITIES and events:
-        await repository.project_events(connection, workspace_id, events)
+        await repository.project_events(connection, workspace_id, events, read_from=read_from)
     if part is Part.ALL:
         await attribution.restitch(connection, ties=ties, accounts=accounts)
 
 
 async def apply_messages(
-    connection: AsyncConnection, messages: list[PendingMessage], part: Part = Part.ALL
+    connection: AsyncConnection,
+    messages: list[PendingMessage],
+    part: Part = Part.ALL,
+    *,
+    read_from: str = LOG,
+    deliver: bool = True,
 ) -> None:
     """Set-based for the batch; one message at a time only when the batch fails.
 
@@ -120,14 +137,14 @@ async def apply_messages(
     """
     try:
         async with connection.begin_nested():
-            await _project(connection, messages, part)
+            await _project(connection, messages, part, read_from, deliver)
         return
     except DBAPIError:
         log.warning("projection.batch.failed", messages=len(messages))
     for message in messages:
         try:
             async with connection.begin_nested():
-                await _project(connection, [message], part)
+                await _project(connection, [message], part, read_from, deliver)
         except DBAPIError as error:
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
             log.error("projection.message.failed", inbound_message_id=message.id, error=reason)

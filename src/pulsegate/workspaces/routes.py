@@ -13,6 +13,7 @@ from pulsegate.workspaces import service
 from pulsegate.workspaces.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
+    Retention,
     SourceCreate,
     SourceCreated,
     WorkspaceCreate,
@@ -30,6 +31,24 @@ async def create_workspace(request: Request, body: WorkspaceCreate) -> Workspace
         workspace = await service.create_workspace(session, body.name)
         await session.refresh(workspace)
     return WorkspaceOut.model_validate(workspace, from_attributes=True)
+
+
+@router.get("/workspaces/{workspace_id}/retention", summary="The workspace's own retention")
+async def get_retention(request: Request, workspace_id: uuid.UUID) -> Retention:
+    async with unit_of_work(request.app.state.engine) as session:
+        workspace = await service.get_workspace(session, workspace_id)
+        return service.retention_of(workspace)
+
+
+@router.put(
+    "/workspaces/{workspace_id}/retention",
+    summary="Set the workspace's own retention (its plan); null fields follow the global setting",
+)
+async def set_retention(request: Request, workspace_id: uuid.UUID, body: Retention) -> Retention:
+    async with unit_of_work(request.app.state.engine) as session:
+        workspace = await service.get_workspace(session, workspace_id)
+        service.set_retention(workspace, body)
+        return service.retention_of(workspace)
 
 
 @router.post("/workspaces/{workspace_id}/sources", status_code=status.HTTP_201_CREATED)

@@ -31,6 +31,22 @@ class WorkspaceOut(BaseModel):
     created_at: datetime
 
 
+class Retention(Strict):
+    """A workspace's own retention, in whole UTC days; null: the gateway's setting
+    (`PULSEGATE_<NAME>_RETENTION_DAYS`). See pulsegate.storage.retention."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"log_days": 60, "events_days": 730}]}
+    )
+
+    # The hot log and sent deliveries keep at least 8 days: a delivery is retried for up to
+    # a week, and reads its message from the log.
+    log_days: int | None = Field(default=None, ge=8, le=36500)
+    events_days: int | None = Field(default=None, ge=1, le=36500)
+    refused_days: int | None = Field(default=None, ge=1, le=36500)
+    deliveries_days: int | None = Field(default=None, ge=8, le=36500)
+
+
 class SourceCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={

@@ -23,6 +23,7 @@ from pulsegate.security import (
     hashes_match,
 )
 from pulsegate.workspaces import repository
+from pulsegate.workspaces.schemas import Retention
 
 DEFAULT_WORKSPACE = "default"
 BOOTSTRAP_LOCK_ID = 0x626F6F74  # "boot"
@@ -64,6 +65,23 @@ async def get_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> Works
     if workspace is None:
         raise NotFound(f"no workspace {workspace_id}")
     return workspace
+
+
+def retention_of(workspace: Workspace) -> Retention:
+    return Retention(
+        log_days=workspace.log_retention_days,
+        events_days=workspace.events_retention_days,
+        refused_days=workspace.refused_retention_days,
+        deliveries_days=workspace.deliveries_retention_days,
+    )
+
+
+def set_retention(workspace: Workspace, retention: Retention) -> None:
+    """Applied by the next daily `retention` job (pulsegate.storage.retention)."""
+    workspace.log_retention_days = retention.log_days
+    workspace.events_retention_days = retention.events_days
+    workspace.refused_retention_days = retention.refused_days
+    workspace.deliveries_retention_days = retention.deliveries_days
 
 
 async def is_admin_token(session: AsyncSession, token: str) -> bool:

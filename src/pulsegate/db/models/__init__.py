@@ -17,12 +17,15 @@ from pulsegate.db.models.destinations import (
 )
 from pulsegate.db.models.jobs import JobRun
 from pulsegate.db.models.log import (
+    ArchiveDay,
+    ArchivedObject,
     InboundMessage,
     ProjectionFailure,
     ProjectionNote,
     ProjectorPosition,
     RejectedMessage,
     ReplayKept,
+    RestoredMessage,
     message_ids,
 )
 from pulsegate.db.models.projections import (
@@ -48,6 +51,8 @@ __all__ = [
     "AccountChoice",
     "AdminToken",
     "ApiKey",
+    "ArchiveDay",
+    "ArchivedObject",
     "Base",
     "Connector",
     "ConnectorIssue",
@@ -68,6 +73,7 @@ __all__ = [
     "RateBudgetUse",
     "RejectedMessage",
     "ReplayKept",
+    "RestoredMessage",
     "ReverseSyncItem",
     "ReverseSyncRule",
     "ReverseSyncRun",

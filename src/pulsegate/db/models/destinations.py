@@ -76,7 +76,7 @@ class Delivery(Base):
     message cannot be forwarded, or Freshsales refused it), skipped (final: the destination's
     settings leave it out) or dead.
 
-    Partitioned by day of `received_at`, its message's (pulsegate.db.partitions; migration
+    Partitioned by day of `received_at`, its message's (pulsegate.storage.partitions; migration
     0020): a day goes whole past `PULSEGATE_DELIVERIES_RETENTION_DAYS`, its pending, dead
     and rejected deliveries kept in the default partition.
     """

@@ -4,13 +4,14 @@ position, failures and notes."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -28,7 +29,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pulsegate.db.models.base import Base
 
 
-class InboundMessage(Base):
+class StoredMessage:
+    """The columns of a stored message, in the log and wherever a copy of it is applied."""
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    source_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    message_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The skew-corrected event time (Segment's `timestamp`).
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    message: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Soft-validation findings: fields later processing must skip.
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+
+
+class InboundMessage(StoredMessage, Base):
     """The append-only log: one row per accepted message, the source of truth.
 
     `(workspace_id, message_id)` is the deduplication key, within the dedup window: the writer
@@ -47,16 +63,6 @@ class InboundMessage(Base):
     __tablename__ = "inbound_messages"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
-    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
-    source_id: Mapped[uuid.UUID] = mapped_column(UUID)
-    message_id: Mapped[str] = mapped_column(String(100))
-    type: Mapped[str] = mapped_column(String(16))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # The skew-corrected event time (Segment's `timestamp`).
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    message: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    # Soft-validation findings: fields later processing must skip.
-    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
 
     __table_args__ = (
         # Keyed by workspace first: every read of the log is one workspace's, in id order (the
@@ -67,7 +73,7 @@ class InboundMessage(Base):
     )
 
 
-# The dedup window (pulsegate.db.partitions.MESSAGE_IDS): the id of every message stored in
+# The dedup window (pulsegate.storage.partitions.MESSAGE_IDS): the id of every message stored in
 # the last `PULSEGATE_DEDUP_WINDOW_DAYS`, one partition a day with its own unique index on
 # (workspace_id, message_id); days past the window are dropped.
 message_ids = Table(
@@ -83,7 +89,7 @@ message_ids = Table(
 class RejectedMessage(Base):
     """A message (or a whole request) that was refused, kept with its raw bytes and reasons.
 
-    Partitioned by day of `received_at` (pulsegate.db.partitions; migration 0019): a day's
+    Partitioned by day of `received_at` (pulsegate.storage.partitions; migration 0019): a day's
     partition is dropped whole once past `PULSEGATE_REFUSED_RETENTION_DAYS`."""
 
     __tablename__ = "rejected_messages"
@@ -107,6 +113,51 @@ class RejectedMessage(Base):
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     # Set when `POST /api/v1/rejected-messages/{id}/replay` got it stored.
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ArchivedObject(Base):
+    """The archive's manifest: one object of one workspace's messages from one source, received
+    on one UTC day, as written and verified in the archive (pulsegate.storage.archive)."""
+
+    __tablename__ = "archived_objects"
+    __table_args__ = (Index("ix_archived_objects_day", "day"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    source_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    messages: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArchiveDay(Base):
+    """A day of the log as the archive sees it: archived and dropped, or why not yet. Global:
+    a day's partition holds every workspace's messages."""
+
+    __tablename__ = "archive_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    messages: Mapped[int | None] = mapped_column(BigInteger)
+    objects: Mapped[int | None] = mapped_column(Integer)
+    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RestoredMessage(StoredMessage, Base):
+    """Archived messages brought back for a replay, a day at a time, and removed after it:
+    the log's columns, read by the same projection statements (pulsegate.projection.replay).
+    Unlogged: a replay that stops is run again."""
+
+    __tablename__ = "restored_messages"
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id", "received_at"),
+        {"prefixes": ["UNLOGGED"]},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger)
 
 
 class ProjectorPosition(Base):

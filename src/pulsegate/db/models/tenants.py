@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -25,6 +26,12 @@ class Workspace(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=utc_now())
+    # Retention overrides for this workspace's plan, in days; None: the global setting
+    # (pulsegate.storage.retention).
+    log_retention_days: Mapped[int | None] = mapped_column(Integer)
+    events_retention_days: Mapped[int | None] = mapped_column(Integer)
+    refused_retention_days: Mapped[int | None] = mapped_column(Integer)
+    deliveries_retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Source(Base):

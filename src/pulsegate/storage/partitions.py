@@ -13,12 +13,14 @@ whatever the traffic, without bloat.
 
 Which tables are partitioned so far: `rejected_messages` (migration 0019), `deliveries`
 (0020), and the log with its dedup window (`inbound_messages`, `message_ids`: 0021). The log's
-days are not dropped yet: that waits for the archive ("Hosted for years"), as do events.
+days are dropped by the archive once they are verified there (pulsegate.storage.archive); the
+retention of each table, and each workspace's own, is pulsegate.storage.retention's.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -40,6 +42,9 @@ class TimePartitioned:
     unique_in_partition: tuple[str, ...] = ()
     # A partition holds this many days: 1, or 7 for a week from Monday.
     span_days: int = 1
+    # Its days leave through the archive (pulsegate.storage.archive), which drops them once
+    # verified there: maintenance only makes them.
+    archived: bool = False
 
     def start_of(self, day: date) -> date:
         """The first day of the partition that holds `day`."""
@@ -47,8 +52,8 @@ class TimePartitioned:
 
 
 REJECTED_MESSAGES = TimePartitioned("rejected_messages", "received_at")
-# The log: days are made ahead, none is dropped yet (a day goes only once it is archived).
-INBOUND_MESSAGES = TimePartitioned("inbound_messages", "received_at")
+# The log: a day goes only once it is archived.
+INBOUND_MESSAGES = TimePartitioned("inbound_messages", "received_at", archived=True)
 # The dedup window: each message's id in the week it was stored, unique within the week; the
 # writer looks into the week before as well (pulsegate.ingest.repository): two index probes
 # per message catch every duplicate of the last 7 days (and some older), where a partition a
@@ -76,7 +81,7 @@ def partition_name(table: str, day: date) -> str:
     return f"{table}_p{day:%Y%m%d}"
 
 
-def _bound(day: date) -> str:
+def bound(day: date) -> str:
     return datetime.combine(day, time(), tzinfo=UTC).isoformat()
 
 
@@ -106,7 +111,7 @@ async def create_partition(connection: AsyncConnection, spec: TimePartitioned, d
     exists = await connection.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name})
     if exists.scalar() is not None:
         return False
-    low, high = _bound(start), _bound(start + timedelta(days=spec.span_days))
+    low, high = bound(start), bound(start + timedelta(days=spec.span_days))
     table, column = spec.table, spec.column
     await connection.exec_driver_sql(
         f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
@@ -140,24 +145,54 @@ async def create_ahead(
     return made
 
 
-async def drop_before(connection: AsyncConnection, spec: TimePartitioned, *, day: date) -> int:
-    """Drop the partitions wholly before `day`, after moving their `kept` rows into the
-    default partition; return how many."""
+async def drop_before(
+    connection: AsyncConnection,
+    spec: TimePartitioned,
+    *,
+    day: date,
+    keep: dict[uuid.UUID, date] | None = None,
+) -> int:
+    """Drop the partitions wholly before `day`, after moving their `kept` rows, and the rows of
+    the workspaces in `keep` from the first day each keeps, into the default partition; return
+    how many."""
     dropped = 0
+    keep = keep or {}
     for old in await partition_days(connection, spec.table):
         if old + timedelta(days=spec.span_days) > day:
             continue
         name = partition_name(spec.table, old)
-        if spec.kept is not None:
+        kept = [f"({spec.kept})"] if spec.kept is not None else []
+        if keep:
+            kept.append(
+                "EXISTS (SELECT 1 FROM unnest(%(w)s::uuid[], %(since)s::timestamptz[])"
+                f" AS k(w, since) WHERE k.w = workspace_id AND {spec.column} >= k.since)"
+            )
+        if kept:
             # Detached first: the default partition may not hold a day that has a partition.
             await connection.exec_driver_sql(f"ALTER TABLE {spec.table} DETACH PARTITION {name}")
             await connection.exec_driver_sql(
                 f"INSERT INTO {spec.table}_default OVERRIDING SYSTEM VALUE "
-                f"SELECT * FROM {name} WHERE {spec.kept}"
+                f"SELECT * FROM {name} WHERE {' OR '.join(kept)}",
+                {"w": list(keep), "since": [bound(since) for since in keep.values()]},
             )
         await connection.exec_driver_sql(f"DROP TABLE {name}")
         dropped += 1
     return dropped
+
+
+async def trim(
+    connection: AsyncConnection, spec: TimePartitioned, workspace_id: uuid.UUID, *, before: date
+) -> int:
+    """Delete one workspace's rows of the days before `before` (but not the table's `kept`
+    ones): its plan keeps less than the partitions do, or it kept more in the default
+    partition and that is now past too. One workspace's rows of a day, through the table's
+    workspace-first key: never the bulk delete a drop avoids."""
+    result = await connection.exec_driver_sql(
+        f"DELETE FROM {spec.table} WHERE workspace_id = %(w)s AND {spec.column} < %(before)s"
+        + (f" AND NOT ({spec.kept})" if spec.kept is not None else ""),
+        {"w": workspace_id, "before": bound(before)},
+    )
+    return result.rowcount
 
 
 async def adopt_waiting(
@@ -169,7 +204,7 @@ async def adopt_waiting(
     result = await connection.exec_driver_sql(
         f"SELECT DISTINCT ({spec.column} AT TIME ZONE 'UTC')::date FROM {spec.table}_default "
         f"WHERE {spec.column} >= %(oldest)s",
-        {"oldest": _bound(oldest_kept)},
+        {"oldest": bound(oldest_kept)},
     )
     made = 0
     for (day,) in result.all():
@@ -178,21 +213,40 @@ async def adopt_waiting(
 
 
 async def maintain(
-    engine: AsyncEngine, *, today: date, retention_days: dict[str, int | None]
+    engine: AsyncEngine,
+    *,
+    today: date,
+    retention_days: dict[str, int | None],
+    overrides: dict[str, dict[uuid.UUID, int]] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Storage maintenance of every time-partitioned table, each in a transaction of its own:
     partitions for the days ahead, those of rows waiting in the default partition, and the
-    drop of the days past the table's retention (`retention_days` by table; None: keep)."""
+    drop of the days past the table's retention (`retention_days` by table; None: keep),
+    except for the log, whose days the archive drops. `overrides` gives, by table, the
+    workspaces whose plan keeps another number of days: longer, their rows of a dropped day
+    move into the default partition; shorter, their rows past it are deleted."""
     done = {}
     for spec in PARTITIONED:
+        days = retention_days[spec.table]
+        oldest_kept = today - timedelta(days=days) if days is not None else date.min
+        plans = {
+            w: today - timedelta(days=n) for w, n in (overrides or {}).get(spec.table, {}).items()
+        }
         async with engine.begin() as connection:
-            await _lock(connection, spec)
-            days = retention_days[spec.table]
-            oldest_kept = today - timedelta(days=days) if days is not None else date.min
+            await lock(connection, spec)
             made = await create_ahead(connection, spec, today=today)
             made += await adopt_waiting(connection, spec, oldest_kept=oldest_kept)
-            dropped = await drop_before(connection, spec, day=oldest_kept)
-        done[spec.table] = {"partitions_made": made, "partitions_dropped": dropped}
+            dropped = trimmed = 0
+            if not spec.archived:
+                keep = {w: since for w, since in plans.items() if since < oldest_kept}
+                dropped = await drop_before(connection, spec, day=oldest_kept, keep=keep)
+                for workspace_id, since in plans.items():
+                    trimmed += await trim(connection, spec, workspace_id, before=since)
+        done[spec.table] = {
+            "partitions_made": made,
+            "partitions_dropped": dropped,
+            "rows_trimmed": trimmed,
+        }
     return done
 
 
@@ -201,11 +255,11 @@ async def prepare(engine: AsyncEngine, *, today: date) -> None:
     does not route a day's rows into the default partition."""
     for spec in PARTITIONED:
         async with engine.begin() as connection:
-            await _lock(connection, spec)
+            await lock(connection, spec)
             await create_ahead(connection, spec, today=today)
 
 
-async def _lock(connection: AsyncConnection, spec: TimePartitioned) -> None:
+async def lock(connection: AsyncConnection, spec: TimePartitioned) -> None:
     """Replicas starting together, or the job beside a start, change partitions one at a time."""
     await connection.exec_driver_sql(
         "SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {"key": f"partitions:{spec.table}"}

@@ -1,0 +1,1 @@
+"""Storage for years: time partitions, retention, and the archive in object storage."""
