@@ -279,7 +279,7 @@ async def test_admin_runs_a_job_and_lists_every_job(
             break
         await asyncio.sleep(0.05)
     assert current["status"] == "succeeded"
-    partitioned = ("inbound_messages", "message_ids", "rejected_messages", "deliveries")
+    partitioned = ("inbound_messages", "message_ids", "rejected_messages", "deliveries", "events")
     assert set(current["counts"]) == {"job_runs_deleted", "archive", *partitioned}
     for table in partitioned:
         assert set(current["counts"][table]) == {

@@ -25,6 +25,7 @@ RETENTION: dict[str, int | None] = {
     "message_ids": 8,
     "rejected_messages": 30,
     "deliveries": 30,
+    "events": 395,
 }
 START = date(2026, 1, 1)
 
@@ -123,6 +124,47 @@ async def test_a_workspace_plan_keeps_its_refused_messages_longer_or_shorter(
             m for m, d in sent[workspace].items() if d >= first
         ), kept_days
     assert days_of(rows)[0] == today - timedelta(days=30)  # the partitions follow the global
+
+
+async def test_events_are_kept_thirteen_months_a_month_at_a_time(
+    engine: AsyncEngine, scratch_database: str
+) -> None:
+    """An event a day over twenty months, with the job each morning: months wholly past the
+    395 days are dropped, the others made ahead and kept; an event whose device clock is
+    years off waits in the default partition instead of failing."""
+    rows = Rows(scratch_database)
+    workspace = uuid.uuid4()
+    sent: dict[str, date] = {}
+    day = START
+    while day <= date(2027, 8, 31):
+        await partitions.maintain(engine, today=day, retention_days=RETENTION)
+        rows.query(
+            "INSERT INTO events (workspace_id, message_id, type, timestamp, properties) "
+            "VALUES (%s, %s, 'track', %s, '{}') RETURNING id",
+            workspace,
+            f"e-{day}",
+            datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+        )
+        sent[f"e-{day}"] = day
+        day += timedelta(days=1)
+    rows.query(
+        "INSERT INTO events (workspace_id, message_id, type, timestamp, properties) "
+        "VALUES (%s, 'from-1999', 'track', '1999-12-31T23:00:00Z', '{}') RETURNING id",
+        workspace,
+    )
+
+    today = date(2027, 8, 31)
+    first_kept = (today - timedelta(days=395)).replace(day=1)  # the month it falls in stays
+    months = days_of_table(rows, "events")
+    assert months[0] == first_kept
+    assert all(m.day == 1 for m in months)
+    assert months[-1] == date(2027, 9, 1)  # made ahead
+    kept = rows.query("SELECT message_id FROM events WHERE workspace_id = %s", workspace)
+    assert sorted(r["message_id"] for r in kept) == sorted(
+        [m for m, d in sent.items() if d >= first_kept] + ["from-1999"]
+    )
+    [waiting] = rows.query("SELECT message_id FROM events_default")
+    assert waiting["message_id"] == "from-1999"
 
 
 async def test_a_row_for_a_day_without_partition_waits_then_moves_into_it(
@@ -399,3 +441,43 @@ async def test_the_migration_keeps_the_log_and_seeds_the_window(scratch_database
         await engine.dispose()
     [again] = rows.query("SELECT count(*) AS n FROM inbound_messages WHERE message_id = 'log-29'")
     assert again["n"] == 2
+
+
+def test_the_migration_keeps_every_event_in_its_month(scratch_database: str) -> None:
+    """Events stored before partitioning (0022), over fourteen months and one from a clock
+    years off, come through each once with its id, attribution and session key, in its
+    month (the far one in the default partition); new events number on after them."""
+    migrate.upgrade(scratch_database, "0022")
+    rows = Rows(scratch_database)
+    workspace = uuid.uuid4()
+    now = datetime.now(UTC)
+    moments = [now - timedelta(days=30 * n) for n in range(14)] + [datetime(2001, 1, 1, tzinfo=UTC)]
+    for n, moment in enumerate(moments):
+        rows.query(
+            "INSERT INTO events (workspace_id, message_id, type, timestamp, anonymous_id, "
+            "user_id, properties, resolved_user_id, resolved_account_id) "
+            "VALUES (%s, %s, 'track', %s, %s, 'u', '{\"n\": 1}', 'u', 'acme') RETURNING id",
+            workspace,
+            f"e-{n}",
+            moment,
+            f"anon-{n}" if n % 2 else None,
+        )
+    before = rows.query("SELECT * FROM events ORDER BY id")
+
+    migrate.upgrade(scratch_database)
+
+    assert rows.query("SELECT * FROM events ORDER BY id") == before
+    for row in before[:-1]:
+        month = row["timestamp"].astimezone(UTC).date().replace(day=1)
+        [found] = rows.query(
+            f"SELECT count(*) AS n FROM events_p{month:%Y%m%d} WHERE id = %s", row["id"]
+        )
+        assert found["n"] == 1
+    [far] = rows.query("SELECT message_id FROM events_default")
+    assert far["message_id"] == "e-14"
+    [new] = rows.query(
+        "INSERT INTO events (workspace_id, message_id, type, timestamp, properties) "
+        "VALUES (%s, 'after', 'page', now(), '{}') RETURNING id",
+        workspace,
+    )
+    assert new["id"] > max(row["id"] for row in before)

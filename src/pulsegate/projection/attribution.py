@@ -81,23 +81,23 @@ def resolve_sql(*, table: str, own_user: str, own_key: str, own_account: str) ->
 # each an index range per change (laterals kept unflattened, as in `resolve_sql`).
 _CANDIDATES = """
 candidates AS (
-    SELECT t.id FROM unnest(%(tie_w)s::uuid[], %(tie_alias)s::text[]) AS c(w, alias)
-    CROSS JOIN LATERAL (SELECT t.id FROM {table} t
+    SELECT {key} FROM unnest(%(tie_w)s::uuid[], %(tie_alias)s::text[]) AS c(w, alias)
+    CROSS JOIN LATERAL (SELECT {key} FROM {table} t
                         WHERE t.workspace_id = c.w AND t.session_key = c.alias OFFSET 0) t
     UNION
-    SELECT t.id FROM unnest(%(tie_w)s::uuid[], %(tie_alias)s::text[]) AS c(w, alias)
-    CROSS JOIN LATERAL (SELECT t.id FROM {table} t
+    SELECT {key} FROM unnest(%(tie_w)s::uuid[], %(tie_alias)s::text[]) AS c(w, alias)
+    CROSS JOIN LATERAL (SELECT {key} FROM {table} t
                         WHERE t.workspace_id = c.w AND t.resolved_user_id = c.alias
                         OFFSET 0) t
     UNION
-    SELECT t.id FROM unnest(%(tie_w)s::uuid[], %(tie_alias)s::text[], %(tie_old)s::text[])
+    SELECT {key} FROM unnest(%(tie_w)s::uuid[], %(tie_alias)s::text[], %(tie_old)s::text[])
                      AS c(w, alias, old)
-    CROSS JOIN LATERAL (SELECT t.id FROM {table} t
+    CROSS JOIN LATERAL (SELECT {key} FROM {table} t
                         WHERE t.workspace_id = c.w AND t.resolved_user_id = c.old
                           AND t.{own_user} = c.alias OFFSET 0) t
     UNION
-    SELECT t.id FROM unnest(%(user_w)s::uuid[], %(user_id)s::text[]) AS c(w, user_id)
-    CROSS JOIN LATERAL (SELECT t.id FROM {table} t
+    SELECT {key} FROM unnest(%(user_w)s::uuid[], %(user_id)s::text[]) AS c(w, user_id)
+    CROSS JOIN LATERAL (SELECT {key} FROM {table} t
                         WHERE t.workspace_id = c.w AND t.resolved_user_id = c.user_id
                           AND t.{own_account} IS NULL OFFSET 0) t
 )"""
@@ -105,32 +105,43 @@ candidates AS (
 _RESTITCH = """
 WITH {candidates},
 recomputed AS (
-    SELECT t.id, resolved.user_id, resolved.account_id
+    SELECT {key}, resolved.user_id, resolved.account_id
     FROM candidates
     CROSS JOIN LATERAL (  -- a primary-key probe per candidate (as a join: a scan of the table)
-        SELECT * FROM {table} t WHERE t.id = candidates.id OFFSET 0
+        SELECT * FROM {table} t WHERE ({key}) = ({candidate_key}) OFFSET 0
     ) AS t
     {resolve}
 )
 UPDATE {table} t
 SET resolved_user_id = recomputed.user_id, resolved_account_id = recomputed.account_id
 FROM recomputed
-WHERE t.id = recomputed.id
+WHERE ({key}) = ({recomputed_key})
   AND (t.resolved_user_id, t.resolved_account_id)
       IS DISTINCT FROM (recomputed.user_id, recomputed.account_id)
 """
 
-# table, its own userId, its own session key, its own groupId
+# table, its own userId, its own session key, its own groupId, its primary key (events are
+# partitioned by timestamp: their key holds it, so each probe finds its month)
 _TABLES = (
-    ("events", "user_id", "anonymous_id", "account_id"),
-    ("sessions", "user_id", "session_key", "group_id"),
+    ("events", "user_id", "anonymous_id", "account_id", ("workspace_id", "timestamp", "id")),
+    ("sessions", "user_id", "session_key", "group_id", ("id",)),
 )
 
 
-def _restitch_sql(table: str, own_user: str, own_key: str, own_account: str) -> str:
+def _restitch_sql(
+    table: str, own_user: str, own_key: str, own_account: str, key: tuple[str, ...]
+) -> str:
+    def columns(alias: str) -> str:
+        return ", ".join(f"{alias}.{column}" for column in key)
+
     return _RESTITCH.format(
         table=table,
-        candidates=_CANDIDATES.format(table=table, own_user=own_user, own_account=own_account),
+        key=columns("t"),
+        candidate_key=columns("candidates"),
+        recomputed_key=columns("recomputed"),
+        candidates=_CANDIDATES.format(
+            table=table, own_user=own_user, own_account=own_account, key=columns("t")
+        ),
         resolve=resolve_sql(
             table="t",
             own_user=f"t.{own_user}",

@@ -63,21 +63,27 @@ _RESTORE = (
     "AND u.workspace_id = %(w)s AND u.user_id = k.entity_id",
     "DELETE FROM replay_kept WHERE workspace_id = %(w)s",
 )
-# Everything the projector derives from the log: table, and which of the workspace's rows.
+# Everything the projector derives from the log: table, which of the workspace's rows, and
+# how a chunk of them is named. By `ctid`, except in a partitioned table (events), where a
+# ctid names a row in each partition: there by the primary key.
 _DERIVED = (
-    ("events", "true"),
-    ("sessions", "true"),
-    ("session_dirty", "true"),
-    ("accounts", "true"),
-    ("users", "true"),
-    ("identities", "true"),
-    ("metric_values", "m NOT LIKE 'api:%%' AND m NOT LIKE 'connector:%%'"),
-    ("projection_notes", "true"),
-    ("projection_failures", "true"),
+    ("events", "true", "workspace_id, timestamp, id"),
+    ("sessions", "true", "ctid"),
+    ("session_dirty", "true", "ctid"),
+    ("accounts", "true", "ctid"),
+    ("users", "true", "ctid"),
+    ("identities", "true", "ctid"),
+    ("metric_values", "m NOT LIKE 'api:%%' AND m NOT LIKE 'connector:%%'", "ctid"),
+    ("projection_notes", "true", "ctid"),
+    ("projection_failures", "true", "ctid"),
 )
 _CLEAR_CHUNK = """
 DELETE FROM {table} WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM {table} WHERE workspace_id = %(w)s AND {rows} LIMIT %(chunk)s))
+"""
+_CLEAR_CHUNK_BY_KEY = """
+DELETE FROM {table} WHERE ({key}) IN (
+    SELECT {key} FROM {table} WHERE workspace_id = %(w)s AND {rows} LIMIT %(chunk)s)
 """
 
 
@@ -137,8 +143,9 @@ async def _clear(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:
     """Keep what is not in the log, then delete the derived rows a chunk per transaction,
     and start the workspace's position over."""
     await _run(connection, (_KEEP,), workspace_id)
-    for table, rows in _DERIVED:
-        statement = _CLEAR_CHUNK.format(table=table, rows=rows)
+    for table, rows, key in _DERIVED:
+        template = _CLEAR_CHUNK if key == "ctid" else _CLEAR_CHUNK_BY_KEY
+        statement = template.format(table=table, rows=rows, key=key)
         while True:
             result = await connection.exec_driver_sql(
                 statement, {"w": workspace_id, "chunk": CLEAR_CHUNK}

@@ -191,7 +191,7 @@ FROM sent"""
     )
     + """
 ORDER BY sent.id  -- event ids follow the log, so events of one instant list in log order
-ON CONFLICT (workspace_id, message_id) DO NOTHING
+ON CONFLICT (workspace_id, message_id, timestamp) DO NOTHING
 RETURNING workspace_id, session_key, timestamp
 )
 INSERT INTO session_dirty (workspace_id, session_key, since)

@@ -248,10 +248,11 @@ async def drop_day(
             raise ArchiveError(f"{day} is not fully projected yet")
         await connection.exec_driver_sql(f"ALTER TABLE {LOG.table} DETACH PARTITION {partition}")
         if keep:
+            columns = await partitions.stored_columns(connection, LOG.table)
             await connection.exec_driver_sql(
                 f"""
-                INSERT INTO {LOG.table}_default OVERRIDING SYSTEM VALUE
-                SELECT m.* FROM {partition} m
+                INSERT INTO {LOG.table}_default ({columns}) OVERRIDING SYSTEM VALUE
+                SELECT {columns} FROM {partition} m
                 JOIN unnest(%(w)s::uuid[], %(since)s::date[]) AS k(w, since)
                   ON m.workspace_id = k.w AND %(day)s::date >= k.since
                 """,

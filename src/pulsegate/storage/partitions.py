@@ -1,15 +1,14 @@
-"""Time partitions for the tables that grow with traffic: a partition a day (or a week),
-dropped whole.
+"""Time partitions for the tables that grow with traffic: a partition a day (or a week, or a
+month), dropped whole.
 
 A time-partitioned table is range-partitioned on one timestamp column in UTC days; its
 partitions are named `<table>_pYYYYMMDD` after their first day, and a `<table>_default`
-partition catches a row for
-a day that has no partition yet (the maintenance job never ran, a clock far off), so a write
-never fails for want of one. Storage maintenance (the daily `retention` job, and every start of
-the server) creates the partitions of the days ahead, moves any row that waited in the default
-partition into its day's partition, and drops the partitions wholly past their retention:
-`DROP TABLE` of a day, never a `DELETE` of rows, so the table's size follows its retention
-whatever the traffic, without bloat.
+partition catches a row for a day that has no partition yet (the maintenance job never ran,
+a clock far off), so a write never fails for want of one. Storage maintenance (the daily
+`retention` job, and every start of the server) creates the partitions of the days ahead,
+moves any row that waited in the default partition into its day's partition, and drops the
+partitions wholly past their retention: `DROP TABLE` of a day, never a `DELETE` of rows, so
+the table's size follows its retention whatever the traffic, without bloat.
 
 Which tables are partitioned so far: `rejected_messages` (migration 0019), `deliveries`
 (0020), and the log with its dedup window (`inbound_messages`, `message_ids`: 0021). The log's
@@ -40,15 +39,27 @@ class TimePartitioned:
     kept: str | None = None
     # Columns unique within a partition (each partition's own unique index, not the table's).
     unique_in_partition: tuple[str, ...] = ()
-    # A partition holds this many days: 1, or 7 for a week from Monday.
-    span_days: int = 1
+    # What a partition holds: a "day", a "week" from Monday, or a calendar "month".
+    span: str = "day"
     # Its days leave through the archive (pulsegate.storage.archive), which drops them once
     # verified there: maintenance only makes them.
     archived: bool = False
 
     def start_of(self, day: date) -> date:
         """The first day of the partition that holds `day`."""
-        return day - timedelta(days=day.weekday()) if self.span_days == 7 else day
+        if self.span == "week":
+            return day - timedelta(days=day.weekday())
+        if self.span == "month":
+            return day.replace(day=1)
+        return day
+
+    def end_of(self, start: date) -> date:
+        """The first day after the partition that starts on `start`."""
+        if self.span == "week":
+            return start + timedelta(days=7)
+        if self.span == "month":
+            return (start + timedelta(days=32)).replace(day=1)
+        return start + timedelta(days=1)
 
 
 REJECTED_MESSAGES = TimePartitioned("rejected_messages", "received_at")
@@ -59,12 +70,15 @@ INBOUND_MESSAGES = TimePartitioned("inbound_messages", "received_at", archived=T
 # per message catch every duplicate of the last 7 days (and some older), where a partition a
 # day cost eight.
 MESSAGE_IDS = TimePartitioned(
-    "message_ids", "received_at", unique_in_partition=("workspace_id", "message_id"), span_days=7
+    "message_ids", "received_at", unique_in_partition=("workspace_id", "message_id"), span="week"
 )
 # Sent and skipped deliveries go with their day; pending, dead and rejected ones stay until
 # someone retries or reads them (a pending one is at most `retry_hours`, a week, old).
 DELIVERIES = TimePartitioned("deliveries", "received_at", kept="status NOT IN ('sent', 'skipped')")
-PARTITIONED = (INBOUND_MESSAGES, MESSAGE_IDS, REJECTED_MESSAGES, DELIVERIES)
+# Events by the month of their timestamp: kept 13 months, so a month is the unit that leaves.
+# A timestamp far in the past or future (a device's clock) lands in the default partition.
+EVENTS = TimePartitioned("events", "timestamp", span="month")
+PARTITIONED = (INBOUND_MESSAGES, MESSAGE_IDS, REJECTED_MESSAGES, DELIVERIES, EVENTS)
 
 _DAY = re.compile(r"_p(\d{8})$")
 
@@ -111,28 +125,41 @@ async def create_partition(connection: AsyncConnection, spec: TimePartitioned, d
     exists = await connection.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name})
     if exists.scalar() is not None:
         return False
-    low, high = bound(start), bound(start + timedelta(days=spec.span_days))
+    low, high = bound(start), bound(spec.end_of(start))
     table, column = spec.table, spec.column
     await connection.exec_driver_sql(
-        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        "INCLUDING GENERATED)"
     )
     if spec.unique_in_partition:
         columns = ", ".join(spec.unique_in_partition)
         await connection.exec_driver_sql(f"CREATE UNIQUE INDEX {name}_unique ON {name} ({columns})")
     # Ids are kept as they are (since PostgreSQL 17 a partition has its table's identity).
+    columns = await stored_columns(connection, table)
     await connection.exec_driver_sql(
         f"""
         WITH moved AS (
             DELETE FROM {table}_default WHERE {column} >= '{low}' AND {column} < '{high}'
-            RETURNING *
+            RETURNING {columns}
         )
-        INSERT INTO {name} OVERRIDING SYSTEM VALUE SELECT * FROM moved
+        INSERT INTO {name} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM moved
         """
     )
     await connection.exec_driver_sql(
         f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ('{low}') TO ('{high}')"
     )
     return True
+
+
+async def stored_columns(connection: AsyncConnection, table: str) -> str:
+    """The table's columns that a row copy writes (generated ones are computed again)."""
+    result = await connection.exec_driver_sql(
+        "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+        "WHERE attrelid = %(table)s::regclass AND attnum > 0 AND NOT attisdropped "
+        "AND attgenerated = ''",
+        {"table": table},
+    )
+    return str(result.scalar())
 
 
 async def create_ahead(
@@ -158,7 +185,7 @@ async def drop_before(
     dropped = 0
     keep = keep or {}
     for old in await partition_days(connection, spec.table):
-        if old + timedelta(days=spec.span_days) > day:
+        if spec.end_of(old) > day:
             continue
         name = partition_name(spec.table, old)
         kept = [f"({spec.kept})"] if spec.kept is not None else []
@@ -170,9 +197,10 @@ async def drop_before(
         if kept:
             # Detached first: the default partition may not hold a day that has a partition.
             await connection.exec_driver_sql(f"ALTER TABLE {spec.table} DETACH PARTITION {name}")
+            columns = await stored_columns(connection, spec.table)
             await connection.exec_driver_sql(
-                f"INSERT INTO {spec.table}_default OVERRIDING SYSTEM VALUE "
-                f"SELECT * FROM {name} WHERE {' OR '.join(kept)}",
+                f"INSERT INTO {spec.table}_default ({columns}) OVERRIDING SYSTEM VALUE "
+                f"SELECT {columns} FROM {name} WHERE {' OR '.join(kept)}",
                 {"w": list(keep), "since": [bound(since) for since in keep.values()]},
             )
         await connection.exec_driver_sql(f"DROP TABLE {name}")

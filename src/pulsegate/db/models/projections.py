@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -37,12 +38,16 @@ class Event(Base):
     and `resolved_account_id` are who it is attributed to, kept current by the projector
     (pulsegate.projection.attribution). Every filter of `GET /api/v1/events` has an index in
     the list's `(timestamp, id)` order.
+
+    Partitioned by month of `timestamp` (migration 0023; pulsegate.storage.partitions.EVENTS),
+    so its keys hold `timestamp`: the primary key is the list's own order, and a message's
+    event is unique with its timestamp (which never changes when it is projected again).
     """
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "message_id"),
-        Index("ix_events_workspace_id_timestamp", "workspace_id", "timestamp", "id"),
+        PrimaryKeyConstraint("workspace_id", "timestamp", "id"),
+        UniqueConstraint("workspace_id", "message_id", "timestamp"),
         # Pages and screens only: tracks are most events, and read densely by the time index.
         Index(
             "ix_events_workspace_id_type",
@@ -57,9 +62,10 @@ class Event(Base):
             "ix_events_resolved_account", "workspace_id", "resolved_account_id", "timestamp", "id"
         ),
         Index("ix_events_session_order", "workspace_id", "session_key", "timestamp", "message_id"),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     message_id: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(16))
