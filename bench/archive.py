@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -36,61 +36,11 @@ from database import migrated_database_url
 from pulsegate.db.engine import create_engine
 from pulsegate.projection.replay import replay_workspace
 from pulsegate.settings import Settings
-from pulsegate.storage import archive, partitions
+from pulsegate.storage import archive
 from pulsegate.storage.stores import ArchiveStore, LocalStore, open_store
+from synthetic import fill
 
 HOT_DAYS = 30
-
-_FILL = """
-INSERT INTO inbound_messages
-    (workspace_id, source_id, message_id, type, received_at, timestamp, message)
-SELECT %(w)s, %(s)s, m.id, 'track', m.at, m.at, jsonb_build_object(
-    'type', 'track', 'messageId', m.id, 'userId', 'user-' || (n %% 40000),
-    'anonymousId', md5('anon' || (n %% 40000)), 'event', 'Report Built',
-    'properties', jsonb_build_object('module', 'Reports', 'feature', 'Export ' || (n %% 12)),
-    'context', jsonb_build_object(
-        'library', jsonb_build_object('name', 'analytics.js', 'version', 'npm:next-1.70.0'),
-        'page', jsonb_build_object('path', '/reports/' || (n %% 50), 'title', 'Reports',
-                                   'url', 'https://app.example.com/reports/' || (n %% 50)),
-        'userAgent', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari',
-        'locale', 'en-US', 'ip', '203.0.113.' || (n %% 250)),
-    'timestamp', to_char(m.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'receivedAt', to_char(m.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-FROM generate_series(1, %(n)s) AS n
-CROSS JOIN LATERAL (
-    SELECT 'bench-' || %(day)s || '-' || n AS id,
-           %(start)s::timestamptz + (n * interval '86399 seconds' / %(n)s) AS at
-) AS m
-"""
-
-
-async def fill(
-    url: str, workspace_id: uuid.UUID, source_id: uuid.UUID, days: list[date], n: int
-) -> None:
-    engine = create_engine(Settings(database_url=url).async_database_url)
-    async with engine.begin() as connection:
-        for day in days:
-            await partitions.create_partition(connection, partitions.INBOUND_MESSAGES, day)
-    for day in days:
-        async with engine.begin() as connection:
-            await connection.exec_driver_sql(
-                _FILL,
-                {
-                    "w": workspace_id,
-                    "s": source_id,
-                    "n": n,
-                    "day": day.isoformat(),
-                    "start": datetime.combine(day, datetime.min.time(), tzinfo=UTC),
-                },
-            )
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql(
-            "INSERT INTO projector_positions (workspace_id, last_id, updated_at) "
-            "SELECT %(w)s, max(id), now() FROM inbound_messages WHERE workspace_id = %(w)s "
-            "ON CONFLICT (workspace_id) DO UPDATE SET last_id = EXCLUDED.last_id",
-            {"w": workspace_id},
-        )
-    await engine.dispose()
 
 
 async def archive_all(url: str, store: ArchiveStore) -> tuple[float, archive.ArchiveResult]:

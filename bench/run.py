@@ -131,7 +131,13 @@ def main() -> None:
     wrk = ensure_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="pulsegate-bench-"))
-    env = {**os.environ, "PULSEGATE_DATA_DIR": str(work / "data"), "PULSEGATE_LOG_LEVEL": "WARNING"}
+    admin_token = f"bench-{uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "PULSEGATE_DATA_DIR": str(work / "data"),
+        "PULSEGATE_LOG_LEVEL": "WARNING",
+        "PULSEGATE_ADMIN_TOKEN": admin_token,
+    }
     gateway_port, noop_port = free_port(), free_port()
     gateway = start(
         [sys.executable, "-m", "pulsegate", "serve", "--port", str(gateway_port)],
@@ -160,8 +166,8 @@ def main() -> None:
         gateway_url, noop_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{noop_port}"
         wait_ready(gateway_url + "/readyz", gateway, work / "gateway.log")
         wait_ready(noop_url + "/docs", noop, work / "noop.log")
-        credentials = json.loads((work / "data" / "credentials.json").read_text())
-        auth = "Basic " + base64.b64encode(f"{credentials['write_key']}:".encode()).decode()
+        write_key = bench_write_key(gateway_url, work / "data" / "credentials.json", admin_token)
+        auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
         for batch, connections in (
             (1, args.connections),
             (args.batch_size, args.batch_connections),
@@ -195,6 +201,23 @@ def main() -> None:
             process.wait(30)
     report(results, args, stored)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_write_key(gateway_url: str, credentials: Path, admin_token: str) -> str:
+    """The first start's write key, or on a database already in use (bench/full_log.py) a new
+    workspace's, made through the admin API."""
+    if credentials.exists():
+        return str(json.loads(credentials.read_text())["write_key"])
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    workspace = httpx.post(
+        f"{gateway_url}/admin/workspaces", json={"name": f"bench-{uuid.uuid4()}"}, headers=headers
+    ).json()
+    source = httpx.post(
+        f"{gateway_url}/admin/workspaces/{workspace['id']}/sources",
+        json={"name": "bench"},
+        headers=headers,
+    ).json()
+    return str(source["write_key"])
 
 
 def count_stored(gateway: subprocess.Popen[bytes]) -> int | None:

@@ -18,13 +18,16 @@ TABLES = ("inbound_messages", "events", "sessions", "deliveries", "rejected_mess
 def main() -> None:
     url = os.environ["PULSEGATE_DATABASE_URL"]
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) inbound_messages")
+        for table in TABLES:
+            conn.execute(f"VACUUM (ANALYZE) {table}")
         [[messages]] = conn.execute("SELECT count(*) FROM inbound_messages").fetchall()
         print(f"{messages:,} messages in the log")
         total = 0
         for table in TABLES:
+            # A partitioned table has no storage of its own: its partitions' sizes, summed.
             [[size, rows]] = conn.execute(
-                f"SELECT pg_total_relation_size('{table}'), (SELECT count(*) FROM {table})"
+                f"SELECT (SELECT sum(pg_total_relation_size(relid)) "
+                f"FROM pg_partition_tree('{table}')), (SELECT count(*) FROM {table})"
             ).fetchall()
             total += size if table in ("inbound_messages", "events") else 0
             per = size / messages if messages else 0

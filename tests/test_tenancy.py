@@ -269,9 +269,11 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
         owner.workspace_id,
     )
     rows.query(
-        "INSERT INTO reverse_sync_items (run_id, destination_id, target, entity_id, "
-        "unique_identifier, fields, status, at) VALUES (%s, %s, 'contact', 'user-secret', "
-        "'{\"emails\": \"Secret@acme.example\"}', '{}', 'sent', now()) RETURNING 1",
+        "INSERT INTO reverse_sync_items (workspace_id, run_id, destination_id, target, "
+        "entity_id, unique_identifier, fields, status, at) VALUES (%s, %s, %s, 'contact', "
+        "'user-secret', '{\"emails\": \"Secret@acme.example\"}', '{}', 'sent', now()) "
+        "RETURNING 1",
+        owner.workspace_id,
         RUN,
         DESTINATION,
     )
@@ -291,9 +293,10 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
         owner.workspace_id,
     )
     rows.query(
-        "INSERT INTO connector_issues (run_id, kind, object, line, field, value, reason) "
-        "VALUES (%s, 'unmatched', 'account', 2, 'account_id', 'Secret Inc', 'no account') "
-        "RETURNING 1",
+        "INSERT INTO connector_issues (workspace_id, run_id, kind, object, line, field, value, "
+        "reason) VALUES (%s, %s, 'unmatched', 'account', 2, 'account_id', 'Secret Inc', "
+        "'no account') RETURNING 1",
+        owner.workspace_id,
         CONNECTOR_RUN,
     )
     await settle(client, owner, rows)

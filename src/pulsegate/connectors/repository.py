@@ -37,8 +37,7 @@ async def list_connectors(session: AsyncSession, workspace_id: uuid.UUID) -> lis
 async def get_connector(
     session: AsyncSession, workspace_id: uuid.UUID, connector_id: uuid.UUID
 ) -> Connector | None:
-    connector = await session.get(Connector, connector_id)
-    return connector if connector and connector.workspace_id == workspace_id else None
+    return await session.get(Connector, (workspace_id, connector_id))
 
 
 async def delete_connector(
@@ -67,11 +66,11 @@ async def connector_row(
     return (await connection.execute(query)).first()
 
 
-async def save_state(
-    connection: AsyncConnection, connector_id: uuid.UUID, state: dict[str, Any]
-) -> None:
+async def save_state(connection: AsyncConnection, connector: Any, state: dict[str, Any]) -> None:
     await connection.execute(
-        update(Connector).where(Connector.id == connector_id).values(state=state)
+        update(Connector)
+        .where(Connector.workspace_id == connector.workspace_id, Connector.id == connector.id)
+        .values(state=state)
     )
 
 
@@ -96,8 +95,14 @@ async def start_run(connection: AsyncConnection, values: dict[str, Any]) -> Any:
     return (await connection.execute(insert_run)).one()
 
 
-async def update_run(connection: AsyncConnection, run_id: int, **values: Any) -> None:
-    await connection.execute(update(ConnectorRun).where(ConnectorRun.id == run_id).values(**values))
+async def update_run(
+    connection: AsyncConnection, workspace_id: uuid.UUID, run_id: int, **values: Any
+) -> None:
+    await connection.execute(
+        update(ConnectorRun)
+        .where(ConnectorRun.workspace_id == workspace_id, ConnectorRun.id == run_id)
+        .values(**values)
+    )
 
 
 async def list_runs(
@@ -113,8 +118,10 @@ async def list_runs(
 
 
 async def get_run(session: AsyncSession, connector_id: uuid.UUID, run_id: int) -> Any:
-    run = await session.get(ConnectorRun, run_id)
-    return run if run and run.connector_id == connector_id else None
+    query = select(ConnectorRun).where(
+        ConnectorRun.connector_id == connector_id, ConnectorRun.id == run_id
+    )
+    return (await session.scalars(query)).one_or_none()
 
 
 async def add_issues(connection: AsyncConnection, issues: Sequence[dict[str, Any]]) -> None:

@@ -200,6 +200,7 @@ class ConnectorSync:
         async with self.engine.begin() as connection:
             await repository.update_run(
                 connection,
+                run.connector.workspace_id,
                 run.id,
                 status=status,
                 error=error,
@@ -244,11 +245,11 @@ class ConnectorSync:
             if newest is not None:
                 state[f"{object_name}_updated_at"] = newest
             async with self.engine.begin() as connection:
-                await repository.save_state(connection, run.connector.id, state)
+                await repository.save_state(connection, run.connector, state)
         if run.full:
             state["full_at"] = run.started.isoformat()
             async with self.engine.begin() as connection:
-                await repository.save_state(connection, run.connector.id, state)
+                await repository.save_state(connection, run.connector, state)
 
     def _today(self, run: _Run) -> date:
         return run.started.astimezone(ZoneInfo(self.timezone)).date()
@@ -364,7 +365,11 @@ class ConnectorSync:
                 "total": page.total,
             }
             await repository.update_run(
-                connection, run.id, counts=dict(counts), progress=run.progress
+                connection,
+                run.connector.workspace_id,
+                run.id,
+                counts=dict(counts),
+                progress=run.progress,
             )
 
     async def _carry_forward(
@@ -424,6 +429,7 @@ def _issue(
     reason: str,
 ) -> dict[str, Any]:
     return {
+        "workspace_id": run.connector.workspace_id,
         "run_id": run.id,
         "kind": kind,
         "object": object_name,

@@ -120,11 +120,11 @@ WHERE ({key}) = ({recomputed_key})
       IS DISTINCT FROM (recomputed.user_id, recomputed.account_id)
 """
 
-# table, its own userId, its own session key, its own groupId, its primary key (events are
-# partitioned by timestamp: their key holds it, so each probe finds its month)
+# table, its own userId, its own session key, its own groupId, its primary key (events' holds
+# their timestamp, the partition key, so each probe finds its month)
 _TABLES = (
     ("events", "user_id", "anonymous_id", "account_id", ("workspace_id", "timestamp", "id")),
-    ("sessions", "user_id", "session_key", "group_id", ("id",)),
+    ("sessions", "user_id", "session_key", "group_id", ("workspace_id", "id")),
 )
 
 

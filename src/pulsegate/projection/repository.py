@@ -225,7 +225,7 @@ async def project_events(
 async def record_failure(connection: AsyncConnection, message: PendingMessage, error: str) -> None:
     await connection.exec_driver_sql(
         "INSERT INTO projection_failures (inbound_message_id, workspace_id, error, failed_at) "
-        "VALUES (%s, %s, %s, now()) ON CONFLICT (inbound_message_id) "
+        "VALUES (%s, %s, %s, now()) ON CONFLICT (workspace_id, inbound_message_id) "
         "DO UPDATE SET error = EXCLUDED.error, failed_at = EXCLUDED.failed_at",
         (message.id, message.workspace_id, error[:2000]),
     )

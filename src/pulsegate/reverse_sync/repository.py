@@ -79,24 +79,28 @@ async def workspaces_with_rules(connection: AsyncConnection) -> list[uuid.UUID]:
 
 
 async def pushed_values(
-    connection: AsyncConnection, rule_id: uuid.UUID
+    connection: AsyncConnection, workspace_id: uuid.UUID, rule_id: uuid.UUID
 ) -> dict[str, tuple[str, Any]]:
     query = select(
         ReverseSyncValue.entity_id, ReverseSyncValue.match_value, ReverseSyncValue.value
-    ).where(ReverseSyncValue.rule_id == rule_id)
+    ).where(ReverseSyncValue.workspace_id == workspace_id, ReverseSyncValue.rule_id == rule_id)
     return {row.entity_id: (row.match_value, row.value) for row in await connection.execute(query)}
 
 
 async def record_pushed(
     connection: AsyncConnection, values: Sequence[dict[str, Any]], pushed_at: datetime
 ) -> None:
-    """`values`: rule_id, entity_id, match_value, value."""
+    """`values`: workspace_id, rule_id, entity_id, match_value, value."""
     statement = pg_insert(ReverseSyncValue).values(
         [{**value, "pushed_at": pushed_at} for value in values]
     )
     await connection.execute(
         statement.on_conflict_do_update(
-            index_elements=[ReverseSyncValue.rule_id, ReverseSyncValue.entity_id],
+            index_elements=[
+                ReverseSyncValue.workspace_id,
+                ReverseSyncValue.rule_id,
+                ReverseSyncValue.entity_id,
+            ],
             set_={
                 "match_value": statement.excluded.match_value,
                 "value": statement.excluded.value,
@@ -121,6 +125,7 @@ async def start_run(
 
 async def finish_run(
     connection: AsyncConnection,
+    workspace_id: uuid.UUID,
     run_id: int,
     *,
     status: str,
@@ -130,7 +135,7 @@ async def finish_run(
 ) -> None:
     await connection.execute(
         update(ReverseSyncRun)
-        .where(ReverseSyncRun.id == run_id)
+        .where(ReverseSyncRun.workspace_id == workspace_id, ReverseSyncRun.id == run_id)
         .values(status=status, counts=counts, error=error, finished_at=now)
     )
 

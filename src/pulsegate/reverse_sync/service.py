@@ -65,8 +65,8 @@ OBJECT_OF_TARGET: dict[str, Object] = {"contact": "user", "sales_account": "acco
 
 
 async def create_rule(session: AsyncSession, workspace_id: uuid.UUID, body: RuleIn) -> RuleOut:
-    destination = await session.get(Destination, body.destination_id)
-    if destination is None or destination.workspace_id != workspace_id:
+    destination = await session.get(Destination, (workspace_id, body.destination_id))
+    if destination is None:
         raise InvalidRequest(f"no destination {body.destination_id}", code="unknown_destination")
     source = VALUES.get(body.source)
     if source is None:
@@ -234,7 +234,13 @@ class ReverseSync:
         finished = self.now()
         async with self.engine.begin() as connection:
             await repository.finish_run(
-                connection, run_id, status=status, counts=dict(counts), error=error, now=finished
+                connection,
+                workspace_id,
+                run_id,
+                status=status,
+                counts=dict(counts),
+                error=error,
+                now=finished,
             )
         log.info("reverse_sync.done", run_id=run_id, status=status, **counts)
         return RunOut(
@@ -272,7 +278,7 @@ class ReverseSync:
                     connection, workspace_id, entity_type, rule.match_field
                 )
             found = matches[entity_type, rule.match_field]
-            pushed = await repository.pushed_values(connection, rule.id)
+            pushed = await repository.pushed_values(connection, rule.workspace_id, rule.id)
             for entity_id, value in values.items():
                 match_value = found.get(entity_id)
                 if match_value is None:
@@ -289,6 +295,7 @@ class ReverseSync:
                 change.fields[rule.field] = value
                 change.pushed.append(
                     {
+                        "workspace_id": rule.workspace_id,
                         "rule_id": rule.id,
                         "entity_id": entity_id,
                         "match_value": match_value,
@@ -314,7 +321,7 @@ class ReverseSync:
                     if error.kind == "throttled":
                         counts["deferred"] += sum(len(c.pushed) for c in changes[n:])
                         return False
-                    await self._record(destination.id, run_id, change, error.message)
+                    await self._record(destination, run_id, change, error.message)
                     counts["failed"] += len(change.pushed)
                     unavailable = unavailable + 1 if error.kind == "retryable" else 0
                     if unavailable >= MAX_UNAVAILABLE:
@@ -322,7 +329,7 @@ class ReverseSync:
                         return False
                     continue
                 unavailable = 0
-                await self._record(destination.id, run_id, change, None)
+                await self._record(destination, run_id, change, None)
                 counts["sent"] += len(change.pushed)
                 counts["requests"] += 1
         finally:
@@ -347,15 +354,16 @@ class ReverseSync:
                 await asyncio.sleep(wait)
 
     async def _record(
-        self, destination_id: uuid.UUID, run_id: int, change: Change, error: str | None
+        self, destination: Any, run_id: int, change: Change, error: str | None
     ) -> None:
         now = self.now()
         async with self.engine.begin() as connection:
             await repository.add_item(
                 connection,
                 {
+                    "workspace_id": destination.workspace_id,
                     "run_id": run_id,
-                    "destination_id": destination_id,
+                    "destination_id": destination.id,
                     "target": change.target,
                     "entity_id": change.entity_id,
                     "unique_identifier": change.unique_identifier,

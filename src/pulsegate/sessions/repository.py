@@ -97,8 +97,8 @@ async def find_windows(
 async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> None:
     await connection.exec_driver_sql(
         """
-        DELETE FROM sessions WHERE id IN (
-            SELECT found.id
+        DELETE FROM sessions WHERE (workspace_id, id) IN (
+            SELECT d.w, found.id
             FROM unnest(%(w)s::uuid[], %(k)s::text[], %(start)s::timestamptz[]) AS d(w, k, start)
             CROSS JOIN LATERAL (
                 SELECT s.id FROM sessions s

@@ -10,9 +10,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -31,9 +32,12 @@ class Connector(Base):
     file last uploaded."""
 
     __tablename__ = "connectors"
-    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        UniqueConstraint("workspace_id", "name"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(Text)
@@ -52,11 +56,17 @@ class ConnectorRun(Base):
     after every page while it runs."""
 
     __tablename__ = "connector_runs"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    connector_id: Mapped[uuid.UUID] = mapped_column(
-        UUID, ForeignKey("connectors.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        ForeignKeyConstraint(
+            ["workspace_id", "connector_id"],
+            ["connectors.workspace_id", "connectors.id"],
+            ondelete="CASCADE",
+        ),
     )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
+    connector_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     trigger: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -73,11 +83,18 @@ class ConnectorIssue(Base):
     `invalid` (a bad row, or a value that does not fit its field)."""
 
     __tablename__ = "connector_issues"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    run_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("connector_runs.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        ForeignKeyConstraint(
+            ["workspace_id", "run_id"],
+            ["connector_runs.workspace_id", "connector_runs.id"],
+            ondelete="CASCADE",
+        ),
     )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[str] = mapped_column(String(16))
     object: Mapped[str] = mapped_column(String(16))
     record_id: Mapped[str | None] = mapped_column(Text)

@@ -10,7 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -45,9 +45,12 @@ class Destination(Base):
     """
 
     __tablename__ = "destinations"
-    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        UniqueConstraint("workspace_id", "name"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(Text)
@@ -123,13 +126,19 @@ class ReverseSyncRule(Base):
     """
 
     __tablename__ = "reverse_sync_rules"
-    __table_args__ = (UniqueConstraint("destination_id", "target", "field"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
-    destination_id: Mapped[uuid.UUID] = mapped_column(
-        UUID, ForeignKey("destinations.id", ondelete="CASCADE")
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        UniqueConstraint("workspace_id", "destination_id", "target", "field"),
+        ForeignKeyConstraint(
+            ["workspace_id", "destination_id"],
+            ["destinations.workspace_id", "destinations.id"],
+            ondelete="CASCADE",
+        ),
     )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
+    destination_id: Mapped[uuid.UUID] = mapped_column(UUID)
     source: Mapped[str] = mapped_column(String(64))
     key: Mapped[str | None] = mapped_column(Text)
     target: Mapped[str] = mapped_column(String(16))
@@ -143,11 +152,18 @@ class ReverseSyncValue(Base):
     a run sends a value only when one of the two differs."""
 
     __tablename__ = "reverse_sync_values"
-
-    rule_id: Mapped[uuid.UUID] = mapped_column(
-        UUID, ForeignKey("reverse_sync_rules.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "rule_id", "entity_id"),
+        ForeignKeyConstraint(
+            ["workspace_id", "rule_id"],
+            ["reverse_sync_rules.workspace_id", "reverse_sync_rules.id"],
+            ondelete="CASCADE",
+        ),
     )
-    entity_id: Mapped[str] = mapped_column(Text, primary_key=True)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    rule_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    entity_id: Mapped[str] = mapped_column(Text)
     match_value: Mapped[str] = mapped_column(Text)
     value: Mapped[Any] = mapped_column(JSONB)
     pushed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -158,8 +174,9 @@ class ReverseSyncRun(Base):
     incomplete (the rate budget ran out; the rest goes next run) or failed."""
 
     __tablename__ = "reverse_sync_runs"
+    __table_args__ = (PrimaryKeyConstraint("workspace_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
     trigger: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -173,11 +190,18 @@ class ReverseSyncItem(Base):
     """One write a run made (or tried): the record matched, the fields sent, the outcome."""
 
     __tablename__ = "reverse_sync_items"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    run_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("reverse_sync_runs.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        ForeignKeyConstraint(
+            ["workspace_id", "run_id"],
+            ["reverse_sync_runs.workspace_id", "reverse_sync_runs.id"],
+            ondelete="CASCADE",
+        ),
     )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    run_id: Mapped[int] = mapped_column(BigInteger, index=True)
     destination_id: Mapped[uuid.UUID] = mapped_column(UUID)
     target: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(Text)

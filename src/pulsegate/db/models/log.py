@@ -186,8 +186,9 @@ class ProjectionFailure(Base):
     """A stored message the projector could not apply, with why; later messages go on."""
 
     __tablename__ = "projection_failures"
+    __table_args__ = (PrimaryKeyConstraint("workspace_id", "inbound_message_id"),)
 
-    inbound_message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    inbound_message_id: Mapped[int] = mapped_column(BigInteger)
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -197,8 +198,9 @@ class ProjectionNote(Base):
     """Why part of a message was not applied (for example, an account not created yet)."""
 
     __tablename__ = "projection_notes"
+    __table_args__ = (PrimaryKeyConstraint("workspace_id", "inbound_message_id", "code"),)
 
-    inbound_message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inbound_message_id: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(64))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, index=True)
     message: Mapped[str] = mapped_column(Text)

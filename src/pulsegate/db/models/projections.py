@@ -96,11 +96,12 @@ class Account(Base):
 
     __tablename__ = "accounts"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
         UniqueConstraint("workspace_id", "account_id"),
         Index("ix_accounts_created", "workspace_id", "id", postgresql_where=text("created")),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     account_id: Mapped[str] = mapped_column(Text)
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
@@ -123,11 +124,12 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
         UniqueConstraint("workspace_id", "user_id"),
         Index("ix_users_account", "workspace_id", "account_id", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     user_id: Mapped[str] = mapped_column(Text)
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
@@ -168,9 +170,12 @@ class CustomField(Base):
     """A custom dimension or metric of accounts or users in one workspace."""
 
     __tablename__ = "custom_fields"
-    __table_args__ = (UniqueConstraint("workspace_id", "object", "key"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
+        UniqueConstraint("workspace_id", "object", "key"),
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     object: Mapped[str] = mapped_column(String(16))  # account | user
     kind: Mapped[str] = mapped_column(String(16))  # dimension | metric
@@ -233,6 +238,7 @@ class Session(Base):
 
     __tablename__ = "sessions"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_id", "id"),
         UniqueConstraint("workspace_id", "session_key", "started_at"),
         # Includes what usage sums, so scoring a workspace scans the index alone (0018).
         Index(
@@ -254,7 +260,7 @@ class Session(Base):
         Index("ix_sessions_open", "ended_at", postgresql_where=text("NOT closed")),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
     session_key: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
