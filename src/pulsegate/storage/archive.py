@@ -70,13 +70,16 @@ def object_key(workspace_id: uuid.UUID, source_id: uuid.UUID, day: date) -> str:
     return f"segment-logs/{source_id}/{int(midnight.timestamp()) * 1000}/{workspace_id}.gz"
 
 
+# A chunk of one workspace's and source's messages of a day, after a log id: a range of the
+# partition's primary key (workspace_id, id, ...), each chunk a short transaction of its own.
 _LINES = """
-SELECT (message || jsonb_build_object('_pulsegate', jsonb_build_object(
+SELECT id, (message || jsonb_build_object('_pulsegate', jsonb_build_object(
            'id', id, 'receivedAt', received_at, 'timestamp', timestamp,
-           'warnings', warnings)))::text
+           'warnings', warnings)))::text AS line
 FROM {partition}
-WHERE workspace_id = :w AND source_id = :s
+WHERE workspace_id = %(w)s AND id > %(after)s AND source_id = %(s)s
 ORDER BY id
+LIMIT %(limit)s
 """
 
 
@@ -159,22 +162,26 @@ async def _manifest(
 async def _write(
     engine: AsyncEngine, partition: str, workspace_id: uuid.UUID, source_id: uuid.UUID, path: Path
 ) -> int:
-    """The group's messages, in log order, gzipped into `path`; return how many. The rows are
-    read in a read-only transaction that ends before the store is called."""
-    written = 0
+    """The group's messages, in log order, gzipped into `path`; return how many. Read a chunk
+    per transaction, none open while the file is written or the store called (a past day's
+    partition no longer changes, and the drop counts it again under its lock)."""
+    written = after = 0
+    statement = _LINES.format(partition=partition)
     # mtime=0: the same messages give the same bytes, whenever they are archived.
     with gzip.GzipFile(path, "wb", compresslevel=6, mtime=0) as out:
-        async with engine.connect() as connection:
-            await connection.execute(text("SET TRANSACTION READ ONLY"))
-            result = await connection.stream(
-                text(_LINES.format(partition=partition)).execution_options(yield_per=FETCH),
-                {"w": workspace_id, "s": source_id},
-            )
-            async for rows in result.partitions(FETCH):
-                chunk = "".join(f"{line}\n" for (line,) in rows).encode()
-                await asyncio.to_thread(out.write, chunk)
-                written += len(rows)
-    return written
+        while True:
+            async with engine.connect() as connection:
+                rows = (
+                    await connection.exec_driver_sql(
+                        statement,
+                        {"w": workspace_id, "s": source_id, "after": after, "limit": FETCH},
+                    )
+                ).all()
+            if not rows:
+                return written
+            chunk = "".join(f"{row.line}\n" for row in rows).encode()
+            await asyncio.to_thread(out.write, chunk)
+            written, after = written + len(rows), rows[-1].id
 
 
 def _digest(path: Path) -> tuple[str, int]:
