@@ -26,8 +26,9 @@ def main() -> None:
         for table in TABLES:
             # A partitioned table has no storage of its own: its partitions' sizes, summed.
             [[size, rows]] = conn.execute(
-                f"SELECT (SELECT sum(pg_total_relation_size(relid)) "
-                f"FROM pg_partition_tree('{table}')), (SELECT count(*) FROM {table})"
+                f"SELECT COALESCE((SELECT sum(pg_total_relation_size(relid)) "
+                f"FROM pg_partition_tree('{table}')), pg_total_relation_size('{table}')), "
+                f"(SELECT count(*) FROM {table})"
             ).fetchall()
             total += size if table in ("inbound_messages", "events") else 0
             per = size / messages if messages else 0

@@ -33,6 +33,7 @@ from pulsegate.db.log_batch import LOG, RESTORED
 from pulsegate.projection import repository
 from pulsegate.projection.service import BATCH_SIZE, Part, apply_messages
 from pulsegate.projection.watermark import settled_position
+from pulsegate.storage import partitions
 from pulsegate.storage.archive import ArchiveError, iter_lines
 from pulsegate.storage.stores import ArchiveStore
 
@@ -322,6 +323,9 @@ async def _restore(
             restored += result.rowcount
         if restored != messages:
             raise ArchiveError(f"{key} holds {restored} messages, its manifest {messages}")
+    # Filled and emptied a day at a time: fresh statistics, or the planner reads each batch by
+    # sorting the whole day.
+    await partitions.analyze(connection.engine, RESTORED)
 
 
 def _take(lines: Iterator[bytes], n: int) -> list[bytes]:
@@ -333,3 +337,5 @@ async def _unrestore(connection: AsyncConnection, workspace_id: uuid.UUID) -> No
         "DELETE FROM restored_messages WHERE workspace_id = %(w)s", {"w": workspace_id}
     )
     await connection.commit()
+    # The next day reuses the space, and its index scans do not wade through this one's rows.
+    await partitions.analyze(connection.engine, RESTORED, vacuum=True)

@@ -94,6 +94,9 @@ async def archive_day(
     """Write and verify the objects of the day (of `workspaces` only, when given) that are not
     in the manifest yet; return what was written."""
     partition = partitions.partition_name(LOG.table, day)
+    # Statistics first: a day that autovacuum has not analysed yet (it happens, a day being
+    # written once) made the planner sort the whole day for every chunk.
+    await partitions.analyze(engine, partition)
     async with engine.connect() as connection:
         groups = await _groups(connection, partition)
         done = await _manifest(connection, day)

@@ -287,6 +287,13 @@ async def prepare(engine: AsyncEngine, *, today: date) -> None:
             await create_ahead(connection, spec, today=today)
 
 
+async def analyze(engine: AsyncEngine, table: str, *, vacuum: bool = False) -> None:
+    """`ANALYZE` (or `VACUUM (ANALYZE)`) of one table, outside any transaction."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql(f"{'VACUUM (ANALYZE)' if vacuum else 'ANALYZE'} {table}")
+
+
 async def lock(connection: AsyncConnection, spec: TimePartitioned) -> None:
     """Replicas starting together, or the job beside a start, change partitions one at a time."""
     await connection.exec_driver_sql(
