@@ -10,6 +10,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +47,7 @@ from tests.support.history import (
 )
 from tests.support.servers import free_port
 from tests.support.tenants import ADMIN_TOKEN, SECRET_KEY, create_tenant
+from tests.support.waiting import eventually_sync
 
 START = date(2026, 1, 1)
 HOT = 30
@@ -240,6 +244,101 @@ async def test_a_failing_store_keeps_the_days_until_it_works_again(
         assert b'"messageId": "m-%d"' % number in line
     shown = (await health())["storage"]["archive"]
     assert (shown["last_error"], shown["oldest_hot_day"]) == (None, log_days(rows)[0].isoformat())
+
+
+@pytest.fixture
+def authenticating_s3() -> Iterator[tuple[str, dict[str, str]]]:
+    """moto's S3 server in a process of its own that checks signatures (IAM on: its first
+    three requests are free, used here to make a user allowed to write S3 and its key)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        eventually_sync(lambda: _answers(endpoint), timeout=30, what="moto's server to answer")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
+        iam.create_user(UserName="archive")
+        iam.put_user_policy(
+            UserName="archive",
+            PolicyName="s3",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName="archive")["AccessKey"]
+        yield endpoint, {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        return httpx.get(f"{endpoint}/moto-api/").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def test_wrong_credentials_keep_the_days_until_they_are_right(
+    scratch_engine: AsyncEngine,
+    scratch_database: str,
+    tmp_path: Path,
+    authenticating_s3: tuple[str, dict[str, str]],
+) -> None:
+    endpoint, key = authenticating_s3
+    rows = Rows(scratch_database)
+    settings = settings_for(scratch_database, tmp_path)
+    tenant = await create_tenant(scratch_database)
+
+    def store_with(secret: str) -> S3Store:
+        made = open_store(
+            "s3://archive",
+            endpoint_url=endpoint,
+            region="us-east-1",
+            access_key_id=key["id"],
+            secret_access_key=secret,
+        )
+        assert isinstance(made, S3Store)
+        return made
+
+    right = store_with(key["secret"])
+    right.client.create_bucket(Bucket="archive")
+    await morning(scratch_engine, settings, right, START)
+    await store(
+        scratch_engine,
+        [prepared(tenant.workspace_id, tenant.source_id, at(START), track(0, "u"))],
+    )
+    await project(scratch_engine)
+    later = START + timedelta(days=HOT + 1)
+
+    with pytest.raises(archive.ArchiveError):
+        await morning(scratch_engine, settings, store_with("not-the-secret"), later)
+    assert log_days(rows)[0] == START
+    assert len(rows.inbound(tenant.workspace_id)) == 1
+    [day] = rows.query("SELECT last_error FROM archive_days WHERE day = %s", START)
+    assert "SignatureDoesNotMatch" in day["last_error"]
+    assert right.client.list_objects_v2(Bucket="archive").get("Contents") is None
+
+    done = await morning(scratch_engine, settings, right, later)
+    assert done["archive"]["days_dropped"] >= 1
+    assert log_days(rows)[0] > START
+    [line] = list(
+        archive.iter_lines(right, archive.object_key(tenant.workspace_id, tenant.source_id, START))
+    )
+    assert json.loads(line)["messageId"] == "m-0"
 
 
 async def snapshot(rows: Rows, workspace_id: uuid.UUID) -> dict[str, Any]:
