@@ -30,7 +30,7 @@ def upgrade() -> None:
             bytes bigint NOT NULL,
             sha256 varchar(64) NOT NULL,
             archived_at timestamptz NOT NULL,
-            CONSTRAINT pk_archived_objects PRIMARY KEY (workspace_id, source_id, day)
+            CONSTRAINT pk_archived_objects PRIMARY KEY (workspace_id, day, source_id)
         )
         """
     )

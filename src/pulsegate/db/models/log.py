@@ -120,11 +120,15 @@ class ArchivedObject(Base):
     on one UTC day, as written and verified in the archive (pulsegate.storage.archive)."""
 
     __tablename__ = "archived_objects"
-    __table_args__ = (Index("ix_archived_objects_day", "day"),)
+    __table_args__ = (
+        # A workspace's days in order (a replay's), and every object of a day (the drop's).
+        PrimaryKeyConstraint("workspace_id", "day", "source_id"),
+        Index("ix_archived_objects_day", "day"),
+    )
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    source_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    source_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    day: Mapped[date] = mapped_column(Date)
     key: Mapped[str] = mapped_column(Text)
     messages: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
