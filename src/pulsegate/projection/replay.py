@@ -20,9 +20,10 @@ values that are not in the log across such a stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -189,11 +190,12 @@ async def _rebuild(
     applied = 0
     for part in (Part.ENTITIES, Part.EVENTS):
         applied = 0
-        for day in days:
-            assert store is not None
-            await _restore(connection, store, workspace_id, day)
-            applied += await _apply(connection, workspace_id, part, read_from=RESTORED)
-            await _unrestore(connection, workspace_id)
+        async with _unprepared(connection):
+            for day in days:
+                assert store is not None
+                await _restore(connection, store, workspace_id, day)
+                applied += await _apply(connection, workspace_id, part, read_from=RESTORED)
+                await _unrestore(connection, workspace_id)
         applied += await _apply(connection, workspace_id, part, up_to=up_to)
     await repository.save_position(connection, workspace_id, up_to)
     await connection.commit()
@@ -212,18 +214,35 @@ async def _reapply(
     position, applied again; the position is not moved (later messages are the live
     projector's)."""
     applied = 0
-    for day in days:
-        assert store is not None
-        await _restore(connection, store, workspace_id, day)
-        applied += await _apply(
-            connection, workspace_id, Part.ALL, read_from=RESTORED, since=since, until=until
-        )
-        await _unrestore(connection, workspace_id)
+    async with _unprepared(connection):
+        for day in days:
+            assert store is not None
+            await _restore(connection, store, workspace_id, day)
+            applied += await _apply(
+                connection, workspace_id, Part.ALL, read_from=RESTORED, since=since, until=until
+            )
+            await _unrestore(connection, workspace_id)
     up_to = await repository.read_position(connection, workspace_id)
     await connection.commit()
     return applied + await _apply(
         connection, workspace_id, Part.ALL, up_to=up_to, since=since, until=until
     )
+
+
+@contextlib.asynccontextmanager
+async def _unprepared(connection: AsyncConnection) -> AsyncIterator[None]:
+    """Statements planned for each batch, never prepared, while restored days are applied:
+    psycopg prepares a statement run five times, and the server's generic plan for it, made
+    on one restored day's statistics, cost the next days three to five times the time
+    (bench/README.md). The log's own batches keep their prepared statements."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # a checked-out connection has its psycopg connection
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 async def _apply(
