@@ -65,27 +65,24 @@ _RESTORE = (
     "AND u.workspace_id = %(w)s AND u.user_id = k.entity_id",
     "DELETE FROM replay_kept WHERE workspace_id = %(w)s",
 )
-# Everything the projector derives from the log: table, which of the workspace's rows, and
-# how a chunk of them is named. By `ctid`, except in a partitioned table (events), where a
-# ctid names a row in each partition: there by the primary key.
+# Everything the projector derives from the log: table, and which of the workspace's rows.
 _DERIVED = (
-    ("events", "true", "workspace_id, timestamp, id"),
-    ("sessions", "true", "ctid"),
-    ("session_dirty", "true", "ctid"),
-    ("accounts", "true", "ctid"),
-    ("users", "true", "ctid"),
-    ("identities", "true", "ctid"),
-    ("metric_values", "m NOT LIKE 'api:%%' AND m NOT LIKE 'connector:%%'", "ctid"),
-    ("projection_notes", "true", "ctid"),
-    ("projection_failures", "true", "ctid"),
+    ("events", "true"),
+    ("sessions", "true"),
+    ("session_dirty", "true"),
+    ("accounts", "true"),
+    ("users", "true"),
+    ("identities", "true"),
+    ("metric_values", "m NOT LIKE 'api:%%' AND m NOT LIKE 'connector:%%'"),
+    ("projection_notes", "true"),
+    ("projection_failures", "true"),
 )
+# A chunk of a table's rows by ctid, one table at a time: a partitioned table (events) is
+# cleared partition by partition, since a ctid names a row of one partition (and a delete by
+# key through the parent was a hash join over every partition for each chunk).
 _CLEAR_CHUNK = """
 DELETE FROM {table} WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM {table} WHERE workspace_id = %(w)s AND {rows} LIMIT %(chunk)s))
-"""
-_CLEAR_CHUNK_BY_KEY = """
-DELETE FROM {table} WHERE ({key}) IN (
-    SELECT {key} FROM {table} WHERE workspace_id = %(w)s AND {rows} LIMIT %(chunk)s)
 """
 
 
@@ -145,18 +142,33 @@ async def _clear(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:
     """Keep what is not in the log, then delete the derived rows a chunk per transaction,
     and start the workspace's position over."""
     await _run(connection, (_KEEP,), workspace_id)
-    for table, rows, key in _DERIVED:
-        template = _CLEAR_CHUNK if key == "ctid" else _CLEAR_CHUNK_BY_KEY
-        statement = template.format(table=table, rows=rows, key=key)
-        while True:
-            result = await connection.exec_driver_sql(
-                statement, {"w": workspace_id, "chunk": CLEAR_CHUNK}
-            )
-            await connection.commit()
-            if result.rowcount < CLEAR_CHUNK:
-                break
+    for table, rows in _DERIVED:
+        for leaf in await _leaves(connection, table):
+            await _clear_table(connection, workspace_id, leaf, rows)
     await repository.save_position(connection, workspace_id, 0)
     await connection.commit()
+
+
+async def _leaves(connection: AsyncConnection, table: str) -> list[str]:
+    """The table itself, or a partitioned table's partitions."""
+    result = await connection.exec_driver_sql(
+        "SELECT relid::regclass::text FROM pg_partition_tree(%(t)s) WHERE isleaf", {"t": table}
+    )
+    await connection.commit()
+    return [name for (name,) in result.all()] or [table]
+
+
+async def _clear_table(
+    connection: AsyncConnection, workspace_id: uuid.UUID, table: str, rows: str
+) -> None:
+    statement = _CLEAR_CHUNK.format(table=table, rows=rows)
+    while True:
+        result = await connection.exec_driver_sql(
+            statement, {"w": workspace_id, "chunk": CLEAR_CHUNK}
+        )
+        await connection.commit()
+        if result.rowcount < CLEAR_CHUNK:
+            return
 
 
 async def _maintain(engine: AsyncEngine, command: str, *, rebuilt_only: bool = False) -> None:
