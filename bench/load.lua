@@ -1,10 +1,12 @@
 -- wrk script: POST Segment messages with unique message ids, then print a JSON summary.
 -- Settings come from the environment: BENCH_PATH (/v1/track or /v1/batch), BENCH_BATCH (messages
--- per request, 1 = a single message), BENCH_AUTH (the Authorization header value).
+-- per request, 1 = a single message), BENCH_AUTH (the Authorization header value), BENCH_DELAY_MS
+-- (a pause before each request of a connection, to hold the load below the maximum).
 local path = os.getenv("BENCH_PATH") or "/v1/track"
 local batch = tonumber(os.getenv("BENCH_BATCH") or "1")
 local auth = os.getenv("BENCH_AUTH") or ""
 local run = os.getenv("BENCH_RUN") or "r"
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local counter = 0
 local prefix = tostring(math.random(1, 1e9))
 
@@ -31,6 +33,12 @@ request = function()
     body = '{"batch":[' .. table.concat(items, ",") .. '],"sentAt":"2026-11-22T10:00:00.100Z"}'
   end
   return wrk.format("POST", path, headers, body)
+end
+
+if pause > 0 then
+  delay = function()
+    return pause
+  end
 end
 
 done = function(summary, latency, requests)

@@ -9,14 +9,18 @@ both with wrk (Debian package `wrk`, installed with apt-get when missing):
 1. single-event `POST /v1/track`, 64 connections;
 2. `POST /v1/batch` with 100 events per request.
 
-It prints req/s, events/s, p50/p99 latency and the ratios, and checks that every acknowledged
-pulsegate message is in the database. Not part of the test suite: timings belong here.
+It prints req/s, events/s, p50/p99 latency, the ratios, and the CPU each message cost: in the
+server's process tree and in PostgreSQL's processes, separately (bench/cpu.py), counted from the
+start of a measurement until the projector has applied every message it stored, so a projector
+that falls behind is not left out. With PULSEGATE_DATABASE_URL set it also counts the stored rows.
+Not part of the test suite: timings belong here.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import shutil
@@ -32,6 +36,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from cpu import CpuSample, sample
+
 BENCH_DIR = Path(__file__).resolve().parent
 
 
@@ -45,6 +51,11 @@ class Result:
     non_2xx: int
     socket_errors: int
     requests: int
+    messages: int  # acknowledged
+    cpu: CpuSample  # seconds, over the measurement and the projector catching up
+
+    def per_message_us(self, seconds: float) -> float:
+        return seconds / max(self.messages, 1) * 1e6
 
 
 def free_port() -> int:
@@ -83,7 +94,17 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 
 
 def run_wrk(
-    wrk: str, *, url: str, name: str, duration: int, connections: int, batch: int, auth: str
+    wrk: str,
+    *,
+    url: str,
+    name: str,
+    duration: int,
+    connections: int,
+    batch: int,
+    auth: str,
+    server: subprocess.Popen[bytes],
+    admin_token: str | None,
+    delay_ms: float = 0,
 ) -> Result:
     path = "/v1/batch" if batch > 1 else "/v1/track"
     env = {
@@ -92,6 +113,7 @@ def run_wrk(
         "BENCH_BATCH": str(batch),
         "BENCH_AUTH": auth,
         "BENCH_RUN": uuid.uuid4().hex[:8],
+        "BENCH_DELAY_MS": f"{delay_ms:.3f}",
     }
     command = [
         wrk,
@@ -104,7 +126,11 @@ def run_wrk(
         str(BENCH_DIR / "load.lua"),
         url + path,
     ]
+    wait_projected(url, admin_token)
+    before = sample(server.pid)
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    wait_projected(url, admin_token)
+    cpu = sample(server.pid) - before
     line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
     data = json.loads(line.removeprefix("BENCH_RESULT "))
     seconds = data["duration_us"] / 1e6
@@ -118,7 +144,34 @@ def run_wrk(
         non_2xx=data["non_2xx"],
         socket_errors=data["socket_errors"],
         requests=data["requests"],
+        messages=ok_requests * batch,
+        cpu=cpu,
     )
+
+
+def half_load(measure: functools.partial[Result], full: Result, args: argparse.Namespace) -> Result:
+    """Single events at half the rate measured at full load: each connection pauses between
+    requests, the pause set by a short probe (rate = connections / (pause + latency))."""
+    target = full.requests_per_second / 2
+    pause = args.connections / target * 1000
+    probe = measure(name="probe", duration=3, delay_ms=pause)
+    latency = args.connections / probe.requests_per_second * 1000 - pause
+    pause = max(args.connections / target * 1000 - latency, 0.0)
+    return measure(name="pulsegate half", duration=args.duration, delay_ms=pause)
+
+
+def wait_projected(url: str, admin_token: str | None) -> None:
+    """Until the gateway's projector has applied everything stored (the no-op has none)."""
+    if admin_token is None:
+        return
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{url}/admin/health", headers=headers, timeout=30).json()
+        if health["inbound"]["backlog"] == 0 and health["inbound"]["writer_pending"] == 0:
+            return
+        time.sleep(0.25)
+    sys.exit("the projector did not catch up within 10 minutes")
 
 
 def main() -> None:
@@ -172,28 +225,25 @@ def main() -> None:
             (1, args.connections),
             (args.batch_size, args.batch_connections),
         ):
-            for name, url in (("no-op", noop_url), ("pulsegate", gateway_url)):
-                # A warm-up run first, not reported.
-                run_wrk(
+            for name, url, server, token in (
+                ("no-op", noop_url, noop, None),
+                ("pulsegate", gateway_url, gateway, admin_token),
+            ):
+                measure = functools.partial(
+                    run_wrk,
                     wrk,
                     url=url,
-                    name=name,
-                    duration=2,
                     connections=connections,
                     batch=batch,
                     auth=auth,
+                    server=server,
+                    admin_token=token,
                 )
-                results.append(
-                    run_wrk(
-                        wrk,
-                        url=url,
-                        name=f"{name} {'track' if batch == 1 else 'batch'}",
-                        duration=args.duration,
-                        connections=connections,
-                        batch=batch,
-                        auth=auth,
-                    )
-                )
+                measure(name=name, duration=2)  # a warm-up run first, not reported
+                label = f"{name} {'track' if batch == 1 else 'batch'}"
+                results.append(measure(name=label, duration=args.duration))
+                if name == "pulsegate" and batch == 1:
+                    results.append(half_load(measure, results[-1], args))
         stored = count_stored(gateway)
     finally:
         for process in (gateway, noop):
@@ -230,24 +280,32 @@ def count_stored(gateway: subprocess.Popen[bytes]) -> int | None:
 
 
 def report(results: list[Result], args: argparse.Namespace, stored: int | None) -> None:
-    print(f"\n{'run':<18}{'req/s':>10}{'events/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    print(
+        f"\n{'run':<18}{'req/s':>10}{'events/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"{'server us/msg':>15}{'postgres us/msg':>17}"
+    )
     for r in results:
         print(
             f"{r.name:<18}{r.requests_per_second:>10.0f}{r.events_per_second:>12.0f}"
             f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.non_2xx:>9}"
+            f"{r.per_message_us(r.cpu.gateway):>15.1f}{r.per_message_us(r.cpu.postgres):>17.1f}"
         )
     by_name = {r.name: r for r in results}
     track, noop_track = by_name["pulsegate track"], by_name["no-op track"]
     batch, noop_batch = by_name["pulsegate batch"], by_name["no-op batch"]
     track_ratio = track.requests_per_second / noop_track.requests_per_second
     batch_ratio = batch.events_per_second / noop_batch.events_per_second
+    track_cpu = track.per_message_us(track.cpu.gateway)
+    noop_cpu = noop_track.per_message_us(noop_track.cpu.gateway)
     print(
         f"\nsingle-event /v1/track, {args.connections} connections: "
-        f"pulsegate/no-op = {track_ratio:.0%} (target >= 70%)"
+        f"pulsegate/no-op = {track_ratio:.2f} of the requests (target >= 0.6); "
+        f"server CPU {track_cpu:.0f} us against {noop_cpu:.0f} us = {track_cpu / noop_cpu:.2f}x "
+        "(target <= 1.3x)"
     )
     print(
         f"/v1/batch x{args.batch_size}, {args.batch_connections} connections: "
-        f"pulsegate {batch.events_per_second:,.0f} events/s (target >= 30,000); "
+        f"pulsegate {batch.events_per_second:,.0f} events/s (target >= 40,000); "
         f"pulsegate/no-op = {batch_ratio:.0%}"
     )
     if stored is not None:
