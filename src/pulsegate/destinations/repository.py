@@ -120,9 +120,15 @@ ON CONFLICT (workspace_id, destination_id, inbound_message_id, received_at) DO N
 
 
 async def enqueue(
-    connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    message_ids: Sequence[int],
+    *,
+    whole: bool = False,
 ) -> None:
-    await connection.exec_driver_sql(_ENQUEUE, batch_parameters(workspace_id, message_ids))
+    await connection.exec_driver_sql(
+        _ENQUEUE, batch_parameters(workspace_id, message_ids, whole=whole)
+    )
 
 
 # The first pending delivery of each (destination, user), when it is due: later ones of the

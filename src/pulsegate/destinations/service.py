@@ -137,12 +137,16 @@ async def retry_delivery(
 
 
 async def enqueue_deliveries(
-    connection: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+    connection: AsyncConnection,
+    workspace_id: uuid.UUID,
+    message_ids: Sequence[int],
+    *,
+    whole: bool = False,
 ) -> None:
     """For the projector: queue the workspace's messages for every destination that forwards
     their type, in the projector's transaction, so a projected message is never left
     undelivered."""
-    await repository.enqueue(connection, workspace_id, message_ids)
+    await repository.enqueue(connection, workspace_id, message_ids, whole=whole)
 
 
 def client_for(

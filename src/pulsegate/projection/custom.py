@@ -156,6 +156,7 @@ async def project_custom_dimensions(
     ids_by_type: Mapping[str, Sequence[int]],
     *,
     read_from: str = LOG,
+    whole: bool = False,
 ) -> None:
     """Only group and identify calls carry the traits read here: given the batch's ids by
     message type, each statement reads just its own."""
@@ -163,7 +164,7 @@ async def project_custom_dimensions(
         if not ids_by_type.get(message_type):
             continue
         parameters = {
-            **batch_parameters(workspace_id, ids_by_type[message_type]),
+            **batch_parameters(workspace_id, ids_by_type[message_type], whole=whole),
             "type": message_type,
             "object": object_name,
             "standard": list(aliases),

@@ -239,6 +239,7 @@ async def project_accounts_and_users(
     *,
     group_ids: Sequence[int],
     read_from: str = LOG,
+    whole: bool = False,
 ) -> tuple[list[TieChange], list[AccountChange]]:
     """Apply the messages to accounts, users and identities; return the identity ties and the
     users' accounts that changed, whose earlier events and sessions need restitching.
@@ -248,7 +249,7 @@ async def project_accounts_and_users(
 
     def aliases_of(aliases: dict[str, str]) -> dict[str, object]:
         return {
-            **batch_parameters(workspace_id, ids),
+            **batch_parameters(workspace_id, ids, whole=whole),
             "canonical": list(aliases),
             "keys": list(aliases.values()),
         }
@@ -259,7 +260,7 @@ async def project_accounts_and_users(
     tied = await connection.exec_driver_sql(reading(_IDENTITIES, read_from), aliases_of({}))
     ties = [TieChange(row.workspace_id, row.alias, row.previous_user_id) for row in tied]
     if group_ids:
-        groups = batch_parameters(workspace_id, group_ids)
+        groups = batch_parameters(workspace_id, group_ids, whole=whole)
         choices = {c: key for c, key in ACCOUNT_ALIASES.items() if key in CHOICE_FIELDS}
         await connection.exec_driver_sql(
             reading(_NOTE_UNKNOWN_CHOICES, read_from),

@@ -279,7 +279,11 @@ async def _apply(
         until=until,
         read_from=read_from,
     ):
-        await apply_messages(connection, messages, part, read_from=read_from, deliver=False)
+        # A time range leaves out messages of a batch's id range: only then is it not whole.
+        whole = since is None and until is None
+        await apply_messages(
+            connection, messages, part, read_from=read_from, deliver=False, whole=whole
+        )
         await connection.commit()
         applied, after = applied + len(messages), messages[-1].id
     return applied

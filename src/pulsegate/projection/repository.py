@@ -210,6 +210,7 @@ async def project_events(
     message_ids: Sequence[int],
     *,
     read_from: str = LOG,
+    whole: bool = False,
 ) -> None:
     """Events of track, page and screen calls, attributed as they are inserted (after the
     batch's identities and users are applied); a message already projected is skipped.
@@ -218,7 +219,8 @@ async def project_events(
     new event time, so the sweep rebuilds only the sessions that new events can change.
     """
     await connection.exec_driver_sql(
-        reading(_INSERT_EVENTS, read_from), batch_parameters(workspace_id, message_ids)
+        reading(_INSERT_EVENTS, read_from),
+        batch_parameters(workspace_id, message_ids, whole=whole),
     )
 
 

@@ -68,7 +68,7 @@ async def project_workspace_batch(
     )
     if not messages:
         return 0
-    await apply_messages(connection, messages)
+    await apply_messages(connection, messages, whole=True)  # the log's next messages
     await repository.save_position(connection, workspace_id, messages[-1].id)
     log.debug("projection.batch.applied", workspace_id=str(workspace_id), messages=len(messages))
     return len(messages)
@@ -96,6 +96,7 @@ async def _project(
     part: Part,
     read_from: str,
     deliver: bool,
+    whole: bool,
 ) -> None:
     """Each statement is given the ids of the message types it applies (every statement
     reading all of a batch's messages was a large share of the projector's time). Only live
@@ -108,16 +109,23 @@ async def _project(
         by_type[message.type].append(message.id)
     if part is not Part.EVENTS:
         ties, accounts = await entities.project_accounts_and_users(
-            connection, workspace_id, ids, group_ids=by_type["group"], read_from=read_from
+            connection,
+            workspace_id,
+            ids,
+            group_ids=by_type["group"],
+            read_from=read_from,
+            whole=whole,
         )
         await custom.project_custom_dimensions(
-            connection, workspace_id, by_type, read_from=read_from
+            connection, workspace_id, by_type, read_from=read_from, whole=whole
         )
     if deliver:
-        await destinations_service.enqueue_deliveries(connection, workspace_id, ids)
+        await destinations_service.enqueue_deliveries(connection, workspace_id, ids, whole=whole)
     events = [*by_type["track"], *by_type["page"], *by_type["screen"]]
     if part is not Part.ENTITIES and events:
-        await repository.project_events(connection, workspace_id, events, read_from=read_from)
+        await repository.project_events(
+            connection, workspace_id, events, read_from=read_from, whole=whole
+        )
     if part is Part.ALL:
         await attribution.restitch(connection, ties=ties, accounts=accounts)
 
@@ -129,22 +137,24 @@ async def apply_messages(
     *,
     read_from: str = LOG,
     deliver: bool = True,
+    whole: bool = False,
 ) -> None:
-    """Set-based for the batch; one message at a time only when the batch fails.
+    """Set-based for the batch; one message at a time only when the batch fails. `whole`:
+    the messages are every message of their workspace in their id range (log_batch).
 
     A message that cannot be applied is recorded in `projection_failures` with its error and
     the rest go on: one bad message never blocks the log.
     """
     try:
         async with connection.begin_nested():
-            await _project(connection, messages, part, read_from, deliver)
+            await _project(connection, messages, part, read_from, deliver, whole)
         return
     except DBAPIError:
         log.warning("projection.batch.failed", messages=len(messages))
     for message in messages:
         try:
             async with connection.begin_nested():
-                await _project(connection, [message], part, read_from, deliver)
+                await _project(connection, [message], part, read_from, deliver, whole=True)
         except DBAPIError as error:
             reason = str(error.orig).splitlines()[0] if error.orig else str(error)
             log.error("projection.message.failed", inbound_message_id=message.id, error=reason)
