@@ -18,11 +18,14 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True, slots=True)
 class CpuSample:
-    gateway: float
+    gateway: float  # the server's process tree
+    http: float  # the server's own process: the HTTP one when `serve` projects in another
     postgres: float
 
     def __sub__(self, other: CpuSample) -> CpuSample:
-        return CpuSample(self.gateway - other.gateway, self.postgres - other.postgres)
+        return CpuSample(
+            self.gateway - other.gateway, self.http - other.http, self.postgres - other.postgres
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +64,11 @@ def sample(root: int) -> CpuSample:
         children.setdefault(process.parent, []).append(process)
     gateway = 0.0
     stack = [p for p in processes if p.pid == root]
+    http = sum(p.seconds for p in stack)
     while stack:
         process = stack.pop()
         if process.name != "postgres":
             gateway += process.seconds
         stack.extend(children.get(process.pid, ()))
     postgres = sum(p.seconds for p in processes if p.name == "postgres")
-    return CpuSample(gateway=gateway, postgres=postgres)
+    return CpuSample(gateway=gateway, http=http, postgres=postgres)

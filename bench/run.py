@@ -10,7 +10,8 @@ both with wrk (Debian package `wrk`, installed with apt-get when missing):
 2. `POST /v1/batch` with 100 events per request.
 
 It prints req/s, events/s, p50/p99 latency, the ratios, and the CPU each message cost: in the
-server's process tree and in PostgreSQL's processes, separately (bench/cpu.py), counted from the
+server's process tree (and of it, its HTTP process: `serve` projects and runs jobs in a process of
+its own) and in PostgreSQL's processes, separately (bench/cpu.py), counted from the
 start of a measurement until the projector has applied every message it stored, so a projector
 that falls behind is not left out. With PULSEGATE_DATABASE_URL set it also counts the stored rows.
 Not part of the test suite: timings belong here.
@@ -282,13 +283,14 @@ def count_stored(gateway: subprocess.Popen[bytes]) -> int | None:
 def report(results: list[Result], args: argparse.Namespace, stored: int | None) -> None:
     print(
         f"\n{'run':<18}{'req/s':>10}{'events/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-        f"{'server us/msg':>15}{'postgres us/msg':>17}"
+        f"{'server us/msg':>15}{'of it HTTP':>12}{'postgres us/msg':>17}"
     )
     for r in results:
         print(
             f"{r.name:<18}{r.requests_per_second:>10.0f}{r.events_per_second:>12.0f}"
             f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.non_2xx:>9}"
-            f"{r.per_message_us(r.cpu.gateway):>15.1f}{r.per_message_us(r.cpu.postgres):>17.1f}"
+            f"{r.per_message_us(r.cpu.gateway):>15.1f}{r.per_message_us(r.cpu.http):>12.1f}"
+            f"{r.per_message_us(r.cpu.postgres):>17.1f}"
         )
     by_name = {r.name: r for r in results}
     track, noop_track = by_name["pulsegate track"], by_name["no-op track"]

@@ -110,7 +110,8 @@ def test_worker_projects_what_a_server_without_projector_accepted(
         log_path = tmp_path / "worker.log"
         worker = subprocess.Popen(
             [sys.executable, "-m", "pulsegate", "worker"],
-            env=server.env,
+            # Every process reads the same settings: this one is to project.
+            env={**server.env, "PULSEGATE_PROJECTOR_ENABLED": "true"},
             stdout=log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )

@@ -1,11 +1,17 @@
 """Two `pulsegate serve` processes on one database, as two replicas behind a load balancer:
 each trigger of each job runs once, the work is not done twice, and when one replica is
-killed in the middle of a job the other takes the next trigger."""
+killed in the middle of a job the other takes the next trigger.
+
+A replica is a `serve` process and the background process it runs the jobs and the projector
+in (`PULSEGATE_BACKGROUND_PROCESS`): a job run's host names the latter, whose parent is the
+former."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -102,7 +108,7 @@ def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
             by_job: dict[str, list[Any]] = {}
             for run in runs:
                 by_job.setdefault(run["job"], []).append(run["scheduled_for"])
-                assert pid_of(run["host"]) in replicas
+                assert parent_of(pid_of(run["host"])) in replicas
             assert {"outbox_delivery", "session_sweep", "nightly"} <= set(by_job)
             for job, slots in by_job.items():
                 assert len(slots) == len(set(slots)), job  # once per trigger
@@ -152,7 +158,12 @@ def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
                 ),
                 "a slow connector sync",
             )
-            victim = replicas.pop(pid_of(killed["host"]))
+            # The whole replica dies, as its machine would: both of its processes.
+            background = pid_of(killed["host"])
+            replica = parent_of(background)
+            assert replica is not None
+            victim = replicas.pop(replica)
+            os.kill(background, signal.SIGKILL)
             victim.process.kill()
             victim.process.wait(10)
             [[survivor_pid, survivor]] = replicas.items()
@@ -170,7 +181,7 @@ def test_each_trigger_runs_once_and_a_killed_replica_hands_over(
                 ),
                 "the survivor's next nightly run",
             )
-            assert pid_of(taken["host"]) == survivor_pid
+            assert parent_of(pid_of(taken["host"])) == survivor_pid
             emulator.state.faults.delay_seconds = 0
             wait_for(
                 lambda: query(
@@ -231,5 +242,99 @@ def test_serve_with_workers_runs_background_work_in_one_process(
             if line.startswith('pulsegate_job_duration_seconds_count{job="outbox_delivery"')
         ]
         assert sum(runs) >= 2
+    finally:
+        server.stop()
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def background_pids(database_url: str, server_pid: int) -> set[int]:
+    """Processes of `serve` connected to the database, its HTTP process aside."""
+    rows = query(
+        database_url,
+        "SELECT DISTINCT application_name AS name FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name LIKE 'pulsegate:%%'",
+    )
+    pids = {int(row["name"].split(":")[1]) for row in rows}
+    return {pid for pid in pids if pid != server_pid and parent_of(pid) == server_pid}
+
+
+def test_serve_runs_background_work_in_a_process_of_its_own_and_restarts_it(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    """One HTTP process by default, and a child process that projects and runs the jobs; the
+    child killed, another takes its place; `serve` stopped, neither is left running."""
+    db = scratch_database
+    server = start_server(db, tmp_path / "s", **FAST)
+    try:
+        tenant = asyncio.run(create_tenant(db))
+        send_twice([server], tenant)
+        wait_for(
+            lambda: query(db, "SELECT 1 FROM accounts WHERE account_id = 'acme'"),
+            "the background process to project the account",
+        )
+        runs = wait_for(lambda: query(db, "SELECT host FROM job_runs LIMIT 1"), "a job run")
+        [worker] = eventually_sync(
+            lambda: background_pids(db, server.process.pid),
+            lambda pids: len(pids) == 1,
+            timeout=30,
+            interval=0.2,
+            what="the background process connected",
+        )
+        assert pid_of(runs["host"]) == worker != server.process.pid
+
+        os.kill(worker, signal.SIGKILL)
+        [replacement] = eventually_sync(
+            lambda: background_pids(db, server.process.pid) - {worker},
+            lambda pids: len(pids) == 1,
+            timeout=30,
+            interval=0.2,
+            what="a new background process",
+        )
+        sent = httpx.post(
+            f"{server.url}/v1/track",
+            auth=(tenant.write_key, ""),
+            json={"type": "track", "messageId": "after-kill", "userId": "u-1", "event": "Saved"},
+        )
+        assert sent.status_code == 200
+        wait_for(
+            lambda: query(db, "SELECT 1 FROM events WHERE message_id = 'after-kill'"),
+            "the new background process to project a message sent after the kill",
+        )
+        server.process.kill()  # `serve` itself dies: its background process stops too
+        server.process.wait(10)
+        eventually_sync(
+            lambda: parent_of(replacement),
+            lambda parent: parent is None,
+            timeout=30,
+            interval=0.2,
+            what="the orphaned background process to stop",
+        )
+    finally:
+        server.stop()
+
+
+def test_serve_stopped_with_sigterm_exits_0_and_stops_its_background_process(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    server = start_server(scratch_database, tmp_path / "s", **FAST)
+    try:
+        [background] = eventually_sync(
+            lambda: background_pids(scratch_database, server.process.pid),
+            lambda pids: len(pids) == 1,
+            timeout=30,
+            interval=0.2,
+            what="the background process connected",
+        )
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(30) == 0
+        assert parent_of(background) is None
+        assert "worker.stopped" in server.log_path.read_text()
     finally:
         server.stop()

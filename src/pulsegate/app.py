@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pulsegate import __version__
 from pulsegate.accounts import routes as accounts_routes
@@ -53,6 +54,15 @@ class PulsegateApp(FastAPI):
     sits in front of FastAPI, behind only the request log (id, log line, latency); every
     other request goes through FastAPI as usual.
     """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # What FastAPI's and Starlette's `__call__` do that pulsegate uses (no root_path, no
+        # OpenTelemetry), without their two frames on every request: each await of a
+        # request passes through every frame of its chain.
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         ingress = SegmentIngress(super().build_middleware_stack(), service_holder=self.state)
@@ -132,7 +142,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             observer=metrics,
         )
-        projector = Projector(engine) if settings.projector_enabled else None
+        projector = (
+            Projector(engine, idle_interval=settings.projector_interval_ms / 1000)
+            if settings.projector_enabled
+            else None
+        )
         if projector is not None:
             await projector.start()
         # Manual runs (the admin API) work in every process; scheduled ones only where the
@@ -143,6 +157,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
         if scheduler is not None:
             scheduler.start()
+        # Everything built so far (modules, models, routes) lives as long as the process:
+        # leave it out of the cyclic collector's full passes, which otherwise walk it all
+        # every few thousand requests (bench/README.md "CPU per message").
+        gc.freeze()
         log.info("app.started", version=__version__)
         try:
             yield

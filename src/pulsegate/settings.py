@@ -83,7 +83,17 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     scheduler_enabled: bool = True
     # Apply new inbound messages to accounts, users and events in this process.
+    # Whether this process projects: `serve` (in its background process) and `worker` alike.
     projector_enabled: bool = True
+    # How long the projector waits after a round that caught up: a message is projected within
+    # about this long of its acknowledgement. Shorter costs CPU per message (each round has a
+    # fixed cost and rewrites each active user once); bench/README.md "CPU per message".
+    projector_interval_ms: float = Field(default=200, gt=0, le=60_000)
+    # `serve` runs the projector and the scheduler in a `pulsegate worker` process of its own
+    # (as `serve --workers N` does), so that background work neither takes CPU from the HTTP
+    # process nor stalls the event loop that answers ingest; false runs them in the HTTP
+    # process.
+    background_process: bool = True
 
     max_message_bytes: int = Field(default=32 * 1024, ge=1024)
     max_batch_bytes: int = Field(default=500 * 1024, ge=1024)

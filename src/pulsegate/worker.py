@@ -1,13 +1,17 @@
 """`pulsegate worker`: the background work without HTTP.
 
-The projector, and the scheduler's jobs (pulsegate.jobs). Any number of workers (and
-`serve` processes) may run against one database: their projectors share the workspaces, each
-batch under the lock of its workspace, and a stopped worker's workspaces go to the others.
+The projector (unless PULSEGATE_PROJECTOR_ENABLED is false), and the scheduler's jobs
+(pulsegate.jobs). `serve` runs one beside its HTTP process (PULSEGATE_BACKGROUND_PROCESS).
+Any number of workers (and `serve` processes) may run against one database: their projectors
+share the workspaces, each batch under the lock of its workspace, and a stopped worker's
+workspaces go to the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import signal
 
 import structlog
@@ -23,8 +27,9 @@ from pulsegate.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT.
+async def run_worker(settings: Settings, *, parent_pid: int | None = None) -> None:
+    """Run until SIGTERM or SIGINT, or until the process `parent_pid` is gone (a `serve`
+    that was killed leaves no worker behind).
 
     A batch cut short by the stop is rolled back with its log position, so the next projector
     applies it again: nothing is lost or applied twice.
@@ -38,8 +43,13 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    projector = Projector(engine)
-    await projector.start()
+    projector = (
+        Projector(engine, idle_interval=settings.projector_interval_ms / 1000)
+        if settings.projector_enabled
+        else None
+    )
+    if projector is not None:
+        await projector.start()
     secret_box = SecretBox(
         settings.secret_key.get_secret_value()
         if settings.secret_key
@@ -51,13 +61,31 @@ async def run_worker(settings: Settings) -> None:
     scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
     if scheduler is not None:
         scheduler.start()
+    watch = (
+        asyncio.create_task(_stop_without_parent(parent_pid, stopping))
+        if parent_pid is not None
+        else None
+    )
+    gc.freeze()  # as the HTTP process does (pulsegate.app): startup's objects live as long
     log.info("worker.started", version=__version__)
     try:
         await stopping.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await job_runner.drain(grace=settings.shutdown_grace_seconds)
-        await projector.stop()
+        if projector is not None:
+            await projector.stop()
         await engine.dispose()
         log.info("worker.stopped")
+
+
+async def _stop_without_parent(parent_pid: int, stopping: asyncio.Event) -> None:
+    """Once the parent is gone, this process is re-parented: its parent id changes. Nothing
+    signals that portably, so it is looked at every second."""
+    while os.getppid() == parent_pid:  # noqa: ASYNC110
+        await asyncio.sleep(1.0)
+    log.warning("worker.parent_gone", parent_pid=parent_pid)
+    stopping.set()

@@ -2,10 +2,10 @@
 
 Pure ASGI (cheaper than BaseHTTPMiddleware on the ingest hot path). A request id comes from
 the caller's X-Request-ID when it sends a short one; otherwise it is numbered from a
-per-process counter, cheaper than a UUID per request. It is bound as `request_id` for every
-log line of the request and returned as X-Request-ID. The log line has the method, the path
-(never the query string, which may carry a write key), the status and the duration; bodies
-and headers are never logged.
+per-process counter, cheaper than a UUID per request. It is set as `request_id` for every
+log line of the request (pulsegate.logging.REQUEST_ID) and returned as X-Request-ID. The log
+line has the method, the path (never the query string, which may carry a write key), the
+status and the duration; bodies and headers are never logged.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pulsegate.ingest.paths import ROUTES
+from pulsegate.logging import REQUEST_ID
 from pulsegate.operations.metrics import Metrics
 
 log = structlog.get_logger("pulsegate.http")
@@ -46,7 +47,7 @@ class RequestLog:
             return
         started = time.perf_counter()
         request_id = _incoming_id(scope) or f"{_PREFIX}-{next(_numbers):x}"
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = REQUEST_ID.set(request_id)
         header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500  # what the client gets when the app raises before answering
 
@@ -62,9 +63,7 @@ class RequestLog:
         finally:
             seconds = time.perf_counter() - started
             route = route_of(scope)
-            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
-                seconds
-            )
+            self.metrics.request_done(scope["method"], route, status, seconds)
             log.info(
                 "http.request",
                 method=scope["method"],
@@ -73,7 +72,7 @@ class RequestLog:
                 status=status,
                 duration_ms=round(seconds * 1000, 2),
             )
-            structlog.contextvars.unbind_contextvars("request_id")
+            REQUEST_ID.reset(token)
 
 
 def _incoming_id(scope: Scope) -> str | None:

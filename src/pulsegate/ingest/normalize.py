@@ -12,7 +12,7 @@ from typing import Any
 NULL_MEANS_ABSENT = ("userId", "anonymousId", "category", "name")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per message (see ingest.repository.InboundRow)
 class Normalized:
     message: dict[str, Any]
     timestamp: datetime  # the corrected event time

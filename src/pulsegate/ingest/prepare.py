@@ -54,7 +54,7 @@ def parse_body(raw: bytes) -> Any:
     return parsed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (see InboundRow)
 class Arrival:
     """Where and how a request's messages arrived: what every message of it shares."""
 

@@ -53,7 +53,7 @@ class IngestLimits:
     max_batch_messages: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (see InboundRow)
 class IngestRequest:
     """What the service needs of an HTTP request, without knowing HTTP."""
 

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -79,17 +80,33 @@ class Metrics(JobObserver):
             ["job"],
             registry=r,
         )
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._stored_children: dict[str, tuple[Any, Any]] = {}
 
     def job_finished(self, job: str, status: str, seconds: float) -> None:
         self.job_seconds.labels(job, status).observe(seconds)
         if status not in ("succeeded", "idle"):
             self.job_failures.labels(job).inc()
 
+    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        # `labels()` takes a lock and builds its key on every call: the hot path keeps the
+        # children it has seen (route templates and statuses: a bounded set).
+        key = (method, route, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.request_seconds.labels(method, route, str(status))
+            self._request_children[key] = child
+        child.observe(seconds)
+
     def messages_stored(self, types: Iterable[str]) -> None:
         # Counted per label first: a batch of 100 costs one increment per type, not 200.
         for message_type, count in collections.Counter(types).items():
-            self.received.labels(message_type).inc(count)
-            self.stored.labels(message_type).inc(count)
+            children = self._stored_children.get(message_type)
+            if children is None:
+                children = (self.received.labels(message_type), self.stored.labels(message_type))
+                self._stored_children[message_type] = children
+            children[0].inc(count)
+            children[1].inc(count)
 
     def messages_refused(self, refusals: Iterable[tuple[str, str]]) -> None:
         """(type, first reason code) of each refused message."""
