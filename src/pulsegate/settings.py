@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     # How long the projector waits after a round that caught up: a message is projected within
     # about this long of its acknowledgement. Shorter costs CPU per message (each round has a
     # fixed cost and rewrites each active user once); bench/README.md "CPU per message".
-    projector_interval_ms: float = Field(default=200, gt=0, le=60_000)
+    projector_interval_ms: float = Field(default=500, gt=0, le=60_000)
     # `serve` runs the projector and the scheduler in a `pulsegate worker` process of its own
     # (as `serve --workers N` does), so that background work neither takes CPU from the HTTP
     # process nor stalls the event loop that answers ingest; false runs them in the HTTP
