@@ -1,10 +1,16 @@
 """CPU seconds of processes, read from /proc (Linux), for the ingest benchmark.
 
 A process's CPU is its user plus system time. The gateway's share is its process tree (the
-`serve` process, its uvicorn workers and its projector process, if any), PostgreSQL's is every
-process named `postgres` on the machine: the postmaster, the backends and the background
-writers, embedded or server. So another database busy on the same server would count too; keep
-it idle while measuring.
+`serve` process, its uvicorn workers and its background process), PostgreSQL's is every process
+named `postgres` on the machine: the postmaster, the backends and the background writers,
+embedded or server. So another database busy on the same server would count too; keep it idle
+while measuring.
+
+Processes come and go during a run: a pool's overflow connection ends with its backend, an
+autovacuum worker ends with its table. What an ended child used is in its parent's children
+times (`cutime`, `cstime`) once the parent has reaped it, so each postmaster's and the
+server's are added: without them, a design that opens more short-lived connections looked
+cheaper.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class _Process:
     parent: int
     name: str
     seconds: float
+    children_seconds: float  # of the children it has reaped
 
 
 def _processes() -> list[_Process]:
@@ -48,27 +55,41 @@ def _processes() -> list[_Process]:
         # The name is in parentheses and may hold spaces; the fields after it are fixed.
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        utime, stime = int(fields[11]), int(fields[12])
-        found.append(_Process(int(entry.name), int(fields[1]), name, (utime + stime) / _TICKS))
+        utime, stime, cutime, cstime = (int(field) for field in fields[11:15])
+        found.append(
+            _Process(
+                int(entry.name),
+                int(fields[1]),
+                name,
+                (utime + stime) / _TICKS,
+                (cutime + cstime) / _TICKS,
+            )
+        )
     return found
 
 
 def sample(root: int) -> CpuSample:
-    """CPU seconds used so far by `root`'s process tree (PostgreSQL aside) and by PostgreSQL.
-
-    Processes that ended before the sample are not counted: the servers measured keep theirs
-    alive for the whole run (PostgreSQL's backends are pooled connections)."""
+    """CPU seconds used so far by `root`'s process tree (PostgreSQL aside), by `root` alone,
+    and by PostgreSQL, ended children included."""
     processes = _processes()
     children: dict[int, list[_Process]] = {}
     for process in processes:
         children.setdefault(process.parent, []).append(process)
-    gateway = 0.0
     stack = [p for p in processes if p.pid == root]
     http = sum(p.seconds for p in stack)
+    gateway = sum(p.children_seconds for p in stack)
     while stack:
         process = stack.pop()
         if process.name != "postgres":
             gateway += process.seconds
         stack.extend(children.get(process.pid, ()))
-    postgres = sum(p.seconds for p in processes if p.name == "postgres")
+    by_pid = {p.pid: p for p in processes}
+    postgres = 0.0
+    for process in processes:
+        if process.name != "postgres":
+            continue
+        postgres += process.seconds
+        parent = by_pid.get(process.parent)
+        if parent is None or parent.name != "postgres":  # a postmaster
+            postgres += process.children_seconds
     return CpuSample(gateway=gateway, http=http, postgres=postgres)

@@ -103,16 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else load_or_create_secret_key(settings.data_dir)
         )
         secret_box = SecretBox(secret_key)
-        # The writer's connections of their own: one per flush that may run at once, and its
-        # one statement planned once (db/engine.py).
-        writer_engine = create_engine(
-            settings.async_database_url,
-            pool_size=settings.writer_concurrency,
-            connect_timeout=settings.database_connect_timeout_seconds,
-            generic_plans=True,
-        )
         writer = GroupCommitWriter(
-            writer_engine,
+            engine,
             max_messages=settings.writer_max_messages,
             max_delay=settings.writer_max_delay_ms / 1000,
             max_pending=settings.writer_max_pending,
@@ -184,7 +176,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if projector is not None:
                 await projector.stop()
             await writer.stop()  # store what was accepted before the connections go
-            await writer_engine.dispose()
             await engine.dispose()
             log.info("app.stopped")
 

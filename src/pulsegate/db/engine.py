@@ -16,20 +16,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def create_engine(
-    url: str, *, pool_size: int = 5, connect_timeout: int = 3, generic_plans: bool = False
-) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, connect_timeout: int = 3) -> AsyncEngine:
     """The process id in `application_name` tells an operator (and `pg_stat_activity`) which
     replica or worker holds a connection, a lock or a long transaction.
 
     JIT compilation is off: pulsegate's queries are short, and when an estimate crosses
     `jit_above_cost` PostgreSQL spent 180 ms compiling a 0.1 ms backlog query (bench/README.md).
-
-    `generic_plans`: a prepared statement is planned once, not at every execution. PostgreSQL
-    otherwise keeps planning a statement whose generic plan it estimates dearer, which the
-    ingest writer's is (its partitions are pruned when it runs, not when it is planned).
     """
-    options = "-c jit=off" + (" -c plan_cache_mode=force_generic_plan" if generic_plans else "")
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -39,7 +32,7 @@ def create_engine(
         connect_args={
             "connect_timeout": connect_timeout,
             "application_name": f"pulsegate:{os.getpid()}",
-            "options": options,
+            "options": "-c jit=off",
         },
     )
 
