@@ -54,6 +54,9 @@ def start_worker(database_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
         "PULSEGATE_DATA_DIR": str(data_dir),
         "PULSEGATE_SECRET_KEY": SECRET_KEY,
         "PULSEGATE_SCHEDULER_ENABLED": "false",
+        # Short pauses between rounds, so that both are often awake while traffic arrives:
+        # with the default's half second, one could drain a short burst before the other woke.
+        "PULSEGATE_PROJECTOR_INTERVAL_MS": "50",
     }
     data_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
