@@ -265,6 +265,17 @@ def background_pids(database_url: str, server_pid: int) -> set[int]:
     return {pid for pid in pids if pid != server_pid and parent_of(pid) == server_pid}
 
 
+def the_background_process(database_url: str, server: LiveServer) -> int:
+    [pid] = eventually_sync(
+        lambda: background_pids(database_url, server.process.pid),
+        lambda pids: len(pids) == 1,
+        timeout=30,
+        interval=0.2,
+        what="the background process connected",
+    )
+    return pid
+
+
 def test_serve_runs_background_work_in_a_process_of_its_own_and_restarts_it(
     scratch_database: str, tmp_path: Path
 ) -> None:
@@ -280,13 +291,7 @@ def test_serve_runs_background_work_in_a_process_of_its_own_and_restarts_it(
             "the background process to project the account",
         )
         runs = wait_for(lambda: query(db, "SELECT host FROM job_runs LIMIT 1"), "a job run")
-        [worker] = eventually_sync(
-            lambda: background_pids(db, server.process.pid),
-            lambda pids: len(pids) == 1,
-            timeout=30,
-            interval=0.2,
-            what="the background process connected",
-        )
+        worker = the_background_process(db, server)
         assert pid_of(runs["host"]) == worker != server.process.pid
 
         os.kill(worker, signal.SIGKILL)
@@ -325,13 +330,7 @@ def test_serve_stopped_with_sigterm_exits_0_and_stops_its_background_process(
 ) -> None:
     server = start_server(scratch_database, tmp_path / "s", **FAST)
     try:
-        [background] = eventually_sync(
-            lambda: background_pids(scratch_database, server.process.pid),
-            lambda pids: len(pids) == 1,
-            timeout=30,
-            interval=0.2,
-            what="the background process connected",
-        )
+        background = the_background_process(scratch_database, server)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(30) == 0
         assert parent_of(background) is None

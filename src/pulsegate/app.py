@@ -35,7 +35,7 @@ from pulsegate.jobs.scheduler import build_runner, schedule, schedules
 from pulsegate.logging import configure_logging
 from pulsegate.operations import routes as operations_routes
 from pulsegate.operations.metrics import Metrics
-from pulsegate.projection.projector import Projector
+from pulsegate.projection.projector import start_projector
 from pulsegate.rejected import routes as rejected_routes
 from pulsegate.reverse_sync import routes as reverse_sync_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key
@@ -142,13 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             observer=metrics,
         )
-        projector = (
-            Projector(engine, idle_interval=settings.projector_interval_ms / 1000)
-            if settings.projector_enabled
-            else None
-        )
-        if projector is not None:
-            await projector.start()
+        projector = await start_projector(engine, settings)
         # Manual runs (the admin API) work in every process; scheduled ones only where the
         # scheduler is enabled (`serve --workers N` leaves it to one background process).
         job_runner = build_runner(engine, settings, secret_box, observer=metrics)

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
-import structlog
-
+from pulsegate import serving
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine, unit_of_work
 from pulsegate.errors import PulsegateError
@@ -26,8 +22,6 @@ from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces
 
 CREDENTIALS_FILE = "credentials.json"
-
-log = structlog.get_logger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +153,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # uvicorn, once it has shut down gracefully on SIGTERM, raises the signal again to the
     # handler it found: with the default one the process died there, before the `finally`
     # blocks that stop the background process (and exited 143). This one exits cleanly.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGTERM, serving.exit_cleanly)
     settings = resolve_database(settings)
     assert settings.database_url is not None
     migrate.upgrade(settings.database_url)
@@ -172,91 +166,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "timeout_graceful_shutdown": 10,
     }
     if args.workers > 1 or settings.background_process:
-        _serve_workers(settings, args.workers, common)
+        serving.serve_with_background_process(settings, args.workers, common)
     else:
         uvicorn.run(create_app(settings), **common)
     return 0
-
-
-def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
-def _serve_workers(settings: Settings, workers: int, common: dict[str, Any]) -> None:
-    """N HTTP processes that run no background work, and one `pulsegate worker` process for
-    the projector and the scheduler (design §5): jobs run once, not once per HTTP process.
-
-    It is how `serve` runs by default, with one HTTP process (`PULSEGATE_BACKGROUND_PROCESS`):
-    projection and jobs (a session sweep sessionizes thousands of events in Python) then
-    neither take CPU from the process that answers ingest nor stall its event loop.
-
-    The processes count metrics into files under DATA_DIR/prometheus, which every HTTP
-    process's /metrics sums (prometheus-client's multiprocess mode). The background process
-    is stopped after the HTTP processes, with time to finish its runs.
-    """
-    import shutil
-
-    import uvicorn
-
-    assert settings.database_url is not None
-    metrics_dir = settings.data_dir / "prometheus"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    shared = {
-        "PULSEGATE_DATABASE_URL": settings.database_url,
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve()),
-    }
-    with _background_process(settings, env={**os.environ, **shared}):
-        # The HTTP processes build their own app from the environment.
-        os.environ.update(
-            shared, PULSEGATE_SCHEDULER_ENABLED="false", PULSEGATE_PROJECTOR_ENABLED="false"
-        )
-        uvicorn.run("pulsegate.app:create_app", factory=True, workers=workers, **common)
-
-
-@contextlib.contextmanager
-def _background_process(settings: Settings, *, env: dict[str, str]) -> Iterator[None]:
-    """A `pulsegate worker` process for as long as the block runs.
-
-    One that ends with an error is started again a second later; one that ends cleanly
-    (Ctrl-C reaches the whole process group) is not. At the end of the block it is stopped
-    as any worker is: its batch in progress commits or rolls back whole, its jobs get the
-    shutdown grace.
-    """
-    import subprocess
-    import threading
-
-    stopping = threading.Event()
-    running: list[subprocess.Popen[bytes]] = []
-
-    def supervise() -> None:
-        while not stopping.is_set():
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pulsegate", "worker", "--parent-pid", str(os.getpid())],
-                env=env,
-            )
-            running[:] = [process]
-            while process.poll() is None:
-                if stopping.wait(0.5):
-                    return
-            if process.returncode == 0:
-                return
-            log.error("worker.process.exited", returncode=process.returncode)
-            stopping.wait(1.0)
-
-    supervisor = threading.Thread(target=supervise, name="background-process", daemon=True)
-    supervisor.start()
-    try:
-        yield
-    finally:
-        stopping.set()
-        supervisor.join()
-        for process in running:
-            process.terminate()
-            try:
-                process.wait(settings.shutdown_grace_seconds + 10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 async def _bootstrap(settings: Settings) -> None:

@@ -20,7 +20,7 @@ from pulsegate import __version__
 from pulsegate.db.engine import create_engine
 from pulsegate.jobs.scheduler import build_runner, schedule
 from pulsegate.operations.metrics import Metrics
-from pulsegate.projection.projector import Projector
+from pulsegate.projection.projector import start_projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.settings import Settings
 
@@ -43,13 +43,7 @@ async def run_worker(settings: Settings, *, parent_pid: int | None = None) -> No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    projector = (
-        Projector(engine, idle_interval=settings.projector_interval_ms / 1000)
-        if settings.projector_enabled
-        else None
-    )
-    if projector is not None:
-        await projector.start()
+    projector = await start_projector(engine, settings)
     secret_box = SecretBox(
         settings.secret_key.get_secret_value()
         if settings.secret_key

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pulsegate.db.engine import is_unavailable
 from pulsegate.projection import service
 from pulsegate.projection.watermark import Watermark
+from pulsegate.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -65,3 +66,13 @@ class Projector:
                 await asyncio.sleep(max(self._idle_interval, 1.0))
             if applied < self._batch_size:
                 await asyncio.sleep(self._idle_interval)
+
+
+async def start_projector(engine: AsyncEngine, settings: Settings) -> Projector | None:
+    """The process's projector, started, or None where settings say this process does not
+    project (PULSEGATE_PROJECTOR_ENABLED)."""
+    if not settings.projector_enabled:
+        return None
+    projector = Projector(engine, idle_interval=settings.projector_interval_ms / 1000)
+    await projector.start()
+    return projector
