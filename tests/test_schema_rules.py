@@ -26,6 +26,7 @@ GLOBAL = {
     "job_runs": "runs of the gateway's jobs, across workspaces",
     "rate_budget_uses": "a Freshsales account's rate budget, which workspaces may share",
     "archive_days": "a day of the log's partition, shared by every workspace",
+    "audit_log": "the operator's record of administrative actions, kept after a workspace goes",
     "alembic_version": "the schema's own revision",
 }
 

@@ -352,20 +352,42 @@ async def test_another_workspace_reads_and_writes_nothing_of_ours(
 # (method, path, body): every route outside /api/v1 that needs the admin token.
 ADMIN_CASES: list[tuple[str, str, Any]] = [
     ("GET", "/admin/health", None),
+    ("GET", "/admin/workspaces", None),
     ("POST", "/admin/workspaces", {"name": "intruders"}),
+    ("GET", f"/admin/workspaces/{DESTINATION}", None),
+    ("PATCH", f"/admin/workspaces/{DESTINATION}", {"rate_limit_per_second": 1}),
+    ("GET", f"/admin/workspaces/{DESTINATION}/sources", None),
     ("POST", f"/admin/workspaces/{DESTINATION}/sources", {"name": "intruder"}),
+    ("PATCH", f"/admin/workspaces/{DESTINATION}/sources/web", {"enabled": False}),
+    ("POST", f"/admin/workspaces/{DESTINATION}/sources/web/rotate", {"grace_seconds": 0}),
+    ("POST", f"/admin/workspaces/{DESTINATION}/sources/web/revoke", None),
+    ("GET", f"/admin/workspaces/{DESTINATION}/api-keys", None),
     ("POST", f"/admin/workspaces/{DESTINATION}/api-keys", {"name": "intruder"}),
+    ("POST", f"/admin/workspaces/{DESTINATION}/api-keys/{RULE}/rotate", {"grace_seconds": 0}),
+    ("POST", f"/admin/workspaces/{DESTINATION}/api-keys/{RULE}/revoke", None),
     ("GET", f"/admin/workspaces/{DESTINATION}/retention", None),
     ("PUT", f"/admin/workspaces/{DESTINATION}/retention", {"log_days": 3650}),
+    ("GET", "/admin/audit-log", None),
     ("GET", "/admin/jobs", None),
     ("POST", "/admin/jobs/retention/runs", None),
     ("GET", "/admin/jobs/retention/runs", None),
     ("GET", "/admin/jobs/retention/runs/1", None),
 ]
+WORKSPACE = "/admin/workspaces/{workspace}"
 ADMIN_TEMPLATES = {
-    f"/admin/workspaces/{DESTINATION}/sources": "/admin/workspaces/{workspace_id}/sources",
-    f"/admin/workspaces/{DESTINATION}/api-keys": "/admin/workspaces/{workspace_id}/api-keys",
-    f"/admin/workspaces/{DESTINATION}/retention": "/admin/workspaces/{workspace_id}/retention",
+    f"/admin/workspaces/{DESTINATION}": WORKSPACE,
+    f"/admin/workspaces/{DESTINATION}/sources": WORKSPACE + "/sources",
+    f"/admin/workspaces/{DESTINATION}/sources/web": WORKSPACE + "/sources/{source}",
+    f"/admin/workspaces/{DESTINATION}/sources/web/rotate": WORKSPACE + "/sources/{source}/rotate",
+    f"/admin/workspaces/{DESTINATION}/sources/web/revoke": WORKSPACE + "/sources/{source}/revoke",
+    f"/admin/workspaces/{DESTINATION}/api-keys": WORKSPACE + "/api-keys",
+    f"/admin/workspaces/{DESTINATION}/api-keys/{RULE}/rotate": (
+        WORKSPACE + "/api-keys/{key_id}/rotate"
+    ),
+    f"/admin/workspaces/{DESTINATION}/api-keys/{RULE}/revoke": (
+        WORKSPACE + "/api-keys/{key_id}/revoke"
+    ),
+    f"/admin/workspaces/{DESTINATION}/retention": WORKSPACE + "/retention",
     "/admin/jobs/retention/runs": "/admin/jobs/{name}/runs",
     "/admin/jobs/retention/runs/1": "/admin/jobs/{name}/runs/{run_id}",
 }

@@ -43,6 +43,7 @@ from pulsegate.sessions import routes as sessions_routes
 from pulsegate.settings import Settings
 from pulsegate.storage import partitions
 from pulsegate.workspaces import routes as workspaces_routes
+from pulsegate.workspaces.changes import ChangeListener
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # until then a day without a partition waits in the default one
             log.warning("partitions.prepare_failed", exc_info=True)
         app.state.sources = SourceDirectory(engine, secret_box)
+        changes = ChangeListener(settings.libpq_database_url, [app.state.sources.clear])
+        await changes.start()
         app.state.ingest = IngestService(
             directory=app.state.sources,
             writer=writer,
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if projector is not None:
                 await projector.stop()
             await writer.stop()  # store what was accepted before the connections go
+            await changes.stop()
             await engine.dispose()
             log.info("app.stopped")
 

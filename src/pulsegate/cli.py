@@ -19,6 +19,7 @@ from pulsegate.errors import PulsegateError
 from pulsegate.logging import configure_logging
 from pulsegate.security import SecretBox, load_or_create_secret_key, write_private_file
 from pulsegate.settings import Settings
+from pulsegate.workspaces import commands as tenant_commands
 from pulsegate.workspaces import service as workspaces
 
 CREDENTIALS_FILE = "credentials.json"
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     create_workspace.add_argument("name")
     create_workspace.add_argument("--json", action="store_true")
     create_workspace.set_defaults(handler=_run_async(_create_workspace))
+    _session_command(workspace, "list", tenant_commands.list_workspaces, help="list the workspaces")
 
     source = commands.add_parser("source", help="manage sources").add_subparsers(
         required=True, metavar="ACTION"
@@ -70,6 +72,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_source.add_argument("--json", action="store_true")
     create_source.set_defaults(handler=_run_async(_create_source))
+    _session_command(
+        source, "list", tenant_commands.list_sources, help="list a workspace's sources (no keys)"
+    ).add_argument("workspace", help="workspace name or id")
+    for action, enabled in (("enable", True), ("disable", False)):
+        toggle = _session_command(
+            source, action, tenant_commands.set_source_enabled, help=f"{action} a source, at once"
+        )
+        toggle.add_argument("workspace", help="workspace name or id")
+        toggle.add_argument("source", help="source name or id")
+        toggle.set_defaults(enabled=enabled)
+    rotate_source = _session_command(
+        source,
+        "rotate",
+        tenant_commands.rotate_write_key,
+        help="issue a new write key; the current one works for --grace-seconds more",
+    )
+    rotate_source.add_argument("workspace", help="workspace name or id")
+    rotate_source.add_argument("source", help="source name or id")
+    rotate_source.add_argument("--grace-seconds", type=int, default=86_400)
+    revoke_source = _session_command(
+        source,
+        "revoke",
+        tenant_commands.rotate_write_key,
+        help="stop the source's write keys at once and issue a new one",
+    )
+    revoke_source.add_argument("workspace", help="workspace name or id")
+    revoke_source.add_argument("source", help="source name or id")
 
     replay = commands.add_parser(
         "replay", help="rebuild a workspace's projections from its stored messages"
@@ -108,6 +137,43 @@ def _parser() -> argparse.ArgumentParser:
     create_key.add_argument("--name", default="default")
     create_key.add_argument("--json", action="store_true")
     create_key.set_defaults(handler=_run_async(_create_api_key))
+    _session_command(
+        apikey,
+        "list",
+        tenant_commands.list_api_keys,
+        help="list a workspace's API keys (no secrets)",
+    ).add_argument("workspace", help="workspace name or id")
+    rotate_key = _session_command(
+        apikey,
+        "rotate",
+        tenant_commands.rotate_api_key,
+        help="issue a new API key; the replaced one works for --grace-seconds more",
+    )
+    rotate_key.add_argument("workspace", help="workspace name or id")
+    rotate_key.add_argument("key_id", help="the key's id (apikey list)")
+    rotate_key.add_argument("--grace-seconds", type=int, default=86_400)
+    revoke_key = _session_command(
+        apikey, "revoke", tenant_commands.revoke_api_key, help="refuse an API key from now on"
+    )
+    revoke_key.add_argument("workspace", help="workspace name or id")
+    revoke_key.add_argument("key_id", help="the key's id (apikey list)")
+    return parser
+
+
+SessionCommand = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def _session_command(
+    actions: Any, name: str, work: SessionCommand, *, help: str
+) -> argparse.ArgumentParser:
+    """A subcommand that does `work` in one transaction and prints what it returns."""
+
+    async def command(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+        return await _with_session(settings, lambda session: work(session, args))
+
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_run_async(command))
     return parser
 
 
@@ -205,6 +271,8 @@ def _run_async(
             return 1
         if args.json:
             _out(json.dumps(created))
+        elif list(created) == ["items"]:
+            _out("\n".join(json.dumps(item) for item in created["items"]))
         else:
             _out(
                 "\n".join(
@@ -230,7 +298,9 @@ async def _with_session(
 
 async def _create_workspace(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     async def work(session: Any) -> dict[str, Any]:
-        workspace = await workspaces.create_workspace(session, args.name)
+        workspace = await workspaces.create_workspace(
+            session, args.name, actor=tenant_commands.ACTOR
+        )
         return {"id": str(workspace.id), "name": workspace.name}
 
     return await _with_session(settings, work)
@@ -243,6 +313,7 @@ async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[s
             session,
             workspace=workspace,
             name=args.name,
+            actor=tenant_commands.ACTOR,
             secret_box=_secret_box(settings),
             webhook_secret=args.webhook_secret,
             allowed_origins=args.allowed_origins,
@@ -298,7 +369,9 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     async def work(session: Any) -> dict[str, Any]:
         workspace = await workspaces.find_workspace(session, args.workspace)
-        created = await workspaces.create_api_key(session, workspace=workspace, name=args.name)
+        created = await workspaces.create_api_key(
+            session, workspace=workspace, name=args.name, actor=tenant_commands.ACTOR
+        )
         return {
             "id": str(created.api_key.id),
             "workspace_id": str(workspace.id),

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         return to_driver_url(self.database_url)
 
     @property
+    def libpq_database_url(self) -> str:
+        """The URL as psycopg (libpq) itself takes it, for connections outside SQLAlchemy."""
+        return "postgresql://" + self.async_database_url.split("://", 1)[1]
+
+    @property
     def imports(self) -> Path:
         return self.import_dir or self.data_dir / "imports"
 

@@ -34,16 +34,21 @@ async def create_tenant(
     engine = create_engine(Settings(database_url=database_url).async_database_url)
     try:
         async with unit_of_work(engine) as session:
-            workspace = await workspaces.create_workspace(session, f"ws-{uuid.uuid4().hex[:12]}")
+            workspace = await workspaces.create_workspace(
+                session, f"ws-{uuid.uuid4().hex[:12]}", actor="tests"
+            )
             created = await workspaces.create_source(
                 session,
                 workspace=workspace,
                 name="web",
+                actor="tests",
                 secret_box=SecretBox(SECRET_KEY),
                 webhook_secret=webhook_secret,
                 allowed_origins=allowed_origins,
             )
-            key = await workspaces.create_api_key(session, workspace=workspace, name="tests")
+            key = await workspaces.create_api_key(
+                session, workspace=workspace, name="tests", actor="tests"
+            )
     finally:
         await engine.dispose()
     return Tenant(

@@ -26,12 +26,14 @@ async def require_admin(request: Request, token: Annotated[str, Depends(bearer_t
     """The configured PULSEGATE_ADMIN_TOKEN, or one created at first start (stored hashed)."""
     configured: str | None = request.app.state.admin_token
     if configured is not None and hmac.compare_digest(configured, token):
+        request.state.actor = "admin:configured"
         return
     engine: AsyncEngine = request.app.state.engine
     async with unit_of_work(engine) as session:
-        if await workspaces_service.is_admin_token(session, token):
-            return
-    raise Unauthorized("the admin token is not valid", code="invalid_admin_token")
+        name = await workspaces_service.admin_token_name(session, token)
+    if name is None:
+        raise Unauthorized("the admin token is not valid", code="invalid_admin_token")
+    request.state.actor = f"admin:{name}"
 
 
 AdminOnly = Depends(require_admin)
@@ -40,13 +42,23 @@ AdminOnly = Depends(require_admin)
 async def require_workspace(
     request: Request, token: Annotated[str, Depends(bearer_token)]
 ) -> uuid.UUID:
-    """The workspace whose API key authorises the request; every query is scoped by it."""
+    """The workspace whose API key authorises the request; every query is scoped by it.
+
+    Looked up on every request, not cached: a revoked key is refused from the next request
+    on, by every replica.
+    """
     engine: AsyncEngine = request.app.state.engine
     async with unit_of_work(engine) as session:
-        workspace_id = await workspaces_service.workspace_for_api_key(session, token)
-    if workspace_id is None:
+        key = await workspaces_service.api_key_for(session, token)
+    if key is None:
         raise Unauthorized("the API key is not valid", code="invalid_api_key")
-    return workspace_id
+    request.state.actor = f"api_key:{key.id}"
+    return key.workspace_id
+
+
+def actor(request: Request) -> str:
+    """Who is calling, for the audit log: set by the admin or workspace authorisation."""
+    return str(getattr(request.state, "actor", "unknown"))
 
 
 WorkspaceId = Annotated[uuid.UUID, Depends(require_workspace)]

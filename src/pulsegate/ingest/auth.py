@@ -12,10 +12,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 import uuid
 from base64 import b64decode
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +35,9 @@ class SourceInfo:
     enabled: bool
     webhook_secret: str | None
     allowed_origins: frozenset[str] | None
+    # Messages a second, when the source or its workspace sets a limit (else the gateway's
+    # PULSEGATE_SOURCE_RATE_LIMIT; pulsegate.ingest.rate_limit).
+    rate_limit: int | None = None
 
 
 def write_key_from_request(
@@ -74,7 +79,9 @@ class SourceDirectory:
     itself (write keys are semi-public, and hashing one per request showed up in profiles): a
     changed or disabled source takes effect within `ttl` seconds. Unknown keys are cached for
     less, so a source created a moment ago starts working quickly while random keys cannot make
-    us query the database each time.
+    us query the database each time. A key in its grace period after a rotation is cached no
+    longer than it is valid, and `clear()` (called on every announced change) makes a revoked
+    key or a disabled source take effect at once.
     """
 
     def __init__(
@@ -92,6 +99,10 @@ class SourceDirectory:
         self._cache: dict[str, tuple[float, SourceInfo | None]] = {}
         self._lock = asyncio.Lock()
 
+    def clear(self) -> None:
+        """Forget every key (pulsegate.workspaces.changes: a key or source changed)."""
+        self._cache.clear()
+
     async def find(self, write_key: str) -> SourceInfo | None:
         cached = self._cache.get(write_key)
         if cached is not None and cached[0] > time.monotonic():
@@ -100,33 +111,50 @@ class SourceDirectory:
             cached = self._cache.get(write_key)
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1]
-            info = await self._load(write_key, hash_key(write_key))
-            ttl = self._ttl if info is not None else self._negative_ttl
+            info, valid_for = await self._load(write_key, hash_key(write_key))
+            ttl = min(self._ttl if info is not None else self._negative_ttl, valid_for)
             if len(self._cache) > 100_000:
                 self._cache.clear()
             self._cache[write_key] = (time.monotonic() + ttl, info)
             return info
 
-    async def _load(self, write_key: str, key_hash: str) -> SourceInfo | None:
+    async def _load(self, write_key: str, key_hash: str) -> tuple[SourceInfo | None, float]:
+        """The source of the key, and for how many seconds more the key is valid."""
         try:
             async with unit_of_work(self._engine) as session:
-                source = await workspaces_repository.get_source_by_write_key_hash(session, key_hash)
+                found = await workspaces_repository.get_source_by_write_key_hash(session, key_hash)
         except Exception as error:
             if is_unavailable(error):
                 raise ServiceUnavailable(
                     "the database is unavailable; retry later", code="database_unavailable"
                 ) from error
             raise
-        if source is None or not hashes_match(source.write_key_hash, write_key):
-            return None
+        if found is None:
+            return None, math.inf
+        source, workspace_rate_limit = found
+        valid_for = math.inf
+        if hashes_match(source.write_key_hash, write_key):
+            pass
+        elif source.previous_write_key_hash is not None and hashes_match(
+            source.previous_write_key_hash, write_key
+        ):
+            # A key replaced by a rotation works until its grace period ends, to the second.
+            expires_at = source.previous_write_key_expires_at
+            valid_for = (expires_at - datetime.now(UTC)).total_seconds() if expires_at else 0
+            if valid_for <= 0:
+                return None, math.inf
+        else:
+            return None, math.inf
         secret = source.webhook_secret_encrypted
-        return SourceInfo(
+        info = SourceInfo(
             id=source.id,
             workspace_id=source.workspace_id,
             enabled=source.enabled,
             webhook_secret=self._secret_box.decrypt(secret) if secret else None,
             allowed_origins=frozenset(source.allowed_origins) if source.allowed_origins else None,
+            rate_limit=source.rate_limit_per_second or workspace_rate_limit,
         )
+        return info, valid_for
 
 
 def signature_is_valid(body: bytes, signature: str | None, secret: str) -> bool:

@@ -1,23 +1,41 @@
-"""Operator endpoints: create workspaces, sources and workspace API keys."""
+"""Operator endpoints: workspaces, their sources and API keys, and the audit log.
+
+A workspace is addressed by its name or its id (scripts use names, the API gives ids), a
+source by its name or id within its workspace, an API key by its id.
+"""
 
 from __future__ import annotations
 
-import uuid
+from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 
-from pulsegate.api.auth import AdminOnly
+from pulsegate.api.auth import AdminOnly, actor
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.engine import unit_of_work
-from pulsegate.workspaces import service
+from pulsegate.workspaces import audit, keys, service
 from pulsegate.workspaces.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyOut,
+    ApiKeyPage,
+    ApiKeyRotated,
+    AuditEntryOut,
+    AuditPage,
     Retention,
+    Rotation,
     SourceCreate,
     SourceCreated,
+    SourceOut,
+    SourcePage,
+    SourceUpdate,
     WorkspaceCreate,
-    WorkspaceOut,
+    WorkspaceDetail,
+    WorkspacePage,
+    WorkspaceUpdate,
+    WriteKeyRotated,
 )
 
 router = APIRouter(
@@ -25,42 +43,79 @@ router = APIRouter(
 )
 
 
-@router.post("/workspaces", status_code=status.HTTP_201_CREATED)
-async def create_workspace(request: Request, body: WorkspaceCreate) -> WorkspaceOut:
+@router.get("/workspaces", summary="Every workspace, by name")
+async def list_workspaces(request: Request) -> WorkspacePage:
     async with unit_of_work(request.app.state.engine) as session:
-        workspace = await service.create_workspace(session, body.name)
+        found = await service.list_workspaces(session)
+    return WorkspacePage(items=[WorkspaceDetail.model_validate(w) for w in found])
+
+
+@router.post("/workspaces", status_code=status.HTTP_201_CREATED, summary="Create a workspace")
+async def create_workspace(request: Request, body: WorkspaceCreate) -> WorkspaceDetail:
+    async with unit_of_work(request.app.state.engine) as session:
+        workspace = await service.create_workspace(session, body.name, actor=actor(request))
         await session.refresh(workspace)
-    return WorkspaceOut.model_validate(workspace, from_attributes=True)
+    return WorkspaceDetail.model_validate(workspace)
 
 
-@router.get("/workspaces/{workspace_id}/retention", summary="The workspace's own retention")
-async def get_retention(request: Request, workspace_id: uuid.UUID) -> Retention:
+@router.get("/workspaces/{workspace}", summary="One workspace, by name or id")
+async def get_workspace(request: Request, workspace: str) -> WorkspaceDetail:
     async with unit_of_work(request.app.state.engine) as session:
-        workspace = await service.get_workspace(session, workspace_id)
-        return service.retention_of(workspace)
+        found = await service.find_workspace(session, workspace)
+    return WorkspaceDetail.model_validate(found)
+
+
+@router.patch("/workspaces/{workspace}", summary="Set the workspace's default rate limit")
+async def update_workspace(
+    request: Request, workspace: str, body: WorkspaceUpdate
+) -> WorkspaceDetail:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
+        await service.update_workspace(
+            session, found, rate_limit=body.rate_limit_per_second, actor=actor(request)
+        )
+    return WorkspaceDetail.model_validate(found)
+
+
+@router.get("/workspaces/{workspace}/retention", summary="The workspace's own retention")
+async def get_retention(request: Request, workspace: str) -> Retention:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
+        return service.retention_of(found)
 
 
 @router.put(
-    "/workspaces/{workspace_id}/retention",
+    "/workspaces/{workspace}/retention",
     summary="Set the workspace's own retention (its plan); null fields follow the global setting",
 )
-async def set_retention(request: Request, workspace_id: uuid.UUID, body: Retention) -> Retention:
+async def set_retention(request: Request, workspace: str, body: Retention) -> Retention:
     async with unit_of_work(request.app.state.engine) as session:
-        workspace = await service.get_workspace(session, workspace_id)
-        service.set_retention(workspace, body)
-        return service.retention_of(workspace)
+        found = await service.find_workspace(session, workspace)
+        await service.set_retention(session, found, body, actor=actor(request))
+        return service.retention_of(found)
 
 
-@router.post("/workspaces/{workspace_id}/sources", status_code=status.HTTP_201_CREATED)
-async def create_source(
-    request: Request, workspace_id: uuid.UUID, body: SourceCreate
-) -> SourceCreated:
+@router.get("/workspaces/{workspace}/sources", summary="The workspace's sources (no keys)")
+async def list_sources(request: Request, workspace: str) -> SourcePage:
     async with unit_of_work(request.app.state.engine) as session:
-        workspace = await service.get_workspace(session, workspace_id)
+        found = await service.find_workspace(session, workspace)
+        sources = await service.list_sources(session, found)
+    return SourcePage(items=[service.source_out(source) for source in sources])
+
+
+@router.post(
+    "/workspaces/{workspace}/sources",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a source; its write key is shown this once",
+)
+async def create_source(request: Request, workspace: str, body: SourceCreate) -> SourceCreated:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
         created = await service.create_source(
             session,
-            workspace=workspace,
+            workspace=found,
             name=body.name,
+            actor=actor(request),
             secret_box=request.app.state.secret_box,
             webhook_secret=body.webhook_secret,
             allowed_origins=body.allowed_origins,
@@ -77,14 +132,140 @@ async def create_source(
     )
 
 
-@router.post("/workspaces/{workspace_id}/api-keys", status_code=status.HTTP_201_CREATED)
-async def create_api_key(
-    request: Request, workspace_id: uuid.UUID, body: ApiKeyCreate
-) -> ApiKeyCreated:
+@router.patch(
+    "/workspaces/{workspace}/sources/{source}",
+    summary="Disable or enable a source, or set its rate limit; takes effect at once",
+)
+async def update_source(
+    request: Request, workspace: str, source: str, body: SourceUpdate
+) -> SourceOut:
     async with unit_of_work(request.app.state.engine) as session:
-        workspace = await service.get_workspace(session, workspace_id)
-        created = await service.create_api_key(session, workspace=workspace, name=body.name)
+        found = await keys.find_source(
+            session, await service.find_workspace(session, workspace), source
+        )
+        await keys.update_source(
+            session,
+            found,
+            actor=actor(request),
+            enabled=body.enabled,
+            rate_limit=body.rate_limit_per_second,
+            clear_rate_limit="rate_limit_per_second" in body.model_fields_set,
+        )
+        return service.source_out(found)
+
+
+@router.post(
+    "/workspaces/{workspace}/sources/{source}/rotate",
+    summary="A new write key; the current one works for the grace period",
+)
+async def rotate_write_key(
+    request: Request, workspace: str, source: str, body: Rotation
+) -> WriteKeyRotated:
+    return await _rotate_write_key(request, workspace, source, body.grace_seconds)
+
+
+@router.post(
+    "/workspaces/{workspace}/sources/{source}/revoke",
+    summary="Stop the source's write keys at once, and issue a new one",
+)
+async def revoke_write_key(request: Request, workspace: str, source: str) -> WriteKeyRotated:
+    return await _rotate_write_key(request, workspace, source, 0)
+
+
+async def _rotate_write_key(
+    request: Request, workspace: str, source: str, grace_seconds: int
+) -> WriteKeyRotated:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await keys.find_source(
+            session, await service.find_workspace(session, workspace), source
+        )
+        rotated = await keys.rotate_write_key(
+            session, found, actor=actor(request), grace=timedelta(seconds=grace_seconds)
+        )
+        return WriteKeyRotated(
+            source=service.source_out(found),
+            write_key=rotated.secret,
+            previous_key_expires_at=rotated.previous_expires_at,
+        )
+
+
+@router.get("/workspaces/{workspace}/api-keys", summary="The workspace's API keys (no secrets)")
+async def list_api_keys(request: Request, workspace: str) -> ApiKeyPage:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
+        listed = await service.list_api_keys(session, found)
+    return ApiKeyPage(items=[service.api_key_out(key) for key in listed])
+
+
+@router.post(
+    "/workspaces/{workspace}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key; its secret is shown this once",
+)
+async def create_api_key(request: Request, workspace: str, body: ApiKeyCreate) -> ApiKeyCreated:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
+        created = await service.create_api_key(
+            session, workspace=found, name=body.name, actor=actor(request)
+        )
     key = created.api_key
     return ApiKeyCreated(
         id=key.id, workspace_id=key.workspace_id, name=key.name, api_key=created.secret
+    )
+
+
+@router.post(
+    "/workspaces/{workspace}/api-keys/{key_id}/rotate",
+    summary="A new API key of the same name; the replaced one works for the grace period",
+)
+async def rotate_api_key(
+    request: Request, workspace: str, key_id: str, body: Rotation
+) -> ApiKeyRotated:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
+        key = await keys.find_api_key(session, found, key_id)
+        replacement, rotated = await keys.rotate_api_key(
+            session, key, actor=actor(request), grace=timedelta(seconds=body.grace_seconds)
+        )
+        return ApiKeyRotated(
+            id=replacement.id,
+            workspace_id=replacement.workspace_id,
+            name=replacement.name,
+            api_key=rotated.secret,
+            previous_key_expires_at=rotated.previous_expires_at,
+        )
+
+
+@router.post(
+    "/workspaces/{workspace}/api-keys/{key_id}/revoke",
+    summary="Refuse the API key from now on, on every replica",
+)
+async def revoke_api_key(request: Request, workspace: str, key_id: str) -> ApiKeyOut:
+    async with unit_of_work(request.app.state.engine) as session:
+        key = await keys.find_api_key(
+            session, await service.find_workspace(session, workspace), key_id
+        )
+        await keys.revoke_api_key(session, key, actor=actor(request))
+        return service.api_key_out(key)
+
+
+@router.get("/audit-log", summary="Administrative actions, newest first")
+async def list_audit_log(
+    request: Request,
+    workspace: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    async with unit_of_work(request.app.state.engine) as session:
+        workspace_id = (await service.find_workspace(session, workspace)).id if workspace else None
+        entries = await audit.list_entries(
+            session,
+            workspace_id=workspace_id,
+            before_id=decode_id_cursor(cursor) if cursor else None,
+            limit=limit + 1,
+        )
+    page = entries[:limit]
+    return AuditPage(
+        items=[AuditEntryOut.model_validate(entry, from_attributes=True) for entry in page],
+        next_cursor=encode_id_cursor(page[-1].id) if len(entries) > limit else None,
     )

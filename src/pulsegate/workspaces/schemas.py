@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,8 @@ class WorkspaceCreate(Strict):
 
 
 class WorkspaceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     name: str
     created_at: datetime
@@ -83,3 +85,111 @@ class ApiKeyCreated(BaseModel):
     workspace_id: uuid.UUID
     name: str
     api_key: str = Field(description="Shown this once; only a hash is stored.")
+
+
+RateLimit = Annotated[int, Field(ge=1, le=1_000_000, description="Messages a second")]
+
+
+class WorkspaceUpdate(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"rate_limit_per_second": 500}]}
+    )
+
+    rate_limit_per_second: RateLimit | None = Field(
+        default=None,
+        description="Each source's limit unless it sets its own; null: the gateway's "
+        "PULSEGATE_SOURCE_RATE_LIMIT",
+    )
+
+
+class WorkspaceDetail(WorkspaceOut):
+    rate_limit_per_second: int | None
+
+
+class WorkspacePage(BaseModel):
+    items: list[WorkspaceDetail]
+    next_cursor: str | None = None
+
+
+class SourceOut(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    enabled: bool
+    webhook_secret_set: bool
+    allowed_origins: list[str]
+    rate_limit_per_second: int | None
+    previous_key_expires_at: datetime | None = Field(
+        description="While set and in the future, the key replaced by the last rotation works"
+    )
+    created_at: datetime
+
+
+class SourcePage(BaseModel):
+    items: list[SourceOut]
+    next_cursor: str | None = None
+
+
+class SourceUpdate(Strict):
+    """Only the fields sent change; `rate_limit_per_second: null` returns to the workspace's."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"enabled": False}, {"rate_limit_per_second": 100}]},
+    )
+
+    enabled: bool | None = None
+    rate_limit_per_second: RateLimit | None = None
+
+
+class Rotation(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"grace_seconds": 3600}]}
+    )
+
+    grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=30 * 86_400,
+        description="How long the replaced key keeps working (0: it stops at once)",
+    )
+
+
+class WriteKeyRotated(BaseModel):
+    source: SourceOut
+    write_key: str = Field(description="Shown this once; only a hash is stored.")
+    previous_key_expires_at: datetime | None
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    active: bool
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: str | None = None
+
+
+class ApiKeyRotated(ApiKeyCreated):
+    previous_key_expires_at: datetime | None
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    workspace_id: uuid.UUID | None
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -22,8 +23,8 @@ from pulsegate.security import (
     hash_key,
     hashes_match,
 )
-from pulsegate.workspaces import repository
-from pulsegate.workspaces.schemas import Retention
+from pulsegate.workspaces import audit, changes, keys, repository
+from pulsegate.workspaces.schemas import ApiKeyOut, Retention, SourceOut
 
 DEFAULT_WORKSPACE = "default"
 BOOTSTRAP_LOCK_ID = 0x626F6F74  # "boot"
@@ -41,9 +42,12 @@ class CreatedApiKey:
     secret: str
 
 
-async def create_workspace(session: AsyncSession, name: str) -> Workspace:
+async def create_workspace(session: AsyncSession, name: str, *, actor: str) -> Workspace:
     workspace = Workspace(id=uuid.uuid4(), name=name)
     await _add_unique(session, workspace, f"a workspace named {name!r} already exists")
+    await audit.record(
+        session, actor=actor, workspace_id=workspace.id, action="workspace.created", target=name
+    )
     return workspace
 
 
@@ -76,24 +80,78 @@ def retention_of(workspace: Workspace) -> Retention:
     )
 
 
-def set_retention(workspace: Workspace, retention: Retention) -> None:
+async def set_retention(
+    session: AsyncSession, workspace: Workspace, retention: Retention, *, actor: str
+) -> None:
     """Applied by the next daily `retention` job (pulsegate.storage.retention)."""
     workspace.log_retention_days = retention.log_days
     workspace.events_retention_days = retention.events_days
     workspace.refused_retention_days = retention.refused_days
     workspace.deliveries_retention_days = retention.deliveries_days
+    await audit.record(
+        session,
+        actor=actor,
+        workspace_id=workspace.id,
+        action="workspace.retention_set",
+        details=retention.model_dump(),
+    )
 
 
-async def is_admin_token(session: AsyncSession, token: str) -> bool:
+async def update_workspace(
+    session: AsyncSession, workspace: Workspace, *, rate_limit: int | None, actor: str
+) -> None:
+    workspace.rate_limit_per_second = rate_limit
+    await changes.announce(session)  # the sources' cached limits
+    await audit.record(
+        session,
+        actor=actor,
+        workspace_id=workspace.id,
+        action="workspace.updated",
+        details={"rate_limit_per_second": rate_limit},
+    )
+
+
+def source_out(source: Source) -> SourceOut:
+    expires_at = source.previous_write_key_expires_at
+    return SourceOut(
+        id=source.id,
+        workspace_id=source.workspace_id,
+        name=source.name,
+        enabled=source.enabled,
+        webhook_secret_set=source.webhook_secret_encrypted is not None,
+        allowed_origins=source.allowed_origins or [],
+        rate_limit_per_second=source.rate_limit_per_second,
+        previous_key_expires_at=expires_at,
+        created_at=source.created_at,
+    )
+
+
+def api_key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        workspace_id=key.workspace_id,
+        name=key.name,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        active=keys.api_key_is_valid(key, datetime.now(UTC)),
+    )
+
+
+async def admin_token_name(session: AsyncSession, token: str) -> str | None:
+    """The name of the stored admin token `token` is, if it is one."""
     stored = await repository.get_admin_token_by_hash(session, hash_key(token))
-    return stored is not None and hashes_match(stored.token_hash, token)
+    if stored is None or not hashes_match(stored.token_hash, token):
+        return None
+    return stored.name
 
 
-async def workspace_for_api_key(session: AsyncSession, key: str) -> uuid.UUID | None:
+async def api_key_for(session: AsyncSession, key: str) -> ApiKey | None:
+    """The API key `key` is, while it is valid: not revoked, nor past its grace period."""
     stored = await repository.get_api_key_by_hash(session, hash_key(key))
     if stored is None or not hashes_match(stored.key_hash, key):
         return None
-    return stored.workspace_id
+    return stored if keys.api_key_is_valid(stored, datetime.now(UTC)) else None
 
 
 async def find_workspace(session: AsyncSession, name_or_id: str) -> Workspace:
@@ -114,6 +172,7 @@ async def create_source(
     *,
     workspace: Workspace,
     name: str,
+    actor: str,
     secret_box: SecretBox,
     webhook_secret: str | None = None,
     allowed_origins: list[str] | None = None,
@@ -130,11 +189,19 @@ async def create_source(
     )
     message = f"workspace {workspace.name!r} has a source named {name!r}"
     await _add_unique(session, source, message)
+    await audit.record(
+        session,
+        actor=actor,
+        workspace_id=workspace.id,
+        action="source.created",
+        target=f"source:{source.id}",
+        details={"name": name},
+    )
     return CreatedSource(source=source, write_key=write_key)
 
 
 async def create_api_key(
-    session: AsyncSession, *, workspace: Workspace, name: str
+    session: AsyncSession, *, workspace: Workspace, name: str, actor: str
 ) -> CreatedApiKey:
     secret = generate_secret("pgk")
     api_key = ApiKey(
@@ -142,6 +209,14 @@ async def create_api_key(
     )
     session.add(api_key)
     await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        workspace_id=workspace.id,
+        action="api_key.created",
+        target=f"api_key:{api_key.id}",
+        details={"name": name},
+    )
     return CreatedApiKey(api_key=api_key, secret=secret)
 
 
@@ -163,11 +238,12 @@ async def bootstrap_first_start(
     await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": BOOTSTRAP_LOCK_ID})
     if await repository.any_workspace_exists(session):
         return None
-    workspace = await create_workspace(session, DEFAULT_WORKSPACE)
+    actor = "first-start"
+    workspace = await create_workspace(session, DEFAULT_WORKSPACE, actor=actor)
     created_source = await create_source(
-        session, workspace=workspace, name="default", secret_box=secret_box
+        session, workspace=workspace, name="default", actor=actor, secret_box=secret_box
     )
-    created_key = await create_api_key(session, workspace=workspace, name="default")
+    created_key = await create_api_key(session, workspace=workspace, name="default", actor=actor)
     credentials = {
         "workspace": workspace.name,
         "workspace_id": str(workspace.id),
@@ -177,6 +253,18 @@ async def bootstrap_first_start(
     if create_admin:
         credentials["admin_token"] = await create_admin_token(session, name="bootstrap")
     return credentials
+
+
+async def list_workspaces(session: AsyncSession) -> list[Workspace]:
+    return await repository.list_workspaces(session)
+
+
+async def list_sources(session: AsyncSession, workspace: Workspace) -> list[Source]:
+    return await repository.list_sources(session, workspace.id)
+
+
+async def list_api_keys(session: AsyncSession, workspace: Workspace) -> list[ApiKey]:
+    return await repository.list_api_keys(session, workspace.id)
 
 
 async def list_workspace_ids(session: AsyncSession) -> list[uuid.UUID]:

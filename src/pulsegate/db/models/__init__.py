@@ -28,6 +28,7 @@ from pulsegate.db.models.log import (
     RestoredMessage,
     message_ids,
 )
+from pulsegate.db.models.privacy import Erasure, Suppression
 from pulsegate.db.models.projections import (
     Account,
     AccountChoice,
@@ -43,7 +44,14 @@ from pulsegate.db.models.projections import (
     User,
     UserIdentity,
 )
-from pulsegate.db.models.tenants import AdminToken, ApiKey, Source, Workspace
+from pulsegate.db.models.tenants import (
+    AdminToken,
+    ApiKey,
+    AuditEntry,
+    RateWindow,
+    Source,
+    Workspace,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -53,6 +61,7 @@ __all__ = [
     "ApiKey",
     "ArchiveDay",
     "ArchivedObject",
+    "AuditEntry",
     "Base",
     "Connector",
     "ConnectorIssue",
@@ -61,6 +70,7 @@ __all__ = [
     "CustomFieldSettings",
     "Delivery",
     "Destination",
+    "Erasure",
     "Event",
     "HealthScore",
     "HealthScoreConfig",
@@ -71,6 +81,7 @@ __all__ = [
     "ProjectionNote",
     "ProjectorPosition",
     "RateBudgetUse",
+    "RateWindow",
     "RejectedMessage",
     "ReplayKept",
     "RestoredMessage",
@@ -81,6 +92,7 @@ __all__ = [
     "Session",
     "SessionDirty",
     "Source",
+    "Suppression",
     "TraitMapping",
     "User",
     "UserIdentity",
