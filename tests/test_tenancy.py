@@ -70,6 +70,7 @@ CASES: list[tuple[str, str, Any]] = [
     ),
     ("GET", "/api/v1/accounts/acme-secret/metrics/mrr", None),
     ("GET", "/api/v1/rejected-messages", None),
+    ("GET", "/api/v1/messages", None),
     ("PUT", "/api/v1/accounts/acme-secret", {"name": "Hijacked"}),
     ("PUT", "/api/v1/users/user-secret", {"first_name": "Hijacked"}),
     ("POST", "/api/v1/rejected-messages/1/replay", None),

@@ -33,6 +33,7 @@ from pulsegate.jobs import routes as jobs_routes
 from pulsegate.jobs.runner import finish_or_cancel
 from pulsegate.jobs.scheduler import build_runner, schedule, schedules
 from pulsegate.logging import configure_logging
+from pulsegate.messages import routes as messages_routes
 from pulsegate.operations import routes as operations_routes
 from pulsegate.operations.metrics import Metrics
 from pulsegate.projection.projector import start_projector
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(destinations_routes.router)
     app.include_router(reverse_sync_routes.router)
     app.include_router(connectors_routes.router)
+    app.include_router(messages_routes.router)
     app.include_router(rejected_routes.router)
     app.include_router(health_scores_routes.router)
     app.include_router(jobs_routes.router)
