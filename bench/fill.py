@@ -178,6 +178,8 @@ def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[by
         "PULSEGATE_DATABASE_URL": database_url,
         "PULSEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
         "PULSEGATE_SCHEDULER_ENABLED": "false",
+        # A benchmark measures the gateway at full speed, not the per-source rate limit.
+        "PULSEGATE_SOURCE_RATE_LIMIT": "0",
         "PULSEGATE_LOG_LEVEL": "WARNING",
         "PULSEGATE_DATA_DIR": str(log.parent),
     }

@@ -190,6 +190,8 @@ def main() -> None:
         **os.environ,
         "PULSEGATE_DATA_DIR": str(work / "data"),
         "PULSEGATE_LOG_LEVEL": "WARNING",
+        # A benchmark measures the gateway at full speed, not the per-source rate limit.
+        "PULSEGATE_SOURCE_RATE_LIMIT": "0",
         "PULSEGATE_ADMIN_TOKEN": admin_token,
     }
     gateway_port, noop_port = free_port(), free_port()

@@ -27,6 +27,7 @@ from pulsegate.health_scores import routes as health_scores_routes
 from pulsegate.ingest import routes as ingest_routes
 from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
+from pulsegate.ingest.rate_limit import RateLimiter
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.jobs import routes as jobs_routes
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_messages=settings.writer_max_messages,
             max_delay=settings.writer_max_delay_ms / 1000,
             max_pending=settings.writer_max_pending,
+            workspace_share=settings.writer_workspace_share,
             concurrency=settings.writer_concurrency,
             on_commit=metrics.batch_committed,
             dedup_window=timedelta(days=settings.dedup_window_days),
@@ -136,9 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sources = SourceDirectory(engine, secret_box)
         changes = ChangeListener(settings.libpq_database_url, [app.state.sources.clear])
         await changes.start()
+        rate_limiter = RateLimiter(engine, default_limit=settings.source_rate_limit)
         app.state.ingest = IngestService(
             directory=app.state.sources,
             writer=writer,
+            rate_limiter=rate_limiter,
             limits=IngestLimits(
                 max_message_bytes=settings.max_message_bytes,
                 max_batch_bytes=settings.max_batch_bytes,

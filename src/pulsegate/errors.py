@@ -79,6 +79,20 @@ class PayloadTooLarge(PulsegateError):
     code = "payload_too_large"
 
 
+class RateLimited(PulsegateError):
+    """429: over a rate limit. Segment's SDKs retry it, after `Retry-After` where they read it
+    (`X-RateLimit-Reset` is the Unix time the window ends, which older analytics.js reads)."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, reset_at: int) -> None:
+        super().__init__(
+            message,
+            headers={"Retry-After": str(retry_after), "X-RateLimit-Reset": str(reset_at)},
+        )
+
+
 class StorageFailed(PulsegateError):
     """The storing transaction failed for a reason other than the database being away."""
 

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=32 * 1024, ge=1024)
     max_batch_bytes: int = Field(default=500 * 1024, ge=1024)
     max_batch_messages: int = Field(default=2500, ge=1)
+    # Messages a second each source may send (shared by every replica), unless the source
+    # or its workspace sets its own (the admin API); 0: no limit. Above it: 429 with
+    # Retry-After (pulsegate.ingest.rate_limit).
+    source_rate_limit: int = Field(default=10_000, ge=0)
 
     # Group-commit writer: a flush happens when this many messages are waiting, or after
     # this many milliseconds, whichever comes first.
@@ -107,6 +111,8 @@ class Settings(BaseSettings):
     writer_concurrency: int = Field(default=4, ge=1)
     # Messages allowed to wait for the writer before ingest answers 503 (back-pressure).
     writer_max_pending: int = Field(default=50_000, ge=1)
+    # The part of that queue one workspace may hold before its writes get 429 (fair share).
+    writer_workspace_share: float = Field(default=0.25, gt=0, le=1)
 
     database_pool_size: int = Field(default=5, ge=1)
     database_connect_timeout_seconds: int = Field(default=3, ge=1)

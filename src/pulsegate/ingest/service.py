@@ -19,6 +19,7 @@ from pulsegate.errors import (
     InvalidRequest,
     PayloadTooLarge,
     PulsegateError,
+    RateLimited,
     Unauthorized,
 )
 from pulsegate.ingest import auth
@@ -32,6 +33,7 @@ from pulsegate.ingest.prepare import (
     parse_body,
     prepare_message,
 )
+from pulsegate.ingest.rate_limit import RateLimiter
 from pulsegate.ingest.refusals import (
     RefusedRequest,
     refused_message,
@@ -107,10 +109,12 @@ class IngestService:
         directory: SourceDirectory,
         writer: GroupCommitWriter,
         limits: IngestLimits,
+        rate_limiter: RateLimiter | None = None,
         observer: IngestObserver | None = None,
     ) -> None:
         self._directory = directory
         self._writer = writer
+        self._rate_limiter = rate_limiter
         self._limits = limits
         self._observer = observer or _Unobserved()
 
@@ -146,7 +150,7 @@ class IngestService:
                 await self._keep_refusal(source, request, received_at, refusal)
                 raise refusal
             return await self._accept(request, source, payload, raw, received_at, keep=True)
-        except (Unauthorized, Forbidden, RefusedRequest) as whole:  # the whole request
+        except (Unauthorized, Forbidden, RefusedRequest, RateLimited) as whole:  # the request
             self._observer.messages_refused([(request.call_type or "unknown", whole.code)])
             raise
 
@@ -261,6 +265,14 @@ class IngestService:
             if keep:
                 await self._keep_refusal(source, request, received_at, refusal)
             raise refusal from error
+        if keep and self._rate_limiter is not None and source.id != API_SOURCE:
+            # Not a refusal of what was sent: the SDK sends it again after Retry-After.
+            await self._rate_limiter.admit(
+                workspace_id=source.workspace_id,
+                source_id=source.id,
+                limit=source.rate_limit,
+                messages=len(items),
+            )
         return await self._store(request, source, items, root, raw, received_at, keep=keep)
 
     def _items(

@@ -5,6 +5,9 @@ waiting (up to `max_messages`, after at most `max_delay` seconds), stores it in 
 and only then releases the waiting requests. So a 200 always follows a COMMIT, and durability
 costs one fsync per flush rather than per request.
 
+The queue is shared fairly: besides its total bound, no workspace may hold more than
+`workspace_share` of it, so one tenant's burst is answered 429 while the others are stored.
+
 Up to `concurrency` flushes run at once, so the database inserts one batch while this process
 validates the next; while all are busy, waiting writes pile up into a bigger next batch.
 
@@ -17,6 +20,8 @@ messages runs its two statements in one transaction.
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +30,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import is_unavailable
-from pulsegate.errors import PulsegateError, ServiceUnavailable, StorageFailed
+from pulsegate.errors import PulsegateError, RateLimited, ServiceUnavailable, StorageFailed
 from pulsegate.ingest import repository
 from pulsegate.ingest.repository import InboundRow, RejectedRow
 
@@ -34,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(slots=True)
 class _Pending:
+    workspace_id: uuid.UUID | None
     inbound: Sequence[InboundRow]
     rejected: Sequence[RejectedRow]
     done: asyncio.Future[None] = field(
@@ -66,6 +72,7 @@ class GroupCommitWriter:
         max_messages: int = 500,
         max_delay: float = 0.001,
         max_pending: int = 50_000,
+        workspace_share: float = 0.25,
         concurrency: int = 4,
         on_commit: Callable[[int], None] | None = None,
         dedup_window: timedelta = DEDUP_WINDOW,
@@ -79,6 +86,10 @@ class GroupCommitWriter:
         self._max_messages = max_messages
         self._max_delay = max_delay
         self._max_pending = max_pending
+        # No workspace may hold more than this of the queue: a tenant's burst fills its own
+        # share and gets 429, while the others' writes still find room.
+        self._max_pending_per_workspace = max(max_messages, int(max_pending * workspace_share))
+        self._pending_by_workspace: dict[uuid.UUID | None, int] = {}
         self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue()
         self._pending_messages = 0
         self._closing = False
@@ -107,14 +118,24 @@ class GroupCommitWriter:
         """
         if self._closing or self._task is None:
             raise ServiceUnavailable("the gateway is shutting down", code="shutting_down")
-        pending = _Pending(inbound, rejected)
+        first = inbound[0] if inbound else rejected[0] if rejected else None
+        pending = _Pending(first.workspace_id if first else None, inbound, rejected)
         if self._pending_messages + pending.size > self._max_pending:
             raise ServiceUnavailable(
                 "too many messages are waiting to be stored; retry later",
                 code="overloaded",
                 retry_after=1,
             )
+        held = self._pending_by_workspace.get(pending.workspace_id, 0)
+        if held and held + pending.size > self._max_pending_per_workspace:
+            now = time.time()
+            raise RateLimited(
+                "this workspace has too many messages waiting to be stored; retry later",
+                retry_after=1,
+                reset_at=int(now) + 1,
+            )
         self._pending_messages += pending.size
+        self._pending_by_workspace[pending.workspace_id] = held + pending.size
         self._queue.put_nowait(pending)
         # A request cancelled while it waits (its client went away) cancels only this
         # future: the flush still stores its rows, and settles the others.
@@ -186,9 +207,17 @@ class GroupCommitWriter:
         if self._on_commit is not None:
             self._on_commit(len(inbound) + len(rejected))
 
+    def _release(self, pending: _Pending) -> None:
+        self._pending_messages -= pending.size
+        held = self._pending_by_workspace[pending.workspace_id] - pending.size
+        if held:
+            self._pending_by_workspace[pending.workspace_id] = held
+        else:
+            del self._pending_by_workspace[pending.workspace_id]
+
     def _settle(self, batch: list[_Pending]) -> None:
         for pending in batch:
-            self._pending_messages -= pending.size
+            self._release(pending)
             if not pending.done.done():
                 pending.done.set_result(None)
 
@@ -200,7 +229,7 @@ class GroupCommitWriter:
         else:
             log.error("ingest.flush.failed", error=summary)
         for pending in batch:
-            self._pending_messages -= pending.size
+            self._release(pending)
             if not pending.done.done():
                 pending.done.set_exception(_outcome(unavailable))
 
