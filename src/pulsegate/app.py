@@ -37,6 +37,8 @@ from pulsegate.logging import configure_logging
 from pulsegate.messages import routes as messages_routes
 from pulsegate.operations import routes as operations_routes
 from pulsegate.operations.metrics import Metrics
+from pulsegate.privacy import routes as privacy_routes
+from pulsegate.privacy.suppression import SuppressionList
 from pulsegate.projection.projector import start_projector
 from pulsegate.rejected import routes as rejected_routes
 from pulsegate.reverse_sync import routes as reverse_sync_routes
@@ -136,13 +138,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # until then a day without a partition waits in the default one
             log.warning("partitions.prepare_failed", exc_info=True)
         app.state.sources = SourceDirectory(engine, secret_box)
-        changes = ChangeListener(settings.libpq_database_url, [app.state.sources.clear])
+        suppressions = SuppressionList(engine)
+        changes = ChangeListener(
+            settings.libpq_database_url, [app.state.sources.clear, suppressions.clear]
+        )
         await changes.start()
         rate_limiter = RateLimiter(engine, default_limit=settings.source_rate_limit)
         app.state.ingest = IngestService(
             directory=app.state.sources,
             writer=writer,
             rate_limiter=rate_limiter,
+            suppressions=suppressions,
             limits=IngestLimits(
                 max_message_bytes=settings.max_message_bytes,
                 max_batch_bytes=settings.max_batch_bytes,
@@ -203,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reverse_sync_routes.router)
     app.include_router(connectors_routes.router)
     app.include_router(messages_routes.router)
+    app.include_router(privacy_routes.router)
     app.include_router(rejected_routes.router)
     app.include_router(health_scores_routes.router)
     app.include_router(jobs_routes.router)

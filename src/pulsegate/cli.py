@@ -212,9 +212,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    # pulsegate.app is imported only where it runs in this process: prometheus-client decides
+    # at import whether it counts into the multiprocess files, and with a background process
+    # the HTTP process must (serving.py sets the directory first).
     import uvicorn
-
-    from pulsegate.app import create_app
 
     # uvicorn, once it has shut down gracefully on SIGTERM, raises the signal again to the
     # handler it found: with the default one the process died there, before the `finally`
@@ -234,6 +235,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1 or settings.background_process:
         serving.serve_with_background_process(settings, args.workers, common)
     else:
+        from pulsegate.app import create_app
+
         uvicorn.run(create_app(settings), **common)
     return 0
 

@@ -118,6 +118,8 @@ class GroupCommitWriter:
         """
         if self._closing or self._task is None:
             raise ServiceUnavailable("the gateway is shutting down", code="shutting_down")
+        if not inbound and not rejected:  # every message suppressed, say
+            return
         first = inbound[0] if inbound else rejected[0] if rejected else None
         pending = _Pending(first.workspace_id if first else None, inbound, rejected)
         if self._pending_messages + pending.size > self._max_pending:

@@ -29,6 +29,7 @@ from pulsegate.destinations.outbox import Outbox
 from pulsegate.health_scores import service as health_scores_service
 from pulsegate.jobs import repository
 from pulsegate.jobs.runner import Job, JobObserver, JobRunner
+from pulsegate.privacy import service as privacy_service
 from pulsegate.reverse_sync.service import ReverseSync
 from pulsegate.security import SecretBox
 from pulsegate.sessions import service as sessions_service
@@ -100,7 +101,11 @@ def build_runner(
         done = await storage_retention.run(engine, settings, archive_store, now=now)
         return {"job_runs_deleted": pruned, **done}
 
+    async def erasures() -> object:
+        return await privacy_service.run_pending(engine, store=archive_store)
+
     work.update(
+        erasures=erasures,
         outbox_delivery=outbox_delivery,
         session_sweep=session_sweep,
         nightly=nightly,
@@ -163,6 +168,8 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
     # Nightly, a run an hour late still beats none until tomorrow.
     return {
         "outbox_delivery": every(settings.outbox_interval_seconds),
+        # Erasures start when requested; this picks up what a stopped process left.
+        "erasures": every(60),
         "session_sweep": every(settings.session_sweep_seconds),
         "nightly": cron(settings.nightly_cron, 3600),
         "retention": cron(RETENTION_CRON, 3600),

@@ -55,6 +55,12 @@ class Metrics(JobObserver):
             ["type"],
             registry=r,
         )
+        self.suppressed = Counter(
+            "pulsegate_messages_suppressed",
+            "Messages acknowledged and dropped: they name an erased, suppressed id, by type",
+            ["type"],
+            registry=self.registry,
+        )
         self.refused = Counter(
             "pulsegate_messages_refused",
             "Messages refused (and kept with their reasons), by type and reason code",
@@ -107,6 +113,11 @@ class Metrics(JobObserver):
                 self._stored_children[message_type] = children
             children[0].inc(count)
             children[1].inc(count)
+
+    def messages_suppressed(self, types: Iterable[str]) -> None:
+        for message_type, count in collections.Counter(types).items():
+            self.received.labels(message_type).inc(count)
+            self.suppressed.labels(message_type).inc(count)
 
     def messages_refused(self, refusals: Iterable[tuple[str, str]]) -> None:
         """(type, first reason code) of each refused message."""

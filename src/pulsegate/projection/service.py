@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -78,6 +80,20 @@ async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUI
     """The workspace's projection lock for the caller's transaction (the session sweep takes
     it too, so that the attribution it writes and the projector's never interleave)."""
     return await repository.try_lock_workspace(connection, workspace_id)
+
+
+@contextlib.asynccontextmanager
+async def workspace_paused(engine: AsyncEngine, workspace_id: uuid.UUID) -> AsyncIterator[None]:
+    """No batch of the workspace is applied (nor its sessions swept) inside this block: it
+    waits for a batch in progress, then holds the projection lock, as a replay does."""
+    async with engine.connect() as connection:
+        await repository.lock_workspace_for_session(connection, workspace_id)
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await repository.unlock_workspace_for_session(connection, workspace_id)
+            await connection.commit()
 
 
 class Part(enum.Enum):

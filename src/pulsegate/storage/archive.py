@@ -110,7 +110,7 @@ async def archive_day(
         with tempfile.TemporaryDirectory(prefix="pulsegate-archive-") as scratch:
             path = Path(scratch) / "object.gz"
             written = await _write(engine, partition, workspace_id, source_id, path)
-            digest, size = await asyncio.to_thread(_digest, path)
+            digest, size = await asyncio.to_thread(file_digest, path)
             await asyncio.to_thread(store.put, key, path)
         await asyncio.to_thread(verify, store, key, messages=written, sha256=digest)
         async with engine.begin() as connection:
@@ -187,7 +187,7 @@ async def _write(
             written, after = written + len(rows), rows[-1].id
 
 
-def _digest(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     with path.open("rb") as written:
         while chunk := written.read(1024 * 1024):
