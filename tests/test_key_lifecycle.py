@@ -257,3 +257,9 @@ def test_the_cli_lists_rotates_disables_and_revokes(live_server: LiveServer, row
     missing = run_cli(live_server.env, "source", "disable", name, "no-such-source", "--json")
     assert missing.returncode != 0
     assert "no-such-source" in missing.stderr
+
+    unconfirmed = run_cli(live_server.env, "workspace", "delete", name)
+    assert unconfirmed.returncode != 0
+    offboarded = cli_json(live_server.env, "workspace", "delete", name, "--yes")
+    assert offboarded["deleted"]["sources"] == 1
+    assert rows.query("SELECT id FROM workspaces WHERE id = %s", uuid.UUID(workspace)) == []

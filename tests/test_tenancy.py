@@ -71,6 +71,11 @@ CASES: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/accounts/acme-secret/metrics/mrr", None),
     ("GET", "/api/v1/rejected-messages", None),
     ("GET", "/api/v1/messages", None),
+    ("POST", "/api/v1/erasures", {"user_id": "user-secret"}),
+    ("GET", "/api/v1/erasures", None),
+    ("GET", f"/api/v1/erasures/{RULE}", None),
+    ("GET", "/api/v1/suppressions", None),
+    ("DELETE", f"/api/v1/suppressions/{'0' * 64}", None),
     ("PUT", "/api/v1/accounts/acme-secret", {"name": "Hijacked"}),
     ("PUT", "/api/v1/users/user-secret", {"first_name": "Hijacked"}),
     ("POST", "/api/v1/rejected-messages/1/replay", None),
@@ -144,6 +149,8 @@ CASES: list[tuple[str, str, Any]] = [
 DELIVERIES = "/api/v1/destinations/{destination_id}/deliveries"
 CONNECTOR_RUNS = "/api/v1/connectors/{connector_id}/runs"
 TEMPLATES = {
+    f"/api/v1/erasures/{RULE}": "/api/v1/erasures/{erasure_id}",
+    f"/api/v1/suppressions/{'0' * 64}": "/api/v1/suppressions/{id_hash}",
     "/api/v1/accounts/acme-secret": "/api/v1/accounts/{account_id}",
     "/api/v1/accounts/acme-secret/users": "/api/v1/accounts/{account_id}/users",
     "/api/v1/users/user-secret": "/api/v1/users/{user_id}",
@@ -356,6 +363,7 @@ ADMIN_CASES: list[tuple[str, str, Any]] = [
     ("GET", "/admin/workspaces", None),
     ("POST", "/admin/workspaces", {"name": "intruders"}),
     ("GET", f"/admin/workspaces/{DESTINATION}", None),
+    ("DELETE", f"/admin/workspaces/{DESTINATION}", None),
     ("PATCH", f"/admin/workspaces/{DESTINATION}", {"rate_limit_per_second": 1}),
     ("GET", f"/admin/workspaces/{DESTINATION}/sources", None),
     ("POST", f"/admin/workspaces/{DESTINATION}/sources", {"name": "intruder"}),

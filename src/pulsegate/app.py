@@ -46,6 +46,7 @@ from pulsegate.security import SecretBox, load_or_create_secret_key
 from pulsegate.sessions import routes as sessions_routes
 from pulsegate.settings import Settings
 from pulsegate.storage import partitions
+from pulsegate.storage.retention import store_for
 from pulsegate.workspaces import routes as workspaces_routes
 from pulsegate.workspaces.changes import ChangeListener
 
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.secret_box = secret_box
         app.state.timezone = settings.timezone
         app.state.imports = settings.imports
+        app.state.archive_store = store_for(settings)
         app.state.log_retention_days = settings.log_retention_days
         # Work started by a request that outlives it (connector runs); cancelled at shutdown,
         # which records each as interrupted.

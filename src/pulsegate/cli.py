@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     create_workspace.add_argument("--json", action="store_true")
     create_workspace.set_defaults(handler=_run_async(_create_workspace))
     _session_command(workspace, "list", tenant_commands.list_workspaces, help="list the workspaces")
+    delete_workspace = workspace.add_parser(
+        "delete", help="offboard a workspace: delete all its data, keys and archive objects"
+    )
+    delete_workspace.add_argument("workspace", help="workspace name or id")
+    delete_workspace.add_argument(
+        "--yes", action="store_true", required=True, help="confirm: this cannot be undone"
+    )
+    delete_workspace.add_argument("--json", action="store_true")
+    delete_workspace.set_defaults(handler=_run_async(_delete_workspace))
 
     source = commands.add_parser("source", help="manage sources").add_subparsers(
         required=True, metavar="ACTION"
@@ -307,6 +316,28 @@ async def _create_workspace(args: argparse.Namespace, settings: Settings) -> dic
         return {"id": str(workspace.id), "name": workspace.name}
 
     return await _with_session(settings, work)
+
+
+async def _delete_workspace(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from pulsegate.storage.retention import store_for
+    from pulsegate.workspaces import offboarding
+
+    async def find(session: Any) -> dict[str, Any]:
+        found = await workspaces.find_workspace(session, args.workspace)
+        return {"id": str(found.id), "name": found.name}
+
+    workspace = await _with_session(settings, find)
+    engine = create_engine(settings.async_database_url)
+    try:
+        deleted = await offboarding.offboard(
+            engine,
+            uuid.UUID(workspace["id"]),
+            store=store_for(settings),
+            actor=tenant_commands.ACTOR,
+        )
+    finally:
+        await engine.dispose()
+    return {**workspace, "deleted": deleted}
 
 
 async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

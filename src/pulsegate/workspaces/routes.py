@@ -15,7 +15,7 @@ from pulsegate.api.auth import AdminOnly, actor
 from pulsegate.api.json_body import StrictJsonRoute
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.engine import unit_of_work
-from pulsegate.workspaces import audit, keys, service
+from pulsegate.workspaces import audit, keys, offboarding, service
 from pulsegate.workspaces.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -24,6 +24,7 @@ from pulsegate.workspaces.schemas import (
     ApiKeyRotated,
     AuditEntryOut,
     AuditPage,
+    Offboarded,
     Retention,
     Rotation,
     SourceCreate,
@@ -63,6 +64,22 @@ async def get_workspace(request: Request, workspace: str) -> WorkspaceDetail:
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
     return WorkspaceDetail.model_validate(found)
+
+
+@router.delete(
+    "/workspaces/{workspace}",
+    summary="Offboard a workspace: all its data, keys, archive objects and jobs are deleted",
+)
+async def offboard_workspace(request: Request, workspace: str) -> Offboarded:
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.find_workspace(session, workspace)
+    deleted = await offboarding.offboard(
+        request.app.state.engine,
+        found.id,
+        store=request.app.state.archive_store,
+        actor=actor(request),
+    )
+    return Offboarded(id=found.id, name=found.name, deleted=deleted)
 
 
 @router.patch("/workspaces/{workspace}", summary="Set the workspace's default rate limit")

@@ -193,3 +193,9 @@ class AuditEntryOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+class Offboarded(BaseModel):
+    id: uuid.UUID
+    name: str
+    deleted: dict[str, int] = Field(description="Rows deleted per table (archive: objects)")
