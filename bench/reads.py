@@ -108,6 +108,11 @@ def reads(
             f"/api/v1/accounts/{account(k)}/health?from=2026-10-01&to=2026-11-30"
         ),
         "refused messages": lambda k: "/api/v1/rejected-messages",
+        "stored messages, first page": lambda k: "/api/v1/messages",
+        "stored messages of one user (a scan budget's page)": lambda k: (
+            f"/api/v1/messages?user_id={user(k)}"
+        ),
+        "stored group calls": lambda k: "/api/v1/messages?type=group",
     }
 
 

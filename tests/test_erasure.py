@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from segment.analytics.client import Client as SegmentClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +23,7 @@ from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 from pulsegate.storage.stores import LocalStore
 from tests.support.database import Rows
+from tests.support.emulator import running_emulator
 from tests.support.history import archived_lines, at, morning, prepared, project, store
 from tests.support.http import basic, bearer, send
 from tests.support.servers import start_server
@@ -226,3 +228,58 @@ async def later_messages_are_acknowledged_and_dropped(
     assert not {"late-erased", "late-anon"} & stored
     assert 'pulsegate_messages_suppressed_total{type="track"} 1.0' in metrics.text
     assert 'pulsegate_messages_suppressed_total{type="identify"} 1.0' in metrics.text
+
+
+async def test_erasure_forgets_the_contact_in_freshsales_when_asked(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    """With `delete_in_destinations`, the person's contacts (by external id or email) are
+    deleted with Freshsales's "forget"; other contacts stay."""
+    with running_emulator() as emulator:
+        created = await client.post(
+            "/api/v1/destinations",
+            json={
+                "kind": "freshsales",
+                "name": "crm",
+                "domain": emulator.url + "/",
+                "api_key": "test-key",
+            },
+            headers=bearer(tenant),
+        )
+        assert created.status_code == 201, created.text
+        contacts = emulator.state.records["contacts"]
+        contacts.update(
+            {
+                1: {"id": 1, "email": "ada@example.com", "external_id": None},
+                2: {"id": 2, "email": "other@example.com", "external_id": ANONYMOUS[ERASED]},
+                3: {"id": 3, "email": "kept@example.com", "external_id": KEPT},
+            }
+        )
+        await send(
+            client,
+            tenant,
+            [{"type": "identify", "userId": ERASED, "traits": {"email": "ada@example.com"}}],
+        )
+        await settle(client, tenant, rows)
+        response = await client.post(
+            "/api/v1/erasures",
+            json={
+                "user_id": ERASED,
+                "anonymous_ids": [ANONYMOUS[ERASED]],
+                "delete_in_destinations": True,
+            },
+            headers=bearer(tenant),
+        )
+        done = await eventually(
+            lambda: client.get(f"/api/v1/erasures/{response.json()['id']}", headers=bearer(tenant)),
+            lambda r: r.json()["status"] in ("succeeded", "failed"),
+            what="the erasure to finish",
+        )
+        assert done.json()["status"] == "succeeded", done.json()
+        assert done.json()["counts"]["destination_contacts"] == 2
+        assert sorted(contacts) == [3]
+        forgotten = [r["path"] for r in emulator.state.requests if r["method"] == "DELETE"]
+        assert sorted(forgotten) == [
+            "/crm/sales/api/contacts/1/forget",
+            "/crm/sales/api/contacts/2/forget",
+        ]

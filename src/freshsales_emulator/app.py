@@ -208,6 +208,12 @@ def _api_router(state: EmulatorState) -> APIRouter:
         records[record["id"]] = record
         return JSONResponse({ENTITIES[entity]: record}, 201 if created else 200)
 
+    @router.delete("/contacts/{contact_id}/forget")
+    async def forget_contact(contact_id: int) -> JSONResponse:
+        if state.records["contacts"].pop(contact_id, None) is None:
+            raise ApiError(404, [f"no contact {contact_id}"])
+        return JSONResponse({}, 200)
+
     @router.post("/deals")
     async def create_deal(request: Request) -> JSONResponse:
         payload = (await request.json()).get("deal") or {}

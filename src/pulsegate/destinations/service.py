@@ -165,3 +165,50 @@ def client_for(
         api_key=secret_box.decrypt(destination.api_key_encrypted),
         budget=budget,
     )
+
+
+async def forget_contacts(
+    engine: AsyncEngine,
+    secret_box: SecretBox,
+    workspace_id: uuid.UUID,
+    *,
+    external_ids: Sequence[str],
+    emails: Sequence[str],
+) -> int:
+    """Delete ("forget") in each of the workspace's Freshsales destinations the contacts of an
+    erased person: those whose `external_id` is one of their ids (what forwarding sets) or whose
+    email is one of theirs. Return how many were deleted."""
+    async with engine.connect() as connection:
+        session = AsyncSession(bind=connection)
+        destinations = await repository.list_destinations(session, workspace_id)
+        await session.close()
+    forgotten = 0
+    for destination in destinations:
+        if destination.kind != "freshsales":
+            continue
+        client = client_for(destination, engine, secret_box)
+        try:
+            found: dict[Any, dict[str, Any]] = {}
+            if external_ids:
+                rule = {
+                    "attribute": "external_id",
+                    "operator": "is_in",
+                    "value": list(external_ids),
+                }
+                for contact in await client.search("contact", [rule]):
+                    found[contact.get("id")] = contact
+            if emails:
+                rule = {
+                    "attribute": "contact_email.email",
+                    "operator": "is_in",
+                    "value": list(emails),
+                }
+                for contact in await client.search("contact", [rule]):
+                    found[contact.get("id")] = contact
+            for contact_id in found:
+                if contact_id is not None:
+                    await client.forget_contact(contact_id)
+                    forgotten += 1
+        finally:
+            await client.aclose()
+    return forgotten

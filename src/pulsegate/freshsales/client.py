@@ -174,6 +174,10 @@ class FreshsalesClient:
         items = body.get(f"{entity}s")
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
+    async def forget_contact(self, contact_id: Any) -> None:
+        """Delete the contact and everything Freshsales holds of it (its GDPR "forget")."""
+        await self.request("DELETE", f"contacts/{contact_id}/forget")
+
     async def create_sales_activity(self, activity: dict[str, Any]) -> dict[str, Any]:
         body = {"sales_activity": activity}
         return _record(await self.request("POST", "sales_activities", json=body), "sales_activity")

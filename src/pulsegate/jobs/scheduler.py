@@ -102,7 +102,7 @@ def build_runner(
         return {"job_runs_deleted": pruned, **done}
 
     async def erasures() -> object:
-        return await privacy_service.run_pending(engine, store=archive_store)
+        return await privacy_service.run_pending(engine, store=archive_store, secret_box=secret_box)
 
     work.update(
         erasures=erasures,

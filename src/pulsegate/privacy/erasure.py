@@ -12,6 +12,8 @@ to them) or an account (its groupId). In order:
 4. the archive: every object of the workspace is read, and one that holds the subject is
    written again without it, read back and verified, and its manifest row updated.
 
+When asked, a user's contacts in the workspace's Freshsales destinations are deleted first.
+
 The suppression list (pulsegate.privacy.suppression) already holds the ids when this runs, so
 nothing new arrives for the subject meanwhile. Running it twice deletes nothing the second
 time: an erasure is idempotent. Returns the number of rows (or archived lines) per store.
@@ -24,7 +26,7 @@ import gzip
 import json
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,12 +158,38 @@ async def known_ids(engine: AsyncEngine, workspace_id: uuid.UUID, subject: Subje
     return Subject("user", tuple(dict.fromkeys([*subject.ids, *aliases])))
 
 
+# Deletes the person's contacts in the workspace's destinations, given their ids and emails;
+# returns how many (pulsegate.destinations.service.forget_contacts).
+ForgetContacts = Callable[[Sequence[str], Sequence[str]], Awaitable[int]]
+
+
 async def erase(
-    engine: AsyncEngine, workspace_id: uuid.UUID, subject: Subject, *, store: ArchiveStore | None
+    engine: AsyncEngine,
+    workspace_id: uuid.UUID,
+    subject: Subject,
+    *,
+    store: ArchiveStore | None,
+    forget_contacts: ForgetContacts | None = None,
 ) -> dict[str, int]:
+    """With `forget_contacts` (a user), their CRM contacts go first: if that fails, nothing
+    else has been deleted yet, and the emails to find them by are still in `users`."""
     subject = await known_ids(engine, workspace_id, subject)
     counts: dict[str, int] = {}
     params = {"w": workspace_id, "ids": list(subject.ids)}
+    if forget_contacts is not None and subject.kind == "user":
+        async with engine.connect() as connection:
+            emails = [
+                row.email
+                for row in await connection.execute(
+                    text(
+                        "SELECT fields->'email'->>'v' AS email FROM users "
+                        "WHERE workspace_id = :w AND user_id = ANY(:ids)"
+                    ),
+                    params,
+                )
+                if row.email
+            ]
+        counts["destination_contacts"] = await forget_contacts(subject.ids, emails)
     async with projection_service.workspace_paused(engine, workspace_id):
         await _erase_log(engine, workspace_id, subject, counts)
         async with engine.begin() as connection:

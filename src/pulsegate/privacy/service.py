@@ -10,17 +10,21 @@ finished returns that erasure.
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pulsegate.db.models import Erasure, Suppression
+from pulsegate.destinations import service as destinations_service
 from pulsegate.errors import NotFound
 from pulsegate.jobs.runner import JobRunner, JobRunning
 from pulsegate.privacy import erasure, repository
 from pulsegate.privacy.schemas import ErasureCreate
 from pulsegate.privacy.suppression import subject_hash
+from pulsegate.security import SecretBox
 from pulsegate.storage.stores import ArchiveStore
 from pulsegate.workspaces import audit, changes
 
@@ -103,7 +107,9 @@ async def start_erasures(runner: JobRunner) -> None:
         await runner.start("erasures", trigger="api")
 
 
-async def run_pending(engine: AsyncEngine, *, store: ArchiveStore | None) -> dict[str, int]:
+async def run_pending(
+    engine: AsyncEngine, *, store: ArchiveStore | None, secret_box: SecretBox
+) -> dict[str, int]:
     """Run every erasure waiting (the `erasures` job); return how many succeeded and failed."""
     done = {"succeeded": 0, "failed": 0}
     while True:
@@ -113,8 +119,15 @@ async def run_pending(engine: AsyncEngine, *, store: ArchiveStore | None) -> dic
             return done
         workspace_id, erasure_id = claimed["workspace_id"], claimed["id"]
         subject = erasure.Subject(claimed["subject"], tuple(claimed["subject_ids"]["ids"]))
+        forget = (
+            functools.partial(_forget_contacts, engine, secret_box, workspace_id)
+            if claimed["delete_in_destinations"]
+            else None
+        )
         try:
-            counts = await erasure.erase(engine, workspace_id, subject, store=store)
+            counts = await erasure.erase(
+                engine, workspace_id, subject, store=store, forget_contacts=forget
+            )
         except Exception as error:
             log.exception("privacy.erasure.failed", erasure_id=str(erasure_id))
             async with engine.begin() as connection:
@@ -126,3 +139,15 @@ async def run_pending(engine: AsyncEngine, *, store: ArchiveStore | None) -> dic
         async with engine.begin() as connection:
             await repository.finish(connection, workspace_id, erasure_id, counts=counts, error=None)
         done["succeeded"] += 1
+
+
+async def _forget_contacts(
+    engine: AsyncEngine,
+    secret_box: SecretBox,
+    workspace_id: uuid.UUID,
+    external_ids: Sequence[str],
+    emails: Sequence[str],
+) -> int:
+    return await destinations_service.forget_contacts(
+        engine, secret_box, workspace_id, external_ids=external_ids, emails=emails
+    )
