@@ -283,3 +283,90 @@ async def test_erasure_forgets_the_contact_in_freshsales_when_asked(
             "/crm/sales/api/contacts/1/forget",
             "/crm/sales/api/contacts/2/forget",
         ]
+
+
+async def erase(client: httpx.AsyncClient, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/api/v1/erasures", json=body, headers=bearer(tenant))
+    assert response.status_code == 202, response.text
+    done = await eventually(
+        lambda: client.get(f"/api/v1/erasures/{response.json()['id']}", headers=bearer(tenant)),
+        lambda r: r.json()["status"] in ("succeeded", "failed"),
+        what="the erasure to finish",
+    )
+    found: dict[str, Any] = done.json()
+    assert found["status"] == "succeeded", found
+    return found
+
+
+def group(user: str, account: str, n: int) -> dict[str, Any]:
+    return {
+        "type": "group",
+        "userId": user,
+        "groupId": account,
+        "traits": {"name": account.title(), "createdAt": "2024-01-01"},
+        "messageId": f"g-{account}-{n}",
+    }
+
+
+async def test_erase_an_account(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    """The account, its group calls and the events attributed to it go; its users stay,
+    without it; another account is untouched."""
+    await send(
+        client,
+        tenant,
+        [
+            group("u-1", "acme", 1),
+            group("u-2", "globex", 2),
+            {"type": "track", "userId": "u-1", "event": "Report Built", "messageId": "t-1"},
+            {"type": "track", "userId": "u-2", "event": "Report Built", "messageId": "t-2"},
+        ],
+    )
+    await settle(client, tenant, rows)
+    result = await erase(client, tenant, {"account_id": "acme"})
+    assert result["counts"]["accounts"] == 1
+    assert result["counts"]["inbound_messages"] == 1
+    w = tenant.workspace_id
+    accounts = rows.query("SELECT account_id FROM accounts WHERE workspace_id = %s", w)
+    assert [a["account_id"] for a in accounts] == ["globex"]
+    users = rows.query(
+        "SELECT user_id, account_id FROM users WHERE workspace_id = %s ORDER BY user_id", w
+    )
+    assert [(u["user_id"], u["account_id"]) for u in users] == [("u-1", None), ("u-2", "globex")]
+    events = rows.query("SELECT message_id FROM events WHERE workspace_id = %s", w)
+    assert [e["message_id"] for e in events] == ["t-2"]
+    later = await client.post(
+        "/v1/group", json=group("u-3", "acme", 3), headers=basic(tenant.write_key)
+    )
+    assert later.json() == {"success": True}
+    assert [m["message_id"] for m in rows.inbound(w)] == ["g-globex-2", "t-1", "t-2"]
+
+
+async def test_a_lifted_suppression_lets_the_id_in_again(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    await erase(client, tenant, {"user_id": "u-gone"})
+    suppressed = await client.get("/api/v1/suppressions", headers=bearer(tenant))
+    [entry] = suppressed.json()["items"]
+    assert "u-gone" not in suppressed.text
+    message = {"userId": "u-gone", "event": "Back", "messageId": "back-1"}
+    await client.post("/v1/track", json=message, headers=basic(tenant.write_key))
+    assert rows.inbound(tenant.workspace_id) == []
+
+    lifted = await client.delete(f"/api/v1/suppressions/{entry['id_hash']}", headers=bearer(tenant))
+    assert lifted.status_code == 204
+    again = await client.delete(f"/api/v1/suppressions/{entry['id_hash']}", headers=bearer(tenant))
+    assert again.status_code == 404
+
+    async def send_and_count() -> int:
+        await client.post("/v1/track", json=message, headers=basic(tenant.write_key))
+        return len(rows.inbound(tenant.workspace_id))
+
+    # The lift is announced to every process; this one drops its cached list when it hears.
+    await eventually(
+        send_and_count,
+        lambda count: count == 1,
+        timeout=2,
+        what="the message to be stored once its id is no longer suppressed",
+    )

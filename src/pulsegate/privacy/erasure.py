@@ -111,7 +111,8 @@ _PROJECTIONS = {
         ("accounts", "DELETE FROM accounts WHERE workspace_id = :w AND account_id = ANY(:ids)"),
         (
             "users",  # the users stay; their tie to the erased account goes
-            "UPDATE users SET account_id = NULL WHERE workspace_id = :w AND account_id = ANY(:ids)",
+            "UPDATE users SET fields = fields - 'account_id' "
+            "WHERE workspace_id = :w AND account_id = ANY(:ids)",
         ),
         (
             "health_scores",
