@@ -203,7 +203,7 @@ def test_every_process_fires_at_the_same_instants(settings: Settings) -> None:
         }
     )
     planned = schedules(tuned)
-    assert set(planned) == {"outbox_delivery", "session_sweep", "nightly", "retention"}
+    assert set(planned) == {"outbox_delivery", "session_sweep", "nightly", "retention", "erasures"}
     now = datetime(2026, 11, 22, 12, 0, 7, 500_000, tzinfo=UTC)
     # Intervals count from one fixed start, not from when the process started.
     outbox = planned["outbox_delivery"].trigger
@@ -292,6 +292,7 @@ async def test_admin_runs_a_job_and_lists_every_job(
     listed = (await client.get("/admin/jobs", headers=ADMIN)).json()["items"]
     by_name = {job["name"]: job for job in listed}
     assert set(by_name) == {
+        "erasures",
         "outbox_delivery",
         "session_sweep",
         "nightly",
