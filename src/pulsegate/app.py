@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pulsegate import __version__
@@ -18,6 +19,9 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
 from pulsegate.connectors import routes as connectors_routes
+from pulsegate.console import routes as console_routes
+from pulsegate.console.routes import install_console_handlers
+from pulsegate.console.session import SessionSigner
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine
 from pulsegate.destinations import routes as destinations_routes
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:  # the database away at start: the daily job makes them, and
             # until then a day without a partition waits in the default one
             log.warning("partitions.prepare_failed", exc_info=True)
+        app.state.console_signer = SessionSigner(secret_key)
         app.state.sources = SourceDirectory(engine, secret_box)
         suppressions = SuppressionList(engine)
         changes = ChangeListener(
@@ -215,4 +220,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rejected_routes.router)
     app.include_router(health_scores_routes.router)
     app.include_router(jobs_routes.router)
+    app.include_router(console_routes.router)
+    app.mount(
+        "/console/static", StaticFiles(directory=console_routes.STATIC), name="console-static"
+    )
+    install_console_handlers(app)
     return app

@@ -109,6 +109,21 @@ async def list_messages(
     return ScannedPage(rows=rows, scanned=scanned, lowest_scanned_id=lowest)
 
 
+async def get_message(
+    session: AsyncSession, workspace_id: uuid.UUID, log_id: int
+) -> dict[str, Any] | None:
+    """By the primary key's leading columns, in each day's partition."""
+    result = await session.execute(
+        text(
+            "SELECT id, source_id, message_id, type, received_at, timestamp, message, warnings "
+            "FROM inbound_messages WHERE workspace_id = :w AND id = :id"
+        ),
+        {"w": workspace_id, "id": log_id},
+    )
+    row = result.mappings().first()
+    return dict(row) if row else None
+
+
 async def projection_of(
     session: AsyncSession, workspace_id: uuid.UUID, rows: list[dict[str, Any]]
 ) -> tuple[int | None, dict[int, list[dict[str, str]]], dict[int, str], dict[str, dict[str, Any]]]:

@@ -4,10 +4,12 @@ them (its notes included: a `group` without `createdAt` creates no account, and 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
+from pulsegate.errors import NotFound
 from pulsegate.messages import repository
 from pulsegate.messages.repository import MessageFilter
 from pulsegate.messages.schemas import MessageOut, MessagePage, ProjectedEvent, Projection
@@ -34,6 +36,22 @@ async def list_messages(
         next_cursor = encode_id_cursor(page.lowest_scanned_id)  # the scan's budget ran out
     else:
         next_cursor = None
+    return MessagePage(
+        items=await _with_projection(session, workspace_id, rows), next_cursor=next_cursor
+    )
+
+
+async def get_message(session: AsyncSession, workspace_id: uuid.UUID, log_id: int) -> MessageOut:
+    row = await repository.get_message(session, workspace_id, log_id)
+    if row is None:
+        raise NotFound(f"no stored message {log_id}")
+    [found] = await _with_projection(session, workspace_id, [row])
+    return found
+
+
+async def _with_projection(
+    session: AsyncSession, workspace_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> list[MessageOut]:
     position, notes, failures, events = await repository.projection_of(session, workspace_id, rows)
     items = []
     for row in rows:
@@ -62,4 +80,4 @@ async def list_messages(
                 ),
             )
         )
-    return MessagePage(items=items, next_cursor=next_cursor)
+    return items

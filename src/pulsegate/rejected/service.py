@@ -46,6 +46,15 @@ async def list_rejected(
     )
 
 
+async def get_rejected(
+    session: AsyncSession, workspace_id: uuid.UUID, rejected_id: int
+) -> RejectedOut:
+    row = await repository.get_rejected(session, workspace_id, rejected_id)
+    if row is None:
+        raise NotFound(f"no rejected message {rejected_id}")
+    return _out(row)
+
+
 async def replay(
     session: AsyncSession, workspace_id: uuid.UUID, rejected_id: int, *, ingest: IngestService
 ) -> ReplayOut:

@@ -154,6 +154,14 @@ async def api_key_for(session: AsyncSession, key: str) -> ApiKey | None:
     return stored if keys.api_key_is_valid(stored, datetime.now(UTC)) else None
 
 
+async def api_key_id_is_valid(
+    session: AsyncSession, workspace_id: uuid.UUID, key_id: uuid.UUID
+) -> bool:
+    """Whether the API key with this id still authorises (not revoked, not expired)."""
+    stored = await repository.get_api_key(session, workspace_id, key_id)
+    return stored is not None and keys.api_key_is_valid(stored, datetime.now(UTC))
+
+
 async def find_workspace(session: AsyncSession, name_or_id: str) -> Workspace:
     """Scripts name workspaces by name; the API by id. Accept either."""
     workspace = await repository.get_workspace_by_name(session, name_or_id)
