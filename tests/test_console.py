@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from pulsegate.console.session import COOKIE
@@ -17,7 +18,7 @@ from tests.support.database import Rows
 from tests.support.http import basic, bearer, send
 from tests.support.servers import start_server
 from tests.support.tenants import ADMIN_TOKEN, Tenant, create_tenant
-from tests.support.waiting import settle
+from tests.support.waiting import eventually_sync, settle
 
 ORIGIN = "http://testserver"
 
@@ -230,3 +231,68 @@ def test_the_live_stream_shows_accepted_and_refused_messages(
     assert by_status["accepted"]["user_id"] == "live-user"
     assert by_status["refused"]["code"] == "missing"  # the first reason: `event` is required
     assert "event" in by_status["refused"]["reason"]
+
+
+@pytest.mark.clients
+def test_the_console_in_chromium(database_url: str, tmp_path: Path, rows: Rows) -> None:
+    """Headless Chromium signs in, watches the Node SDK's message arrive live with a refused
+    one, opens it, reads an account's charts, and axe-core finds no serious or critical
+    violation on any page. Screenshots go to `tmp_path` (or PULSEGATE_SCREENSHOTS)."""
+    import asyncio
+    import os
+
+    from tests import clients
+
+    clients.install()
+    server = start_server(database_url, tmp_path / "console")
+    tenant = asyncio.run(create_tenant(database_url))
+    shots = Path(os.environ.get("PULSEGATE_SCREENSHOTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            calls = [
+                {
+                    "type": "group",
+                    "userId": "browser-user",
+                    "groupId": "acme",
+                    "traits": {"name": "Acme", "createdAt": "2024-01-01"},
+                },
+                {"type": "track", "userId": "browser-user", "event": "Report Built"},
+            ]
+            sent = http.post("/v1/batch", json={"batch": calls}, headers=basic(tenant.write_key))
+            assert sent.json() == {"success": True}
+            eventually_sync(
+                lambda: http.get("/api/v1/accounts/acme", headers=bearer(tenant)).status_code,
+                lambda status: status == 200,
+                what="the account to be projected",
+            )
+        lines = clients.run(
+            "console.mjs",
+            {
+                "url": server.url,
+                "key": tenant.api_key,
+                "writeKey": tenant.write_key,
+                "chromium": clients.chromium(),
+                "account": "acme",
+                "shots": str(shots),
+            },
+        )
+    finally:
+        server.stop()
+    [debugger] = [line for line in lines if "debugger" in line]
+    statuses = {row[1] for row in debugger["debugger"]}
+    assert statuses == {"accepted", "refused"}
+    [refused] = [row for row in debugger["debugger"] if row[1] == "refused"]
+    assert refused[5].startswith("missing: event")
+    assert '"event": "Console Event"' in debugger["detail"]
+    [account] = [line["account"] for line in lines if "account" in line]
+    [daily] = [chart for chart in account["charts"] if chart["title"] == "Daily usage"]
+    assert (daily["points"], daily["canvas"]) == (30, True)
+    audits = [line for line in lines if "axe" in line]
+    assert len(audits) == 5
+    for audit in audits:
+        serious = [v for v in audit["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == [], (audit["axe"], serious)
+    [errors] = [line["consoleErrors"] for line in lines if "consoleErrors" in line]
+    assert errors == []  # no script or style refused by the CSP, no failed request
+    assert {p.name for p in shots.glob("*.png")} == {"debugger.png", "accounts.png", "account.png"}
