@@ -1,0 +1,259 @@
+"""The console's setup actions call the same services as the API: run now, retry a dead
+delivery, rotate a key, score now; and none reaches another workspace's."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support.database import Rows
+from tests.support.http import basic, bearer, send
+from tests.support.servers import start_server
+from tests.support.tenants import ADMIN_TOKEN, Tenant, create_tenant
+from tests.support.waiting import eventually, eventually_sync, settle
+
+ORIGIN = "http://testserver"
+CONNECTOR = {
+    "kind": "csv",
+    "name": "crm-export",
+    "path": "accounts.csv",
+    "object": "account",
+    "mappings": [{"field": "plan", "target": "account_dimension"}],
+    "match": {"account": {"by": "id", "field": "account_id"}},
+}
+
+
+async def console_for(app: FastAPI, key: str) -> tuple[httpx.AsyncClient, str]:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN)
+    signed = await client.post("/console/sign-in", data={"key": key}, headers={"Origin": ORIGIN})
+    assert signed.status_code == 303, signed.text
+    page = await client.get("/console/setup")
+    assert page.status_code == 200, page.text
+    [token] = re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[:1]
+    return client, token
+
+
+async def dead_delivery(client: httpx.AsyncClient, tenant: Tenant, rows: Rows) -> tuple[str, int]:
+    created = await client.post(
+        "/api/v1/destinations",
+        json={"kind": "freshsales", "name": "crm", "domain": "crm.invalid", "api_key": "k"},
+        headers=bearer(tenant),
+    )
+    destination = created.json()["id"]
+    await send(
+        client,
+        tenant,
+        [{"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}}],
+    )
+    await settle(client, tenant, rows)
+    [delivery] = rows.query(
+        "UPDATE deliveries SET status = 'dead', last_error = 'gave up' "
+        "WHERE workspace_id = %s RETURNING id",
+        tenant.workspace_id,
+    )
+    return destination, delivery["id"]
+
+
+async def test_retry_a_dead_delivery_from_the_console(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
+) -> None:
+    destination, delivery = await dead_delivery(client, tenant, rows)
+    console, token = await console_for(app, tenant.api_key)
+    page = await console.get(f"/console/destinations/{destination}?status=dead")
+    assert f"Retry delivery {delivery}" in page.text
+    retried = await console.post(
+        f"/console/destinations/{destination}/deliveries/{delivery}/retry",
+        data={"csrf_token": token},
+    )
+    assert retried.status_code == 303
+    [row] = rows.query("SELECT status FROM deliveries WHERE id = %s", delivery)
+    assert row["status"] == "pending"
+
+    intruder = await create_tenant(database_url)
+    other, other_token = await console_for(app, intruder.api_key)
+    stolen = await other.post(
+        f"/console/destinations/{destination}/deliveries/{delivery}/retry",
+        data={"csrf_token": other_token},
+    )
+    assert stolen.status_code == 404
+    assert "crm" not in (await other.get("/console/setup")).text.split("<main")[1]
+    await console.aclose()
+    await other.aclose()
+
+
+async def test_run_a_connector_now_and_watch_it_finish(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, settings: Any
+) -> None:
+    folder = settings.imports / str(tenant.workspace_id)
+    folder.mkdir(parents=True)
+    (folder / "accounts.csv").write_text("account_id,plan\nacme,gold\n")
+    created = await client.post("/api/v1/connectors", json=CONNECTOR, headers=bearer(tenant))
+    assert created.status_code == 201, created.text
+    connector = created.json()["id"]
+    console, token = await console_for(app, tenant.api_key)
+    started = await console.post(
+        f"/console/connectors/{connector}/runs", data={"csrf_token": token}
+    )
+    assert started.status_code == 303
+    run_page = started.headers["location"]
+    finished = await eventually(
+        lambda: console.get(run_page, headers={"HX-Request": "true"}),
+        lambda r: 'data-status="succeeded"' in r.text or 'data-status="failed"' in r.text,
+        what="the run to finish",
+    )
+    assert 'data-status="succeeded"' in finished.text
+    assert "hx-trigger" not in finished.text  # a finished run stops polling
+    api = await client.get(f"/api/v1/connectors/{connector}/runs", headers=bearer(tenant))
+    assert api.json()["items"][0]["status"] == "succeeded"
+    assert api.json()["items"][0]["trigger"] == "console"
+    await console.aclose()
+
+
+async def test_rotate_and_disable_from_the_console_as_the_operator(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    workspace_console, workspace_token = await console_for(app, tenant.api_key)
+    refused = await workspace_console.post(
+        f"/console/sources/{tenant.source_id}/rotate", data={"csrf_token": workspace_token}
+    )
+    assert refused.status_code == 403  # a workspace key does not manage keys
+
+    operator, token = await console_for(app, ADMIN_TOKEN)
+    switched = await operator.post(
+        "/console/workspace", data={"csrf_token": token, "workspace": str(tenant.workspace_id)}
+    )
+    assert switched.status_code == 303
+    rotated = await operator.post(
+        f"/console/sources/{tenant.source_id}/rotate",
+        data={"csrf_token": token, "grace_hours": "0"},
+    )
+    [new_key] = re.findall(r'<code id="new-write-key">([^<]+)</code>', rotated.text)
+    message = {"userId": "u", "event": "After Rotation", "messageId": f"r-{uuid.uuid4()}"}
+    new = await client.post("/v1/track", json=message, headers=basic(new_key))
+    old = await eventually(
+        lambda: client.post("/v1/track", json=message, headers=basic(tenant.write_key)),
+        lambda r: r.status_code == 401,
+        timeout=2,
+        what="the replaced key to be refused",
+    )
+    assert (new.status_code, old.status_code) == (200, 401)
+    [entry] = rows.query(
+        "SELECT actor FROM audit_log WHERE workspace_id = %s AND action = 'source.key_revoked'",
+        tenant.workspace_id,
+    )
+    assert entry["actor"] == "console:admin"
+    await operator.aclose()
+    await workspace_console.aclose()
+
+
+async def test_run_the_health_score_now(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    await send(
+        client,
+        tenant,
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "traits": {"name": "Acme", "createdAt": "2024-01-01"},
+            }
+        ],
+    )
+    await settle(client, tenant, rows)
+    console, token = await console_for(app, tenant.api_key)
+    done = await console.post("/console/health-scores/runs", data={"csrf_token": token})
+    assert done.headers["location"] == "/console/setup?scored=1"
+    scores = rows.query(
+        "SELECT account_id FROM health_scores WHERE workspace_id = %s", tenant.workspace_id
+    )
+    assert [s["account_id"] for s in scores] == ["acme"]
+    await console.aclose()
+
+
+@pytest.mark.clients
+def test_the_setup_pages_in_chromium(database_url: str, tmp_path: Path, rows: Rows) -> None:
+    """The operator, in headless Chromium: runs a connector now and watches it finish, retries
+    a dead delivery, rotates a write key; axe-core finds no serious violation."""
+    import asyncio
+    import os
+
+    from tests import clients
+
+    clients.install()
+    data = tmp_path / "console"
+    server = start_server(database_url, data, PULSEGATE_ADMIN_TOKEN=ADMIN_TOKEN)
+    tenant = asyncio.run(create_tenant(database_url))
+    shots = Path(os.environ.get("PULSEGATE_SCREENSHOTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with httpx.Client(base_url=server.url, headers=bearer(tenant)) as http:
+            folder = data / "imports" / str(tenant.workspace_id)
+            folder.mkdir(parents=True)
+            (folder / "accounts.csv").write_text("account_id,plan\nacme,gold\n")
+            assert http.post("/api/v1/connectors", json=CONNECTOR).status_code == 201
+            destination = http.post(
+                "/api/v1/destinations",
+                json={"kind": "freshsales", "name": "crm", "domain": "crm.invalid", "api_key": "k"},
+            ).json()["id"]
+            sent = http.post(
+                "/v1/batch",
+                json={
+                    "batch": [
+                        {
+                            "type": "identify",
+                            "userId": "u-1",
+                            "traits": {"email": "ada@example.com"},
+                        }
+                    ]
+                },
+                headers=basic(tenant.write_key),
+            )
+            assert sent.json() == {"success": True}
+            [delivery] = eventually_sync(
+                lambda: rows.query(
+                    "UPDATE deliveries SET status = 'dead' WHERE workspace_id = %s RETURNING id",
+                    tenant.workspace_id,
+                ),
+                what="the delivery to be queued",
+            )
+        lines = clients.run(
+            "console_setup.mjs",
+            {
+                "url": server.url,
+                "adminToken": ADMIN_TOKEN,
+                "workspace": str(tenant.workspace_id),
+                "chromium": clients.chromium(),
+                "connector": "crm-export",
+                "destination": destination,
+                "delivery": delivery["id"],
+                "source": "web",
+                "shots": str(shots),
+            },
+        )
+        new_key = next(line["writeKey"] for line in lines if "writeKey" in line)
+        accepted = httpx.post(
+            f"{server.url}/v1/track",
+            json={"userId": "u", "event": "After Rotation"},
+            headers=basic(new_key),
+        )
+        assert accepted.status_code == 200
+    finally:
+        server.stop()
+    assert next(line["run"] for line in lines if "run" in line) == "succeeded"
+    assert next(line["delivery"] for line in lines if "delivery" in line) == "pending"
+    [row] = rows.query("SELECT status FROM deliveries WHERE id = %s", delivery["id"])
+    assert row["status"] in ("pending", "sent", "dead")  # the outbox may have tried it since
+    audits = [line for line in lines if "axe" in line]
+    assert len(audits) == 4
+    for audit in audits:
+        serious = [v for v in audit["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == [], (audit["axe"], serious)
+    assert next(line["consoleErrors"] for line in lines if "consoleErrors" in line) == []
