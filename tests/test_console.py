@@ -13,6 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from pulsegate.console import routes as console_routes
+from pulsegate.console import setup_routes as console_setup_routes
 from pulsegate.console.session import COOKIE
 from tests.support.database import Rows
 from tests.support.http import basic, bearer, send
@@ -44,6 +46,7 @@ async def test_no_session_no_access(client: httpx.AsyncClient) -> None:
         "/console/accounts",
         "/console/accounts/x",
         "/console/operations",
+        "/console/setup",
     ):
         response = await client.get(path)
         assert (response.status_code, response.headers["location"]) == (303, "/console/sign-in")
@@ -120,6 +123,57 @@ def secret_calls() -> list[dict[str, Any]]:
     ]
 
 
+# Every console route, as `(method, path template)`: a route added without a case here fails
+# `test_every_console_route_is_covered`, so that the isolation test below sees it.
+CONSOLE_ROUTES = {
+    ("GET", "/console"),
+    ("GET", "/console/sign-in"),
+    ("POST", "/console/sign-in"),
+    ("POST", "/console/sign-out"),
+    ("POST", "/console/workspace"),
+    ("GET", "/console/debugger"),
+    ("GET", "/console/debugger/stream"),
+    ("GET", "/console/messages/{log_id}"),
+    ("GET", "/console/refused/{rejected_id}"),
+    ("GET", "/console/accounts"),
+    ("GET", "/console/accounts/{account_id}"),
+    ("GET", "/console/users/{user_id}"),
+    ("GET", "/console/operations"),
+    ("GET", "/console/setup"),
+    ("POST", "/console/health-scores/runs"),
+    ("POST", "/console/connectors/{connector_id}/runs"),
+    ("GET", "/console/connectors/{connector_id}/runs/{run_id}"),
+    ("GET", "/console/destinations/{destination_id}"),
+    ("POST", "/console/destinations/{destination_id}/deliveries/{delivery_id}/retry"),
+    ("POST", "/console/sources/{source_id}/rotate"),
+    ("POST", "/console/sources/{source_id}/enabled"),
+}
+# Open without a session: the sign-in itself, and the redirect to it.
+CONSOLE_PUBLIC = {("GET", "/console"), ("GET", "/console/sign-in"), ("POST", "/console/sign-in")}
+
+
+def test_every_console_route_is_covered() -> None:
+    """The console's routers are its routes (none is in the OpenAPI description)."""
+    found = {
+        (method, route.path)
+        for router in (console_routes.router, console_setup_routes.router)
+        for route in router.routes
+        for method in getattr(route, "methods", ())
+        if method != "HEAD"
+    }
+    assert found == CONSOLE_ROUTES
+
+
+async def test_every_console_route_needs_a_session(client: httpx.AsyncClient) -> None:
+    for method, template in sorted(CONSOLE_ROUTES - CONSOLE_PUBLIC):
+        path = re.sub(r"\{[a-z_]+\}", str(uuid.UUID(int=1)), template).replace(
+            str(uuid.UUID(int=1)) + "/runs/" + str(uuid.UUID(int=1)),
+            str(uuid.UUID(int=1)) + "/runs/1",
+        )
+        response = await client.request(method, path, headers={"HX-Request": "true"})
+        assert response.status_code == 401, (method, path, response.status_code)
+
+
 async def test_workspace_a_never_sees_workspace_b(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows, database_url: str
 ) -> None:
@@ -152,6 +206,7 @@ async def test_workspace_a_never_sees_workspace_b(
         f"/console/messages/{stored['id']}",
         f"/console/refused/{kept['id']}",
         "/console/operations",
+        "/console/setup",
     ):
         response = await other.get(path)
         assert response.status_code in (200, 403, 404), (path, response.status_code)
