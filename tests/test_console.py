@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from pulsegate.console import health_routes as console_health_routes
 from pulsegate.console import routes as console_routes
 from pulsegate.console import setup_routes as console_setup_routes
 from pulsegate.console.session import COOKIE
@@ -47,6 +48,7 @@ async def test_no_session_no_access(client: httpx.AsyncClient) -> None:
         "/console/accounts/x",
         "/console/operations",
         "/console/setup",
+        "/console/health-scores",
     ):
         response = await client.get(path)
         assert (response.status_code, response.headers["location"]) == (303, "/console/sign-in")
@@ -147,6 +149,9 @@ CONSOLE_ROUTES = {
     ("POST", "/console/destinations/{destination_id}/deliveries/{delivery_id}/retry"),
     ("POST", "/console/sources/{source_id}/rotate"),
     ("POST", "/console/sources/{source_id}/enabled"),
+    ("GET", "/console/health-scores"),
+    ("POST", "/console/health-scores/check"),
+    ("POST", "/console/health-scores/config"),
 }
 # Open without a session: the sign-in itself, and the redirect to it.
 CONSOLE_PUBLIC = {("GET", "/console"), ("GET", "/console/sign-in"), ("POST", "/console/sign-in")}
@@ -156,7 +161,11 @@ def test_every_console_route_is_covered() -> None:
     """The console's routers are its routes (none is in the OpenAPI description)."""
     found = {
         (method, route.path)
-        for router in (console_routes.router, console_setup_routes.router)
+        for router in (
+            console_routes.router,
+            console_setup_routes.router,
+            console_health_routes.router,
+        )
         for route in router.routes
         for method in getattr(route, "methods", ())
         if method != "HEAD"
@@ -207,6 +216,7 @@ async def test_workspace_a_never_sees_workspace_b(
         f"/console/refused/{kept['id']}",
         "/console/operations",
         "/console/setup",
+        "/console/health-scores",
     ):
         response = await other.get(path)
         assert response.status_code in (200, 403, 404), (path, response.status_code)

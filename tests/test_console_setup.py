@@ -3,6 +3,7 @@ delivery, rotate a key, score now; and none reaches another workspace's."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -257,3 +258,93 @@ def test_the_setup_pages_in_chromium(database_url: str, tmp_path: Path, rows: Ro
         serious = [v for v in audit["violations"] if v["impact"] in ("serious", "critical")]
         assert serious == [], (audit["axe"], serious)
     assert next(line["consoleErrors"] for line in lines if "consoleErrors" in line) == []
+
+
+async def test_the_health_score_editor_checks_previews_and_saves(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    await client.post(
+        "/api/v1/fields",
+        json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
+        headers=bearer(tenant),
+    )
+    await send(
+        client,
+        tenant,
+        [
+            {
+                "type": "group",
+                "userId": "u",
+                "groupId": "acme",
+                "traits": {"name": "Acme", "createdAt": "2024-01-01", "mrr": 150},
+            }
+        ],
+    )
+    await settle(client, tenant, rows)
+    console, token = await console_for(app, tenant.api_key)
+    page = await console.get("/console/health-scores")
+    assert "Version 0" in page.text
+    config = {
+        "default": {
+            "sections": [
+                {
+                    "name": "Revenue",
+                    "weight": 1,
+                    "measures": [
+                        {
+                            "kind": "metric",
+                            "key": "mrr",
+                            "scoring": {"method": "linear", "min": 0, "max": 200},
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+    broken = await console.post(
+        "/console/health-scores/check", data={"csrf_token": token, "config": "{not json"}
+    )
+    assert "not JSON" in broken.text
+    unknown = json.dumps(
+        {
+            **config,
+            "default": {
+                "sections": [
+                    {
+                        **config["default"]["sections"][0],
+                        "measures": [
+                            {
+                                "kind": "metric",
+                                "key": "arr",
+                                "scoring": {"method": "linear", "min": 0, "max": 1},
+                            }
+                        ],
+                    }
+                ]
+            },
+        }
+    )
+    refused = await console.post(
+        "/console/health-scores/check", data={"csrf_token": token, "config": unknown}
+    )
+    assert "arr" in refused.text
+    preview = await console.post(
+        "/console/health-scores/check",
+        data={"csrf_token": token, "config": json.dumps(config), "account": "acme"},
+    )
+    [score] = re.findall(r'<strong id="preview-score">([^<]+)</strong>', preview.text)
+    assert score == "75"
+    assert (
+        rows.query(
+            "SELECT 1 FROM health_score_configs WHERE workspace_id = %s", tenant.workspace_id
+        )
+        == []
+    )
+    saved = await console.post(
+        "/console/health-scores/config", data={"csrf_token": token, "config": json.dumps(config)}
+    )
+    assert saved.headers["location"] == "/console/health-scores?saved=1"
+    api = await client.get("/api/v1/health-scores/config", headers=bearer(tenant))
+    assert api.json()["version"] == 1
+    assert api.json()["default"]["sections"][0]["name"] == "Revenue"
+    await console.aclose()

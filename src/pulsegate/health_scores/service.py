@@ -99,14 +99,14 @@ def _config_out(stored: HealthScoreConfig) -> HealthScoreConfigOut:
 async def replace_config(
     session: AsyncSession, workspace_id: uuid.UUID, body: HealthScoreConfigIn, *, now: datetime
 ) -> HealthScoreConfigOut:
-    await _check_fields(session, workspace_id, body)
+    await check_fields(session, workspace_id, body)
     stored = await repository.save_config(
         session, workspace_id, body.model_dump(mode="json"), now=now
     )
     return _config_out(stored)
 
 
-async def _check_fields(
+async def check_fields(
     session: AsyncSession, workspace_id: uuid.UUID, body: HealthScoreConfigIn
 ) -> None:
     """Metric and dimension measures must name the workspace's account fields of that kind."""
@@ -245,6 +245,33 @@ async def score_workspace(
         accounts_scored=len(rows) - without_data,
         accounts_without_data=without_data,
     )
+
+
+async def preview_account(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    account_id: str,
+    draft: HealthScoreConfigIn,
+    *,
+    day: date,
+    timezone: str,
+) -> dict[str, Any]:
+    """One account's score under a draft configuration, saved nowhere (the console's editor):
+    the same inputs and scoring as a run."""
+    await check_fields(session, workspace_id, draft)
+    account = await accounts_service.get_account(session, workspace_id, account_id)
+    inputs = await _read_inputs(
+        session, workspace_id, [draft.default, *draft.segments], day=day, timezone=timezone
+    )
+    segment = next((s for s in draft.segments if _matches(account, s.filter)), None)
+    result = score_account(segment or draft.default, inputs.value_of(account))
+    return {
+        "account_id": account_id,
+        "score": result.score,
+        "band": result.band,
+        "segment": segment.name if segment else None,
+        "sections": [section.model_dump(mode="json") for section in result.sections],
+    }
 
 
 async def score_all(
