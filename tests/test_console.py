@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from pulsegate.console import fields_routes as console_fields_routes
 from pulsegate.console import health_routes as console_health_routes
 from pulsegate.console import routes as console_routes
 from pulsegate.console import setup_routes as console_setup_routes
@@ -49,6 +50,7 @@ async def test_no_session_no_access(client: httpx.AsyncClient) -> None:
         "/console/operations",
         "/console/setup",
         "/console/health-scores",
+        "/console/fields",
     ):
         response = await client.get(path)
         assert (response.status_code, response.headers["location"]) == (303, "/console/sign-in")
@@ -152,6 +154,11 @@ CONSOLE_ROUTES = {
     ("GET", "/console/health-scores"),
     ("POST", "/console/health-scores/check"),
     ("POST", "/console/health-scores/config"),
+    ("GET", "/console/fields"),
+    ("POST", "/console/fields"),
+    ("POST", "/console/choices/{path}"),
+    ("POST", "/console/destinations"),
+    ("POST", "/console/reverse-sync/runs"),
 }
 # Open without a session: the sign-in itself, and the redirect to it.
 CONSOLE_PUBLIC = {("GET", "/console"), ("GET", "/console/sign-in"), ("POST", "/console/sign-in")}
@@ -165,6 +172,7 @@ def test_every_console_route_is_covered() -> None:
             console_routes.router,
             console_setup_routes.router,
             console_health_routes.router,
+            console_fields_routes.router,
         )
         for route in router.routes
         for method in getattr(route, "methods", ())
@@ -217,6 +225,7 @@ async def test_workspace_a_never_sees_workspace_b(
         "/console/operations",
         "/console/setup",
         "/console/health-scores",
+        "/console/fields",
     ):
         response = await other.get(path)
         assert response.status_code in (200, 403, 404), (path, response.status_code)

@@ -110,6 +110,10 @@ async def test_run_a_connector_now_and_watch_it_finish(
     )
     assert 'data-status="succeeded"' in finished.text
     assert "hx-trigger" not in finished.text  # a finished run stops polling
+    full_page = await console.get(run_page)
+    issues = re.findall(r'<table id="issues-table">.*?</table>', full_page.text, re.S)[0]
+    assert "unmatched" in issues  # acme is no account of this workspace
+    assert "acme" in issues
     api = await client.get(f"/api/v1/connectors/{connector}/runs", headers=bearer(tenant))
     assert api.json()["items"][0]["status"] == "succeeded"
     assert api.json()["items"][0]["trigger"] == "console"
@@ -347,4 +351,62 @@ async def test_the_health_score_editor_checks_previews_and_saves(
     api = await client.get("/api/v1/health-scores/config", headers=bearer(tenant))
     assert api.json()["version"] == 1
     assert api.json()["default"]["sections"][0]["name"] == "Revenue"
+    await console.aclose()
+
+
+async def test_fields_choices_destinations_and_pushes_from_the_console(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, rows: Rows
+) -> None:
+    console, token = await console_for(app, tenant.api_key)
+    added = await console.post(
+        "/console/fields",
+        data={
+            "csrf_token": token,
+            "object": "account",
+            "kind": "metric",
+            "key": "mrr",
+            "type": "number",
+        },
+    )
+    assert added.status_code == 303
+    bad = await console.post(
+        "/console/fields",
+        data={
+            "csrf_token": token,
+            "object": "account",
+            "kind": "metric",
+            "key": "no spaces!",
+            "type": "number",
+        },
+    )
+    assert bad.status_code == 400
+    assert 'id="problems"' in bad.text
+    tiers = await console.post(
+        "/console/choices/tiers", data={"csrf_token": token, "names": "Gold\nSilver\n"}
+    )
+    assert tiers.status_code == 303
+    api_fields = (await client.get("/api/v1/fields", headers=bearer(tenant))).json()["items"]
+    assert [(f["kind"], f["key"]) for f in api_fields] == [("metric", "mrr")]
+    api_tiers = (await client.get("/api/v1/settings/tiers", headers=bearer(tenant))).json()
+    assert [t["name"] for t in api_tiers["items"]] == ["Gold", "Silver"]
+
+    created = await console.post(
+        "/console/destinations",
+        data={
+            "csrf_token": token,
+            "name": "crm",
+            "domain": "acme.myfreshworks.com",
+            "api_key": "secret-key",
+        },
+    )
+    assert created.status_code == 303
+    listed = (await client.get("/api/v1/destinations", headers=bearer(tenant))).json()["items"]
+    assert [d["name"] for d in listed] == ["crm"]
+    assert "secret-key" not in (await console.get("/console/setup")).text
+
+    pushed = await console.post("/console/reverse-sync/runs", data={"csrf_token": token})
+    assert pushed.status_code == 303
+    runs = (await client.get("/api/v1/reverse-sync/runs", headers=bearer(tenant))).json()["items"]
+    assert [(r["trigger"], r["status"]) for r in runs] == [("console", "succeeded")]
+    assert f"Run {runs[0]['id']} finished" in (await console.get(pushed.headers["location"])).text
     await console.aclose()

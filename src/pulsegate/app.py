@@ -19,6 +19,7 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
 from pulsegate.connectors import routes as connectors_routes
+from pulsegate.console import fields_routes as console_fields_routes
 from pulsegate.console import health_routes as console_health_routes
 from pulsegate.console import routes as console_routes
 from pulsegate.console import setup_routes as console_setup_routes
@@ -225,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_routes.router)
     app.include_router(console_setup_routes.router)
     app.include_router(console_health_routes.router)
+    app.include_router(console_fields_routes.router)
     app.mount(
         "/console/static", StaticFiles(directory=console_routes.STATIC), name="console-static"
     )

@@ -17,6 +17,7 @@ from pulsegate.db.engine import unit_of_work
 from pulsegate.destinations import service as destinations_service
 from pulsegate.errors import Forbidden
 from pulsegate.health_scores import service as health_scores_service
+from pulsegate.reverse_sync import service as reverse_sync_service
 from pulsegate.workspaces import keys
 from pulsegate.workspaces import service as workspaces_service
 
@@ -34,6 +35,8 @@ async def setup(request: Request, console: Console) -> HTMLResponse:
             c.id: (await connectors_service.list_runs(session, workspace_id, c.id, limit=5)).items
             for c in connectors.items
         }
+        rules = await reverse_sync_service.list_rules(session, workspace_id)
+        pushes = await reverse_sync_service.list_runs(session, workspace_id, limit=5)
         sources = []
         if console.is_admin:
             workspace = await workspaces_service.get_workspace(session, workspace_id)
@@ -50,7 +53,10 @@ async def setup(request: Request, console: Console) -> HTMLResponse:
             "connectors": connectors.items,
             "runs": runs,
             "sources": sources,
+            "rules": rules.items,
+            "pushes": pushes.items,
             "scored": request.query_params.get("scored"),
+            "pushed": request.query_params.get("pushed"),
         },
     )
 
@@ -94,12 +100,15 @@ async def connector_run(
     until the run has finished."""
     async with unit_of_work(request.app.state.engine) as session:
         run = await connectors_service.get_run(session, workspace_of(console), connector_id, run_id)
+        issues = await connectors_service.list_issues(
+            session, workspace_of(console), connector_id, run_id, kind=None, cursor=None, limit=200
+        )
     fragment = "hx-request" in request.headers
     context = {} if fragment else await page_context(request, console)
     return render(
         request,
         "run_progress.html" if fragment else "connector_run.html",
-        {**context, "run": run, "connector_id": connector_id},
+        {**context, "run": run, "connector_id": connector_id, "issues": issues.items},
     )
 
 
