@@ -51,6 +51,8 @@ async def test_no_session_no_access(client: httpx.AsyncClient) -> None:
         "/console/setup",
         "/console/health-scores",
         "/console/fields",
+        "/console/users",
+        "/console/users?q=secret",
     ):
         response = await client.get(path)
         assert (response.status_code, response.headers["location"]) == (303, "/console/sign-in")
@@ -141,11 +143,13 @@ CONSOLE_ROUTES = {
     ("GET", "/console/refused/{rejected_id}"),
     ("GET", "/console/accounts"),
     ("GET", "/console/accounts/{account_id}"),
+    ("GET", "/console/users"),
     ("GET", "/console/users/{user_id}"),
     ("GET", "/console/operations"),
     ("GET", "/console/setup"),
     ("POST", "/console/health-scores/runs"),
     ("POST", "/console/connectors/{connector_id}/runs"),
+    ("GET", "/console/connectors/{connector_id}"),
     ("GET", "/console/connectors/{connector_id}/runs/{run_id}"),
     ("GET", "/console/destinations/{destination_id}"),
     ("POST", "/console/destinations/{destination_id}/deliveries/{delivery_id}/retry"),
@@ -226,6 +230,8 @@ async def test_workspace_a_never_sees_workspace_b(
         "/console/setup",
         "/console/health-scores",
         "/console/fields",
+        "/console/users",
+        "/console/users?q=secret",
     ):
         response = await other.get(path)
         assert response.status_code in (200, 403, 404), (path, response.status_code)
@@ -262,6 +268,21 @@ async def test_the_account_page_draws_what_the_api_answers(
     )
     listed = await console.get("/console/accounts?q=secret")
     assert "acme-secret" in listed.text
+    users = await console.get("/console/users?q=user-sec")
+    assert "/console/users/user-secret" in users.text
+    await client.post(
+        "/api/v1/fields",
+        json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
+        headers=bearer(tenant),
+    )
+    await client.post(
+        "/api/v1/metrics",
+        json={"items": [{"object": "account", "id": "acme-secret", "key": "mrr", "value": 321}]},
+        headers=bearer(tenant),
+    )
+    with_metric = await console.get("/console/accounts?metric=mrr")
+    assert re.search(r"<th scope=\"col\">mrr</th>", with_metric.text)
+    assert "<td>321</td>" in with_metric.text
     await console.aclose()
 
 

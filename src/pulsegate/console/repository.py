@@ -66,7 +66,11 @@ _ACCOUNTS = """
 SELECT a.account_id, a.fields->'name'->>'v' AS name, a.last_seen,
        (SELECT count(*) FROM users u
         WHERE u.workspace_id = a.workspace_id AND u.account_id = a.account_id) AS users,
-       h.score, h.band
+       h.score, h.band,
+       (SELECT m.value FROM metric_values m
+        WHERE m.workspace_id = a.workspace_id AND m.object = 'account'
+          AND m.entity_id = a.account_id AND m.key = :metric
+        ORDER BY m.day DESC LIMIT 1) AS metric
 FROM accounts a
 LEFT JOIN LATERAL (
     SELECT score, band FROM health_scores s
@@ -85,9 +89,16 @@ SORTS = {
 
 
 async def search_accounts(
-    session: AsyncSession, workspace_id: uuid.UUID, *, query: str, sort: str, limit: int
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    query: str,
+    sort: str,
+    metric: str,
+    limit: int,
 ) -> list[dict[str, Any]]:
-    """Matching the id or the name (a case-insensitive substring), sorted; the first `limit`."""
+    """Matching the id or the name (a case-insensitive substring), sorted, with the latest
+    value of `metric` (by the metric's primary key, newest day first); the first `limit`."""
     search = (
         "AND (a.account_id ILIKE :pattern OR a.fields->'name'->>'v' ILIKE :pattern)"
         if query
@@ -96,6 +107,29 @@ async def search_accounts(
     statement = _ACCOUNTS.format(search=search, order=SORTS[sort])
     escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     result = await session.execute(
-        text(statement), {"w": workspace_id, "limit": limit, "pattern": f"%{escaped}%"}
+        text(statement),
+        {"w": workspace_id, "limit": limit, "pattern": f"%{escaped}%", "metric": metric},
+    )
+    return [dict(row) for row in result.mappings()]
+
+
+_USERS = """
+SELECT user_id, fields->'email'->>'v' AS email, account_id, last_seen
+FROM users
+WHERE workspace_id = :w {search}
+ORDER BY last_seen DESC, user_id
+LIMIT :limit
+"""
+
+
+async def search_users(
+    session: AsyncSession, workspace_id: uuid.UUID, *, query: str, limit: int
+) -> list[dict[str, Any]]:
+    """Matching the id or the email (a case-insensitive substring), the last seen first."""
+    search = "AND (user_id ILIKE :pattern OR fields->'email'->>'v' ILIKE :pattern)" if query else ""
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = await session.execute(
+        text(_USERS.format(search=search)),
+        {"w": workspace_id, "limit": limit, "pattern": f"%{escaped}%"},
     )
     return [dict(row) for row in result.mappings()]

@@ -276,12 +276,28 @@ async def refused_detail(request: Request, console: Console, rejected_id: int) -
 
 @router.get("/accounts")
 async def accounts(
-    request: Request, console: Console, q: str = "", sort: str = "name"
+    request: Request, console: Console, q: str = "", sort: str = "name", metric: str = ""
 ) -> HTMLResponse:
     context = await page_context(request, console)
     async with unit_of_work(request.app.state.engine) as session:
-        found = await service.accounts_list(session, workspace_of(console), query=q, sort=sort)
-    return render(request, "accounts.html", {**context, "accounts": found, "q": q, "sort": sort})
+        metrics = await service.account_metrics(session, workspace_of(console))
+        metric = metric if metric in metrics else (metrics[0] if metrics else "")
+        found = await service.accounts_list(
+            session, workspace_of(console), query=q, sort=sort, metric=metric
+        )
+    return render(
+        request,
+        "accounts.html",
+        {**context, "accounts": found, "q": q, "sort": sort, "metric": metric, "metrics": metrics},
+    )
+
+
+@router.get("/users")
+async def users(request: Request, console: Console, q: str = "") -> HTMLResponse:
+    context = await page_context(request, console)
+    async with unit_of_work(request.app.state.engine) as session:
+        found = await service.users_list(session, workspace_of(console), query=q)
+    return render(request, "users.html", {**context, "users": found, "q": q})
 
 
 @router.get("/accounts/{account_id}")

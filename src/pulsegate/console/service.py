@@ -132,13 +132,25 @@ def _reason(first: dict[str, Any]) -> str:
 
 
 async def accounts_list(
-    session: AsyncSession, workspace_id: uuid.UUID, *, query: str, sort: str
+    session: AsyncSession, workspace_id: uuid.UUID, *, query: str, sort: str, metric: str
 ) -> list[dict[str, Any]]:
     if sort not in repository.SORTS:
         sort = "name"
     return await repository.search_accounts(
-        session, workspace_id, query=query.strip(), sort=sort, limit=200
+        session, workspace_id, query=query.strip(), sort=sort, metric=metric, limit=200
     )
+
+
+async def account_metrics(session: AsyncSession, workspace_id: uuid.UUID) -> list[str]:
+    """The keys of the workspace's account metrics, for the list's metric column."""
+    found = await fields_service.list_fields(session, workspace_id, "account")
+    return [field.key for field in found.items if field.kind == "metric"]
+
+
+async def users_list(
+    session: AsyncSession, workspace_id: uuid.UUID, *, query: str
+) -> list[dict[str, Any]]:
+    return await repository.search_users(session, workspace_id, query=query.strip(), limit=200)
 
 
 async def account_page(

@@ -15,7 +15,7 @@ from pulsegate.connectors.sync import ConnectorSync
 from pulsegate.console.routes import Changing, Console, form, page_context, render, workspace_of
 from pulsegate.db.engine import unit_of_work
 from pulsegate.destinations import service as destinations_service
-from pulsegate.errors import Forbidden
+from pulsegate.errors import Forbidden, PulsegateError
 from pulsegate.health_scores import service as health_scores_service
 from pulsegate.reverse_sync import service as reverse_sync_service
 from pulsegate.workspaces import keys
@@ -90,6 +90,29 @@ async def run_connector(
         tasks=state.background_tasks,
     )
     return RedirectResponse(f"/console/connectors/{connector_id}/runs/{run.id}", status_code=303)
+
+
+@router.get("/connectors/{connector_id}")
+async def connector(request: Request, console: Console, connector_id: uuid.UUID) -> HTMLResponse:
+    """Its mappings and the source's field catalog (read from the source, as the API does)."""
+    context = await page_context(request, console)
+    state = request.app.state
+    async with unit_of_work(state.engine) as session:
+        found = await connectors_service.get_connector(session, workspace_of(console), connector_id)
+    try:
+        catalog = (
+            await connectors_service.catalog(
+                state.engine, workspace_of(console), connector_id, secret_box=state.secret_box
+            )
+        ).items
+        catalog_problem = None
+    except PulsegateError as error:
+        catalog, catalog_problem = [], error.message
+    return render(
+        request,
+        "connector.html",
+        {**context, "connector": found, "catalog": catalog, "catalog_problem": catalog_problem},
+    )
 
 
 @router.get("/connectors/{connector_id}/runs/{run_id}")
