@@ -57,6 +57,13 @@ def debugger_delay(
     stop = threading.Event()
 
     def watch() -> None:
+        try:
+            follow()
+        except httpx.HTTPError:
+            if not stop.is_set():  # the server stopping at the end closes it
+                raise
+
+    def follow() -> None:
         path = "/console/debugger/stream?event=Bench+Marker"
         with (
             httpx.Client(base_url=url, cookies=cookies, timeout=None) as http,
