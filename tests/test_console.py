@@ -126,6 +126,7 @@ def secret_calls() -> list[dict[str, Any]]:
             "traits": {"name": "Secret Co", "createdAt": "2024-01-01"},
         },
         {"type": "track", "userId": "user-secret", "event": "Secret Feature"},
+        {"type": "identify", "userId": "user-secret", "anonymousId": "anon-secret"},
     ]
 
 
@@ -235,7 +236,7 @@ async def test_workspace_a_never_sees_workspace_b(
     ):
         response = await other.get(path)
         assert response.status_code in (200, 403, 404), (path, response.status_code)
-        for secret in ("acme-secret", "user-secret", "Secret Co", "Secret Feature"):
+        for secret in ("acme-secret", "user-secret", "Secret Co", "Secret Feature", "anon-secret"):
             if response.status_code == 200:
                 assert secret not in response.text, (path, secret)
     switch = await other.post("/console/workspace", data={"workspace": str(owner.workspace_id)})
@@ -270,6 +271,8 @@ async def test_the_account_page_draws_what_the_api_answers(
     assert "acme-secret" in listed.text
     users = await console.get("/console/users?q=user-sec")
     assert "/console/users/user-secret" in users.text
+    user = await console.get("/console/users/user-secret")
+    assert re.search(r'<ul id="identities"><li>anon-secret</li></ul>', user.text)
     await client.post(
         "/api/v1/fields",
         json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},

@@ -133,3 +133,15 @@ async def search_users(
         {"w": workspace_id, "limit": limit, "pattern": f"%{escaped}%"},
     )
     return [dict(row) for row in result.mappings()]
+
+
+async def identities_of(session: AsyncSession, workspace_id: uuid.UUID, user_id: str) -> list[str]:
+    """The anonymous and former ids tied to the user (`ix_identities_user`)."""
+    result = await session.execute(
+        text(
+            "SELECT alias FROM identities WHERE workspace_id = :w AND user_id = :u "
+            "AND alias <> :u ORDER BY alias"
+        ),
+        {"w": workspace_id, "u": user_id},
+    )
+    return [row.alias for row in result]

@@ -219,6 +219,7 @@ async def user_page(session: AsyncSession, workspace_id: uuid.UUID, user_id: str
     )
     return {
         "user": user,
+        "identities": await repository.identities_of(session, workspace_id, user_id),
         "fields": shown_fields(user.model_dump()),
         "events": events.items,
         "sessions": sessions.items,

@@ -147,6 +147,9 @@ class UserIdentity(Base):
     """
 
     __tablename__ = "identities"
+    # A user's ids (the console's user page, an erasure): written once per new tie, read by
+    # user; the primary key serves the projector's lookups by alias.
+    __table_args__ = (Index("ix_identities_user", "workspace_id", "user_id"),)
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
     alias: Mapped[str] = mapped_column(Text, primary_key=True)
