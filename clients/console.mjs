@@ -65,15 +65,19 @@ try {
     points: Number(f.dataset.points),
     canvas: Boolean(f.querySelector('canvas')),
   })))
-  const userCount = await page.textContent('#account-fields')
+  const fields = await page.textContent('#account-fields')
+  const healthScores = await page.$$eval('#health-table tbody tr', (rows) =>
+    rows.map((row) => row.children[1].textContent))
   if (shots) await page.screenshot({ path: `${shots}/account.png`, fullPage: true })
-  out({ account: { charts, fields: userCount } })
+  out({ account: { charts, fields, healthScores } })
 
   // axe-core is injected as a script, which the console's CSP rightly refuses: this context
   // bypasses it, with the same session.
   const audit = await browser.newContext({ bypassCSP: true, storageState: await context.storageState() })
   const auditPage = await audit.newPage()
-  for (const path of ['/console/debugger', '/console/accounts', `/console/accounts/${encodeURIComponent(account)}`, '/console/users/browser-user']) {
+  const pages = ['/console/debugger', '/console/accounts', `/console/accounts/${encodeURIComponent(account)}`,
+    '/console/users', '/console/users/browser-user', '/console/fields', '/console/health-scores']
+  for (const path of pages) {
     await auditPage.goto(`${url}${path}`)
     await auditPage.addScriptTag({ path: require.resolve('axe-core/axe.min.js') })
     const result = await auditPage.evaluate(async () => await window.axe.run(document))

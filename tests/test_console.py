@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -346,8 +347,9 @@ def test_the_console_in_chromium(database_url: str, tmp_path: Path, rows: Rows) 
     tenant = asyncio.run(create_tenant(database_url))
     shots = Path(os.environ.get("PULSEGATE_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
+    today = datetime.now(UTC).date()
     try:
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, headers=bearer(tenant)) as http:
             calls = [
                 {
                     "type": "group",
@@ -360,10 +362,47 @@ def test_the_console_in_chromium(database_url: str, tmp_path: Path, rows: Rows) 
             sent = http.post("/v1/batch", json={"batch": calls}, headers=basic(tenant.write_key))
             assert sent.json() == {"success": True}
             eventually_sync(
-                lambda: http.get("/api/v1/accounts/acme", headers=bearer(tenant)).status_code,
+                lambda: http.get("/api/v1/accounts/acme").status_code,
                 lambda status: status == 200,
                 what="the account to be projected",
             )
+            # Custom metrics on three days, and a health-score run over them.
+            http.post(
+                "/api/v1/fields",
+                json={"object": "account", "kind": "metric", "key": "mrr", "type": "number"},
+            )
+            values = [
+                {
+                    "object": "account",
+                    "id": "acme",
+                    "key": "mrr",
+                    "value": 100 + 10 * n,
+                    "date": str(today - timedelta(days=2 - n)),
+                }
+                for n in range(3)
+            ]
+            assert http.post("/api/v1/metrics", json={"items": values}).status_code == 200
+            config = {
+                "default": {
+                    "sections": [
+                        {
+                            "name": "Revenue",
+                            "weight": 1,
+                            "measures": [
+                                {
+                                    "kind": "metric",
+                                    "key": "mrr",
+                                    "scoring": {"method": "linear", "min": 0, "max": 200},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            }
+            assert http.put("/api/v1/health-scores/config", json=config).status_code == 200
+            assert http.post("/api/v1/health-scores/runs").status_code == 200
+            api_health = http.get("/api/v1/accounts/acme/health").json()["items"]
+            api_mrr = http.get("/api/v1/accounts/acme/metrics/mrr").json()["items"]
         lines = clients.run(
             "console.mjs",
             {
@@ -384,13 +423,17 @@ def test_the_console_in_chromium(database_url: str, tmp_path: Path, rows: Rows) 
     assert refused[5].startswith("missing: event")
     assert '"event": "Console Event"' in debugger["detail"]
     [account] = [line["account"] for line in lines if "account" in line]
-    [daily] = [chart for chart in account["charts"] if chart["title"] == "Daily usage"]
-    assert (daily["points"], daily["canvas"]) == (30, True)
+    charts = {chart["title"]: chart for chart in account["charts"]}
+    assert (charts["Daily usage"]["points"], charts["Daily usage"]["canvas"]) == (30, True)
+    assert charts["Metric: mrr"]["points"] == len(api_mrr) == 3
+    assert charts["Health score"]["points"] == len(api_health) == 1
+    assert account["healthScores"] == [str(item["score"]) for item in reversed(api_health)]
+    assert account["healthScores"] == ["60"]  # mrr 120 today, scored linearly on 0-200
     audits = [line for line in lines if "axe" in line]
-    assert len(audits) == 5
+    assert len(audits) == 8
     for audit in audits:
         serious = [v for v in audit["violations"] if v["impact"] in ("serious", "critical")]
         assert serious == [], (audit["axe"], serious)
     [errors] = [line["consoleErrors"] for line in lines if "consoleErrors" in line]
     assert errors == []  # no script or style refused by the CSP, no failed request
-    assert {p.name for p in shots.glob("*.png")} == {"debugger.png", "accounts.png", "account.png"}
+    assert {p.name for p in shots.glob("*.png")} >= {"debugger.png", "accounts.png", "account.png"}
