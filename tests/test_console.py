@@ -165,6 +165,9 @@ CONSOLE_ROUTES = {
     ("POST", "/console/choices/{path}"),
     ("POST", "/console/destinations"),
     ("POST", "/console/reverse-sync/runs"),
+    ("POST", "/console/reverse-sync/rules"),
+    ("POST", "/console/connectors"),
+    ("POST", "/console/sources"),
 }
 # Open without a session: the sign-in itself, and the redirect to it.
 CONSOLE_PUBLIC = {("GET", "/console"), ("GET", "/console/sign-in"), ("POST", "/console/sign-in")}

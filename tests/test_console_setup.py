@@ -94,10 +94,16 @@ async def test_run_a_connector_now_and_watch_it_finish(
     folder = settings.imports / str(tenant.workspace_id)
     folder.mkdir(parents=True)
     (folder / "accounts.csv").write_text("account_id,plan\nacme,gold\n")
-    created = await client.post("/api/v1/connectors", json=CONNECTOR, headers=bearer(tenant))
-    assert created.status_code == 201, created.text
-    connector = created.json()["id"]
     console, token = await console_for(app, tenant.api_key)
+    refused = await console.post(
+        "/console/connectors", data={"csrf_token": token, "connector": '{"kind": "csv"}'}
+    )
+    assert refused.status_code == 400
+    created = await console.post(
+        "/console/connectors", data={"csrf_token": token, "connector": json.dumps(CONNECTOR)}
+    )
+    assert created.status_code == 303, created.text
+    connector = created.headers["location"].rsplit("/", 1)[1]
     started = await console.post(
         f"/console/connectors/{connector}/runs", data={"csrf_token": token}
     )
@@ -134,6 +140,12 @@ async def test_rotate_and_disable_from_the_console_as_the_operator(
         "/console/workspace", data={"csrf_token": token, "workspace": str(tenant.workspace_id)}
     )
     assert switched.status_code == 303
+    made = await operator.post("/console/sources", data={"csrf_token": token, "name": "mobile"})
+    [mobile_key] = re.findall(r'<code id="new-write-key">([^<]+)</code>', made.text)
+    first = {"userId": "u", "event": "From Mobile", "messageId": f"m-{uuid.uuid4()}"}
+    assert (
+        await client.post("/v1/track", json=first, headers=basic(mobile_key))
+    ).status_code == 200
     rotated = await operator.post(
         f"/console/sources/{tenant.source_id}/rotate",
         data={"csrf_token": token, "grace_hours": "0"},
@@ -403,6 +415,32 @@ async def test_fields_choices_destinations_and_pushes_from_the_console(
     listed = (await client.get("/api/v1/destinations", headers=bearer(tenant))).json()["items"]
     assert [d["name"] for d in listed] == ["crm"]
     assert "secret-key" not in (await console.get("/console/setup")).text
+
+    destination_id = listed[0]["id"]
+    rule = await console.post(
+        "/console/reverse-sync/rules",
+        data={
+            "csrf_token": token,
+            "destination_id": destination_id,
+            "source": "last_seen",
+            "target": "sales_account",
+            "field": "cf_last_seen",
+        },
+    )
+    assert rule.status_code == 303, rule.text
+    rules = (await client.get("/api/v1/reverse-sync/rules", headers=bearer(tenant))).json()
+    assert [(r["source"], r["field"]) for r in rules["items"]] == [("last_seen", "cf_last_seen")]
+    bad_rule = await console.post(
+        "/console/reverse-sync/rules",
+        data={
+            "csrf_token": token,
+            "destination_id": destination_id,
+            "source": "last_seen",
+            "target": "sales_account",
+            "field": "not a field!",
+        },
+    )
+    assert bad_rule.status_code == 400
 
     pushed = await console.post("/console/reverse-sync/runs", data={"csrf_token": token})
     assert pushed.status_code == 303

@@ -9,14 +9,17 @@ from pydantic import ValidationError
 
 from pulsegate.accounts import service as accounts_service
 from pulsegate.accounts.schemas import Choice, ChoiceList
+from pulsegate.connectors import service as connectors_service
+from pulsegate.connectors.schemas import ConnectorIn
 from pulsegate.console.routes import Changing, Console, form, page_context, render, workspace_of
 from pulsegate.db.engine import unit_of_work
 from pulsegate.destinations import service as destinations_service
 from pulsegate.destinations.schemas import DestinationIn
-from pulsegate.errors import InvalidRequest
+from pulsegate.errors import InvalidRequest, PulsegateError
 from pulsegate.fields import service as fields_service
 from pulsegate.fields.schemas import FieldIn
 from pulsegate.reverse_sync import service as reverse_sync_service
+from pulsegate.reverse_sync.schemas import RuleIn
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -99,6 +102,47 @@ async def create_destination(request: Request, console: Changing) -> Response:
     except ValidationError as error:
         return render(request, "problems.html", {"problems": _problems(error)}, status_code=400)
     except InvalidRequest as error:
+        return render(request, "problems.html", {"problems": [error.message]}, status_code=400)
+    return RedirectResponse("/console/setup", status_code=303)
+
+
+@router.post("/connectors")
+async def create_connector(request: Request, console: Changing) -> Response:
+    """A connector from its JSON (as `POST /api/v1/connectors` takes it), checked the same way:
+    its mappings against the source's fields."""
+    state = request.app.state
+    try:
+        body = ConnectorIn.model_validate_json((await form(request)).get("connector", ""))
+        created = await connectors_service.create_connector(
+            state.engine,
+            workspace_of(console),
+            body,
+            secret_box=state.secret_box,
+            imports=state.imports,
+        )
+    except ValidationError as error:
+        return render(request, "problems.html", {"problems": _problems(error)}, status_code=400)
+    except PulsegateError as error:
+        return render(request, "problems.html", {"problems": [error.message]}, status_code=400)
+    return RedirectResponse(f"/console/connectors/{created.id}", status_code=303)
+
+
+@router.post("/reverse-sync/rules")
+async def create_rule(request: Request, console: Changing) -> Response:
+    sent = await form(request)
+    try:
+        body = RuleIn.model_validate(
+            {
+                name: sent[name]
+                for name in ("destination_id", "source", "key", "target", "field", "match_field")
+                if sent.get(name)
+            }
+        )
+        async with unit_of_work(request.app.state.engine) as session:
+            await reverse_sync_service.create_rule(session, workspace_of(console), body)
+    except ValidationError as error:
+        return render(request, "problems.html", {"problems": _problems(error)}, status_code=400)
+    except PulsegateError as error:
         return render(request, "problems.html", {"problems": [error.message]}, status_code=400)
     return RedirectResponse("/console/setup", status_code=303)
 

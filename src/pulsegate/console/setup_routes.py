@@ -167,6 +167,29 @@ async def retry_delivery(
     return RedirectResponse(f"/console/destinations/{destination_id}", status_code=303)
 
 
+@router.post("/sources")
+async def create_source(request: Request, console: Changing) -> HTMLResponse:
+    """The operator's: a new source of the workspace; its write key is shown this once."""
+    if not console.is_admin:
+        raise Forbidden("sources are the operator's to create", code="admin_only")
+    name = (await form(request)).get("name", "").strip()
+    context = await page_context(request, console)
+    async with unit_of_work(request.app.state.engine) as session:
+        workspace = await workspaces_service.get_workspace(session, workspace_of(console))
+        created = await workspaces_service.create_source(
+            session,
+            workspace=workspace,
+            name=name,
+            actor="console:admin",
+            secret_box=request.app.state.secret_box,
+        )
+    return render(
+        request,
+        "rotated.html",
+        {**context, "source_name": name, "write_key": created.write_key, "created": True},
+    )
+
+
 @router.post("/sources/{source_id}/rotate")
 async def rotate_write_key(
     request: Request, console: Changing, source_id: uuid.UUID
