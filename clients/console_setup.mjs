@@ -32,6 +32,15 @@ try {
   await page.waitForURL('**/console/debugger')
 
   await page.goto(`${o.url}/console/setup`)
+  await page.fill('#dest-name', 'crm-from-the-page')
+  await page.fill('#dest-domain', 'acme.myfreshworks.com')
+  await page.fill('#dest-key', 'a-freshsales-key')
+  await page.click('text=Add the destination')
+  await page.waitForURL('**/console/setup')
+  const destinations = await page.$$eval('#destinations-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))
+  out({ destinations })
+  await page.click('text=Add the connector')  // the example the form holds: a CSV connector
+  await page.waitForURL('**/console/connectors/*')
   await page.click(`text=Run ${o.connector} now`)
   await page.waitForURL('**/console/connectors/**/runs/**')
   const runUrl = page.url()

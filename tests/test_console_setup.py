@@ -215,7 +215,6 @@ def test_the_setup_pages_in_chromium(database_url: str, tmp_path: Path, rows: Ro
             folder = data / "imports" / str(tenant.workspace_id)
             folder.mkdir(parents=True)
             (folder / "accounts.csv").write_text("account_id,plan\nacme,gold\n")
-            assert http.post("/api/v1/connectors", json=CONNECTOR).status_code == 201
             destination = http.post(
                 "/api/v1/destinations",
                 json={"kind": "freshsales", "name": "crm", "domain": "crm.invalid", "api_key": "k"},
@@ -248,7 +247,7 @@ def test_the_setup_pages_in_chromium(database_url: str, tmp_path: Path, rows: Ro
                 "adminToken": ADMIN_TOKEN,
                 "workspace": str(tenant.workspace_id),
                 "chromium": clients.chromium(),
-                "connector": "crm-export",
+                "connector": "csv-import",
                 "destination": destination,
                 "delivery": delivery["id"],
                 "source": "web",
@@ -264,6 +263,10 @@ def test_the_setup_pages_in_chromium(database_url: str, tmp_path: Path, rows: Ro
         assert accepted.status_code == 200
     finally:
         server.stop()
+    assert next(line["destinations"] for line in lines if "destinations" in line) == [
+        "crm",
+        "crm-from-the-page",
+    ]
     assert next(line["run"] for line in lines if "run" in line) == "succeeded"
     assert next(line["delivery"] for line in lines if "delivery" in line) == "pending"
     [row] = rows.query("SELECT status FROM deliveries WHERE id = %s", delivery["id"])
