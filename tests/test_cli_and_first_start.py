@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.servers import cli_json, run_cli, start_server
 
@@ -66,7 +68,7 @@ def test_create_commands_print_one_time_secrets_as_json(database_url: str, tmp_p
         "PATH": "/usr/bin:/bin",
         "PULSEGATE_DATABASE_URL": database_url,
         "PULSEGATE_DATA_DIR": str(tmp_path),
-        "PULSEGATE_SECRET_KEY": "cli-secret",
+        "PULSEGATE_SECRET_KEY": "cli-secret-of-at-least-32-characters",
     }
     workspace = cli_json(env, "workspace", "create", "cli-ws")
     assert workspace["name"] == "cli-ws"
@@ -131,3 +133,33 @@ def test_worker_projects_what_a_server_without_projector_accepted(
         if worker is not None and worker.poll() is None:
             worker.kill()
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("PULSEGATE_TIMEZONE", "Mars/Olympus", "'Mars/Olympus' is not an IANA time zone"),
+        ("PULSEGATE_LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("PULSEGATE_SECRET_KEY", "short", "must be at least 32 characters"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line_before_anything_runs(
+    tmp_path: Path, setting: str, value: str, says: str
+) -> None:
+    """Named as it is set, without a traceback, with exit code 2, before any database is
+    started or migrated (the data directory stays empty)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "PULSEGATE_DATA_DIR": str(tmp_path / "data"),
+        setting: value,
+    }
+    result = run_cli(env, "migrate")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {setting}: {says}")
+    assert not (tmp_path / "data").exists()
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli({"PATH": os.environ["PATH"]}, "--version")
+    assert (result.returncode, result.stdout.strip()) == (0, "pulsegate 0.1.0")

@@ -12,13 +12,15 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from pulsegate import serving
+from pydantic import ValidationError
+
+from pulsegate import __version__, serving
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine, unit_of_work
 from pulsegate.errors import PulsegateError
 from pulsegate.logging import configure_logging
 from pulsegate.security import SecretBox, load_or_create_secret_key, write_private_file
-from pulsegate.settings import Settings
+from pulsegate.settings import Settings, settings_problems
 from pulsegate.workspaces import commands as tenant_commands
 from pulsegate.workspaces import service as workspaces
 
@@ -27,7 +29,12 @@ CREDENTIALS_FILE = "credentials.json"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:  # before anything runs: one line per setting
+        for line in settings_problems(error):
+            _out(f"error: {line}", err=True)
+        return 2
     configure_logging(level=settings.log_level, log_format=settings.log_format)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     return handler(args, settings)
@@ -35,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pulsegate", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pulsegate {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="migrate, then run the HTTP gateway")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pulsegate.sessions.sessionize import SessionRules
@@ -21,6 +22,19 @@ class LogFormat(StrEnum):
     AUTO = "auto"  # console in a terminal, JSON otherwise
     JSON = "json"
     CONSOLE = "console"
+
+
+MIN_SECRET_KEY_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per invalid setting, named as it is set: `PULSEGATE_TIMEZONE: ...`."""
+    return [
+        f"PULSEGATE_{'_'.join(str(part) for part in e['loc']).upper()}: "
+        f"{str(e['msg']).removeprefix('Value error, ')}"
+        for e in error.errors()
+    ]
 
 
 class Settings(BaseSettings):
@@ -116,6 +130,34 @@ class Settings(BaseSettings):
 
     database_pool_size: int = Field(default=5, ge=1)
     database_connect_timeout_seconds: int = Field(default=3, ge=1)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters (it encrypts stored "
+                "credentials and signs console sessions); leave it unset to have one generated"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (like UTC or Europe/Paris)"
+            ) from error
+        return value
 
     @property
     def session_rules(self) -> SessionRules:

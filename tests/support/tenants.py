@@ -10,7 +10,7 @@ from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces
 
-SECRET_KEY = "test-secret-key"
+SECRET_KEY = "test-secret-key-of-at-least-32-characters"
 
 
 ADMIN_TOKEN = "test-admin-token"
