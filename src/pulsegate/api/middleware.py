@@ -67,7 +67,9 @@ class RequestLog:
             log.info(
                 "http.request",
                 method=scope["method"],
-                path=scope["path"],
+                # A path that holds a secret (the analytics.js settings name the write key)
+                # is logged as its route template.
+                path=route if "{write_key}" in route else scope["path"],
                 route=route,
                 status=status,
                 duration_ms=round(seconds * 1000, 2),

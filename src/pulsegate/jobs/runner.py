@@ -174,7 +174,7 @@ class JobRunner:
 
     async def _execute(self, name: str, run_id: int) -> JobRun:
         started = time.monotonic()
-        log.info("job.started")
+        log.debug("job.started")
         try:
             result = await self.jobs[name]()
         except asyncio.CancelledError:
@@ -206,7 +206,10 @@ class JobRunner:
                     session, name, before=self.clock() - IDLE_RUNS_KEPT
                 )
         self.observer.job_finished(name, status, seconds)
-        log.info("job.finished", status=status, duration_ms=round(seconds * 1000))
+        # A scheduled run that found nothing to do says so at DEBUG: no chatter while idle.
+        (log.debug if status == "idle" else log.info)(
+            "job.finished", status=status, duration_ms=round(seconds * 1000)
+        )
         return run
 
 
