@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -81,10 +82,10 @@ def test_create_commands_print_one_time_secrets_as_json(database_url: str, tmp_p
     assert key["api_key"].startswith("pgk_")
 
     duplicate = run_cli(env, "workspace", "create", "cli-ws")
-    assert duplicate.returncode == 1
+    assert duplicate.returncode == 4
     assert "already exists" in duplicate.stderr
     missing = run_cli(env, "source", "create", "no-such-ws", "web")
-    assert missing.returncode == 1
+    assert missing.returncode == 3
     assert "no workspace 'no-such-ws'" in missing.stderr
 
 
@@ -163,3 +164,46 @@ def test_a_bad_setting_is_one_clear_line_before_anything_runs(
 def test_version(tmp_path: Path) -> None:
     result = run_cli({"PATH": os.environ["PATH"]}, "--version")
     assert (result.returncode, result.stdout.strip()) == (0, "pulsegate 0.1.0")
+
+
+def test_every_command_and_option_has_help() -> None:
+    from pulsegate.cli import _parser
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> list[str]:
+        missing = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {choice.dest for choice in action._choices_actions if choice.help}
+                for name, sub in action.choices.items():
+                    if name not in helped:
+                        missing.append(f"{path} {name}")
+                    missing += walk(sub, f"{path} {name}")
+            elif not action.help and action.dest != "help":
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+        return missing
+
+    assert walk(_parser(), "pulsegate") == []
+
+
+def test_errors_have_distinct_exit_codes_and_json_under_json(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PULSEGATE_DATABASE_URL": database_url,
+        "PULSEGATE_DATA_DIR": str(tmp_path),
+        "PULSEGATE_SECRET_KEY": "cli-secret-of-at-least-32-characters",
+    }
+    name = f"codes-{os.getpid()}-{time.monotonic_ns()}"
+    assert run_cli(env, "workspace", "create", name).returncode == 0
+    again = run_cli(env, "workspace", "create", name, "--json")
+    assert again.returncode == 4
+    assert json.loads(again.stderr)["code"] == "already_exists"
+    missing = run_cli(env, "source", "list", "no-such-workspace", "--json")
+    assert missing.returncode == 3
+    assert json.loads(missing.stderr)["code"] == "not_found"
+    plain = run_cli(env, "source", "list", "no-such-workspace")
+    assert (plain.returncode, plain.stderr.strip()) == (
+        3,
+        "error: no workspace 'no-such-workspace'",
+    )

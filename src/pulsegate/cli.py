@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from pulsegate import __version__, serving
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine, unit_of_work
-from pulsegate.errors import PulsegateError
+from pulsegate.errors import AlreadyExists, NotFound, PulsegateError
 from pulsegate.logging import configure_logging
 from pulsegate.security import SecretBox, load_or_create_secret_key, write_private_file
 from pulsegate.settings import Settings, settings_problems
@@ -40,15 +40,46 @@ def main(argv: list[str] | None = None) -> int:
     return handler(args, settings)
 
 
+JSON_HELP = "print the result, or the error, as one JSON object"
+
+# Exit codes, distinct so that scripts can tell the outcomes apart (also in `--help`).
+EXIT_CODES = {
+    0: "done",
+    1: "failed (the message says why)",
+    2: "bad usage or a bad setting",
+    3: "not found (a workspace, source, key or job named that way)",
+    4: "already exists, or already running",
+}
+
+
+def exit_code_of(error: PulsegateError) -> int:
+    if isinstance(error, NotFound):
+        return 3
+    if isinstance(error, AlreadyExists) or error.status_code == 409:
+        return 4
+    return 1
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pulsegate", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"pulsegate {__version__}")
+    parser = argparse.ArgumentParser(
+        prog="pulsegate",
+        description=__doc__,
+        epilog="exit codes: " + "; ".join(f"{code} {what}" for code, what in EXIT_CODES.items()),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"pulsegate {__version__}", help="print the version"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="migrate, then run the HTTP gateway")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="HTTP processes (the background work runs in one more)",
+    )
     serve.set_defaults(handler=_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
@@ -63,8 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="ACTION"
     )
     create_workspace = workspace.add_parser("create", help="create a workspace")
-    create_workspace.add_argument("name")
-    create_workspace.add_argument("--json", action="store_true")
+    create_workspace.add_argument("name", help="its name, unique")
+    create_workspace.add_argument("--json", action="store_true", help=JSON_HELP)
     create_workspace.set_defaults(handler=_run_async(_create_workspace))
     _session_command(workspace, "list", tenant_commands.list_workspaces, help="list the workspaces")
     delete_workspace = workspace.add_parser(
@@ -74,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     delete_workspace.add_argument(
         "--yes", action="store_true", required=True, help="confirm: this cannot be undone"
     )
-    delete_workspace.add_argument("--json", action="store_true")
+    delete_workspace.add_argument("--json", action="store_true", help=JSON_HELP)
     delete_workspace.set_defaults(handler=_run_async(_delete_workspace))
 
     source = commands.add_parser("source", help="manage sources").add_subparsers(
@@ -82,12 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_source = source.add_parser("create", help="create a source and print its write key")
     create_source.add_argument("workspace", help="workspace name or id")
-    create_source.add_argument("name")
+    create_source.add_argument("name", help="its name, unique in the workspace")
     create_source.add_argument("--webhook-secret", help="require signed webhook requests")
     create_source.add_argument(
         "--allowed-origin", action="append", dest="allowed_origins", help="repeatable"
     )
-    create_source.add_argument("--json", action="store_true")
+    create_source.add_argument("--json", action="store_true", help=JSON_HELP)
     create_source.set_defaults(handler=_run_async(_create_source))
     _session_command(
         source, "list", tenant_commands.list_sources, help="list a workspace's sources (no keys)"
@@ -107,7 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate_source.add_argument("workspace", help="workspace name or id")
     rotate_source.add_argument("source", help="source name or id")
-    rotate_source.add_argument("--grace-seconds", type=int, default=86_400)
+    rotate_source.add_argument(
+        "--grace-seconds", type=int, default=86_400, help="how long the old key keeps working"
+    )
     revoke_source = _session_command(
         source,
         "revoke",
@@ -131,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         type=datetime.fromisoformat,
         help="only re-apply messages received before this ISO-8601 time, over what is there",
     )
-    replay.add_argument("--json", action="store_true")
+    replay.add_argument("--json", action="store_true", help=JSON_HELP)
     replay.set_defaults(handler=_run_async(_replay))
 
     job = commands.add_parser("jobs", help="scheduled jobs").add_subparsers(
@@ -141,9 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     run_job.add_argument(
         "name",
         help="nightly (connector_sync, health_scores, then reverse_sync), one of those three, "
-        "session_sweep, outbox_delivery or retention",
+        "session_sweep, outbox_delivery, retention or erasures",
     )
-    run_job.add_argument("--json", action="store_true")
+    run_job.add_argument("--json", action="store_true", help=JSON_HELP)
     run_job.set_defaults(handler=_run_async(_run_job))
 
     apikey = commands.add_parser("apikey", help="manage workspace API keys").add_subparsers(
@@ -151,8 +184,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_key = apikey.add_parser("create", help="create a workspace API key")
     create_key.add_argument("workspace", help="workspace name or id")
-    create_key.add_argument("--name", default="default")
-    create_key.add_argument("--json", action="store_true")
+    create_key.add_argument("--name", default="default", help="what the key is for")
+    create_key.add_argument("--json", action="store_true", help=JSON_HELP)
     create_key.set_defaults(handler=_run_async(_create_api_key))
     _session_command(
         apikey,
@@ -168,7 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate_key.add_argument("workspace", help="workspace name or id")
     rotate_key.add_argument("key_id", help="the key's id (apikey list)")
-    rotate_key.add_argument("--grace-seconds", type=int, default=86_400)
+    rotate_key.add_argument(
+        "--grace-seconds", type=int, default=86_400, help="how long the old key keeps working"
+    )
     revoke_key = _session_command(
         apikey, "revoke", tenant_commands.revoke_api_key, help="refuse an API key from now on"
     )
@@ -189,7 +224,7 @@ def _session_command(
         return await _with_session(settings, lambda session: work(session, args))
 
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
     parser.set_defaults(handler=_run_async(command))
     return parser
 
@@ -287,8 +322,11 @@ def _run_async(
         try:
             created = asyncio.run(command(args, settings))
         except PulsegateError as error:
-            _out(f"error: {error.message}", err=True)
-            return 1
+            if args.json:
+                _out(json.dumps(error.envelope()), err=True)
+            else:
+                _out(f"error: {error.message}", err=True)
+            return exit_code_of(error)
         if args.json:
             _out(json.dumps(created))
         elif list(created) == ["items"]:
