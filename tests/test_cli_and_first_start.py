@@ -202,6 +202,10 @@ def test_errors_have_distinct_exit_codes_and_json_under_json(
     missing = run_cli(env, "source", "list", "no-such-workspace", "--json")
     assert missing.returncode == 3
     assert json.loads(missing.stderr)["code"] == "not_found"
+    assert cli_json(env, "destination", "list", name) == {"items": []}
+    assert cli_json(env, "connector", "list", name) == {"items": []}
+    jobs = {job["name"] for job in cli_json(env, "jobs", "list")["items"]}
+    assert {"outbox_delivery", "session_sweep", "nightly", "retention", "erasures"} <= jobs
     plain = run_cli(env, "source", "list", "no-such-workspace")
     assert (plain.returncode, plain.stderr.strip()) == (
         3,

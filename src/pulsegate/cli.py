@@ -178,6 +178,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_job.add_argument("--json", action="store_true", help=JSON_HELP)
     run_job.set_defaults(handler=_run_async(_run_job))
+    list_jobs = job.add_parser("list", help="every job with its schedule and last run")
+    list_jobs.add_argument("--json", action="store_true", help=JSON_HELP)
+    list_jobs.set_defaults(handler=_run_async(_list_jobs))
+
+    connector = commands.add_parser("connector", help="a workspace's connectors").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    _session_command(
+        connector, "list", _list_connectors, help="list a workspace's connectors"
+    ).add_argument("workspace", help="workspace name or id")
+    destination = commands.add_parser(
+        "destination", help="a workspace's destinations"
+    ).add_subparsers(required=True, metavar="ACTION")
+    _session_command(
+        destination, "list", _list_destinations, help="list a workspace's destinations (no keys)"
+    ).add_argument("workspace", help="workspace name or id")
 
     apikey = commands.add_parser("apikey", help="manage workspace API keys").add_subparsers(
         required=True, metavar="ACTION"
@@ -460,6 +476,38 @@ async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[
         }
 
     return await _with_session(settings, work)
+
+
+async def _list_jobs(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from pulsegate.jobs import service as jobs_service
+    from pulsegate.jobs.scheduler import build_runner, schedules
+
+    engine = create_engine(settings.async_database_url)
+    try:
+        runner = build_runner(engine, settings, _secret_box(settings))
+        async with unit_of_work(engine) as session:
+            listed = await jobs_service.list_jobs(
+                session, names=list(runner.jobs), schedules=schedules(settings), now=runner.clock()
+            )
+    finally:
+        await engine.dispose()
+    return {"items": [item.model_dump(mode="json") for item in listed.items]}
+
+
+async def _list_connectors(session: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from pulsegate.connectors import service as connectors_service
+
+    workspace = await workspaces.find_workspace(session, args.workspace)
+    found = await connectors_service.list_connectors(session, workspace.id)
+    return {"items": [item.model_dump(mode="json") for item in found.items]}
+
+
+async def _list_destinations(session: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from pulsegate.destinations import service as destinations_service
+
+    workspace = await workspaces.find_workspace(session, args.workspace)
+    found = await destinations_service.list_destinations(session, workspace.id)
+    return {"items": [item.model_dump(mode="json") for item in found.items]}
 
 
 async def _run_job(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
