@@ -44,3 +44,24 @@ async def test_every_request_body_has_examples_its_model_accepts(
         assert examples, f"{route}: {name} has no examples"
         for example in examples:
             models[name].model_validate(example)  # raises if the example is wrong
+
+
+async def test_the_description_has_the_real_errors_and_the_security_schemes(
+    client: httpx.AsyncClient,
+) -> None:
+    spec: dict[str, Any] = (await client.get("/openapi.json")).json()
+    assert set(spec["components"]["securitySchemes"]) == {"WorkspaceApiKey", "AdminToken"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    envelope = {"$ref": "#/components/schemas/Error"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            route = f"{method.upper()} {path}"
+            assert "422" not in operation["responses"], route
+            if path.startswith(("/api/v1", "/admin")):
+                [scheme] = operation["security"]
+                expected = "WorkspaceApiKey" if path.startswith("/api/v1") else "AdminToken"
+                assert list(scheme) == [expected], route
+                unauthorized = operation["responses"]["401"]["content"]["application/json"]
+                assert unauthorized["schema"] == envelope, route
+            if "{" in path:
+                assert "404" in operation["responses"], route

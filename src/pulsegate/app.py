@@ -18,6 +18,7 @@ from pulsegate.accounts import routes as accounts_routes
 from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
+from pulsegate.api.openapi import with_errors_and_security
 from pulsegate.connectors import routes as connectors_routes
 from pulsegate.console import fields_routes as console_fields_routes
 from pulsegate.console import health_routes as console_health_routes
@@ -83,7 +84,7 @@ class PulsegateApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            self.openapi_schema = with_raw_body_schemas(super().openapi())
+            self.openapi_schema = with_errors_and_security(with_raw_body_schemas(super().openapi()))
         return self.openapi_schema
 
 

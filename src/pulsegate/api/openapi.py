@@ -1,0 +1,90 @@
+"""The OpenAPI document as pulsegate answers, not as FastAPI guesses.
+
+FastAPI documents a 422 with its own validation body, which pulsegate never sends (a bad
+request is a 400 with the error envelope), and knows nothing of the bearer tokens the auth
+dependencies read. This adds the security schemes (so Swagger UI has an Authorize button), the
+envelope `{code, message, details}` for every 4xx an operation can answer, and drops the 422.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {
+    "title": "Error",
+    "type": "object",
+    "description": "Every error: a stable snake-case `code`, a message for people, and details "
+    "(the fields that failed validation, for example). The Segment routes add "
+    '`"success": false`.',
+    "required": ["code", "message", "details"],
+    "properties": {
+        "code": {"type": "string", "examples": ["invalid_request", "not_found"]},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {}},
+    },
+    "examples": [
+        {
+            "code": "invalid_request",
+            "message": "name: String should have at least 1 character",
+            "details": [{"field": "name", "message": "String should have at least 1 character"}],
+        }
+    ],
+}
+
+SECURITY_SCHEMES = {
+    "WorkspaceApiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A workspace API key (`pgk_...`): every /api/v1 route, scoped to its "
+        "workspace. Created with `POST /admin/workspaces/{workspace}/api-keys` or "
+        "`pulsegate apikey create`.",
+    },
+    "AdminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The operator's token (PULSEGATE_ADMIN_TOKEN, or the one printed at "
+        "first start): every /admin route.",
+    },
+}
+
+_ERRORS = {
+    "400": "The request is not valid: `invalid_request` names each field (no 422 is sent)",
+    "401": "No credentials, or not valid ones (`missing_token`, `invalid_api_key`, "
+    "`invalid_admin_token`)",
+    "404": "Nothing of that id in this workspace (`not_found`)",
+}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def with_errors_and_security(spec: dict[str, Any]) -> dict[str, Any]:
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Error"] = ERROR
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            scheme = (
+                "WorkspaceApiKey"
+                if path.startswith("/api/v1")
+                else "AdminToken"
+                if path.startswith("/admin")
+                else None
+            )
+            if scheme is not None:
+                operation["security"] = [{scheme: []}]
+                responses.setdefault("401", _error_response(_ERRORS["401"]))
+            if operation.get("parameters") or "requestBody" in operation:
+                responses.setdefault("400", _error_response(_ERRORS["400"]))
+            if "{" in path:
+                responses.setdefault("404", _error_response(_ERRORS["404"]))
+    return spec
