@@ -20,7 +20,7 @@ from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.freshsales import SimulatedClock, connect, deliveries
 from tests.support.http import bearer, send
 from tests.support.servers import LiveServer, cli_json, new_tenant
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, create_tenant
 
 
 @pytest.fixture
@@ -204,3 +204,47 @@ def test_segment_sdk_in_freshsales_request_out_through_a_running_server(
         },
         "unique_identifier": {"emails": "testuser@google.com"},
     }
+
+
+@pytest.mark.usefixtures("sole_delivery_job")
+async def test_one_destination_that_cannot_be_called_holds_up_no_other(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    emulator: RunningEmulator,
+    rows: Rows,
+    database_url: str,
+) -> None:
+    """A destination whose stored key cannot even be sent (not ASCII, from before keys were
+    checked) fails its own deliveries, with the reason; the other's are sent in the same run."""
+    broken_tenant = await create_tenant(database_url)
+    broken = await connect(client, broken_tenant, emulator)
+    rows.query(
+        "UPDATE destinations SET api_key_encrypted = %s WHERE id = %s RETURNING 1",
+        app.state.secret_box.encrypt("clé-ünicode"),
+        broken,
+    )
+    good = await connect(client, tenant, emulator)
+    for owner in (broken_tenant, tenant):
+        await send(client, owner, [identify(1, 1)])
+    await deliveries(client, broken_tenant, broken, 1)
+    await deliveries(client, tenant, good, 1)
+
+    # The shared database may hold other tests' due deliveries too: this run meets them all.
+    await Outbox(app.state.engine, app.state.secret_box).deliver_due()
+    [failed] = await deliveries(client, broken_tenant, broken, 1)
+    assert failed["status"] == "pending"
+    assert failed["last_error"].startswith("UnicodeEncodeError")
+    [sent] = await deliveries(client, tenant, good, 1)
+    assert sent["status"] == "sent"
+    refused = await client.post(
+        "/api/v1/destinations",
+        json={
+            "kind": "freshsales",
+            "name": "x",
+            "domain": "acme.myfreshworks.com",
+            "api_key": "clé",
+        },
+        headers=bearer(tenant),
+    )
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_request")

@@ -124,17 +124,35 @@ class Outbox:
         except FreshsalesError as error:
             if error.kind == "rejected":
                 return Outcome("rejected", attempts, now, f"Freshsales: {error.message}")
-            deadline = delivery.created_at + timedelta(hours=float(destination.retry_hours))
-            now = self.now()
-            if now >= deadline:
-                return Outcome(
-                    "dead", attempts, now, f"gave up after {attempts} attempts: {error.message}"
-                )
             if error.kind == "throttled":
-                wait = timedelta(seconds=error.retry_after or 60)
-                return Outcome("pending", attempts, now + wait, error.message, throttled=True)
-            return Outcome("pending", attempts, now + backoff(attempts), error.message)
+                return self._retry(destination, delivery, attempts, error.message, error)
+            return self._retry(destination, delivery, attempts, error.message)
+        except Exception as error:
+            # Anything else (a destination's bad configuration, a bug) fails this delivery
+            # only: it is retried, then kept as dead with the reason; the run goes on to every
+            # other destination's deliveries.
+            log.exception("outbox.delivery.failed", delivery_id=delivery.id)
+            return self._retry(destination, delivery, attempts, f"{type(error).__name__}: {error}")
         return Outcome("sent", attempts, now)
+
+    def _retry(
+        self,
+        destination: Any,
+        delivery: Any,
+        attempts: int,
+        message: str,
+        throttled: FreshsalesError | None = None,
+    ) -> Outcome:
+        """Again later (after the back-off, or what Freshsales asked), or dead past the
+        destination's retry window."""
+        now = self.now()
+        deadline = delivery.created_at + timedelta(hours=float(destination.retry_hours))
+        if now >= deadline:
+            return Outcome("dead", attempts, now, f"gave up after {attempts} attempts: {message}")
+        if throttled is not None:
+            wait = timedelta(seconds=throttled.retry_after or 60)
+            return Outcome("pending", attempts, now + wait, message, throttled=True)
+        return Outcome("pending", attempts, now + backoff(attempts), message)
 
     async def _record(self, delivery: Any, outcome: Outcome, run: DeliveryRun) -> None:
         async with self.engine.begin() as connection:

@@ -43,7 +43,12 @@ class DestinationIn(BaseModel):
     domain: str = Field(
         min_length=1, description="The account's host; a scheme and a trailing slash are fine"
     )
-    api_key: str = Field(min_length=1, description="Write-only: stored encrypted, never returned")
+    # Sent as an HTTP header, which holds visible ASCII only.
+    api_key: str = Field(
+        min_length=1,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Write-only: stored encrypted, never returned",
+    )
     message_types: list[MessageType] = Field(
         ["identify", "group", "track"],
         description="`page` records each page view as a sales activity of `activity_type`",
