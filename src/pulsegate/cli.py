@@ -7,19 +7,19 @@ import asyncio
 import json
 import signal
 import sys
-import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from pulsegate import __version__, serving
+from pulsegate import cli_actions as actions
 from pulsegate.db import migrate
 from pulsegate.db.engine import create_engine, unit_of_work
 from pulsegate.errors import AlreadyExists, NotFound, PulsegateError
 from pulsegate.logging import configure_logging
-from pulsegate.security import SecretBox, load_or_create_secret_key, write_private_file
+from pulsegate.security import write_private_file
 from pulsegate.settings import Settings, settings_problems
 from pulsegate.workspaces import commands as tenant_commands
 from pulsegate.workspaces import service as workspaces
@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     create_workspace = workspace.add_parser("create", help="create a workspace")
     create_workspace.add_argument("name", help="its name, unique")
     create_workspace.add_argument("--json", action="store_true", help=JSON_HELP)
-    create_workspace.set_defaults(handler=_run_async(_create_workspace))
+    create_workspace.set_defaults(handler=_run_async(actions.create_workspace))
     _session_command(workspace, "list", tenant_commands.list_workspaces, help="list the workspaces")
     delete_workspace = workspace.add_parser(
         "delete", help="offboard a workspace: delete all its data, keys and archive objects"
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", required=True, help="confirm: this cannot be undone"
     )
     delete_workspace.add_argument("--json", action="store_true", help=JSON_HELP)
-    delete_workspace.set_defaults(handler=_run_async(_delete_workspace))
+    delete_workspace.set_defaults(handler=_run_async(actions.delete_workspace))
 
     source = commands.add_parser("source", help="manage sources").add_subparsers(
         required=True, metavar="ACTION"
@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "--allowed-origin", action="append", dest="allowed_origins", help="repeatable"
     )
     create_source.add_argument("--json", action="store_true", help=JSON_HELP)
-    create_source.set_defaults(handler=_run_async(_create_source))
+    create_source.set_defaults(handler=_run_async(actions.create_source))
     _session_command(
         source, "list", tenant_commands.list_sources, help="list a workspace's sources (no keys)"
     ).add_argument("workspace", help="workspace name or id")
@@ -165,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         help="only re-apply messages received before this ISO-8601 time, over what is there",
     )
     replay.add_argument("--json", action="store_true", help=JSON_HELP)
-    replay.set_defaults(handler=_run_async(_replay))
+    replay.set_defaults(handler=_run_async(actions.replay))
 
     job = commands.add_parser("jobs", help="scheduled jobs").add_subparsers(
         required=True, metavar="ACTION"
@@ -177,22 +177,25 @@ def _parser() -> argparse.ArgumentParser:
         "session_sweep, outbox_delivery, retention or erasures",
     )
     run_job.add_argument("--json", action="store_true", help=JSON_HELP)
-    run_job.set_defaults(handler=_run_async(_run_job))
+    run_job.set_defaults(handler=_run_async(actions.run_job))
     list_jobs = job.add_parser("list", help="every job with its schedule and last run")
     list_jobs.add_argument("--json", action="store_true", help=JSON_HELP)
-    list_jobs.set_defaults(handler=_run_async(_list_jobs))
+    list_jobs.set_defaults(handler=_run_async(actions.list_jobs))
 
     connector = commands.add_parser("connector", help="a workspace's connectors").add_subparsers(
         required=True, metavar="ACTION"
     )
     _session_command(
-        connector, "list", _list_connectors, help="list a workspace's connectors"
+        connector, "list", actions.list_connectors, help="list a workspace's connectors"
     ).add_argument("workspace", help="workspace name or id")
     destination = commands.add_parser(
         "destination", help="a workspace's destinations"
     ).add_subparsers(required=True, metavar="ACTION")
     _session_command(
-        destination, "list", _list_destinations, help="list a workspace's destinations (no keys)"
+        destination,
+        "list",
+        actions.list_destinations,
+        help="list a workspace's destinations (no keys)",
     ).add_argument("workspace", help="workspace name or id")
 
     apikey = commands.add_parser("apikey", help="manage workspace API keys").add_subparsers(
@@ -202,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     create_key.add_argument("workspace", help="workspace name or id")
     create_key.add_argument("--name", default="default", help="what the key is for")
     create_key.add_argument("--json", action="store_true", help=JSON_HELP)
-    create_key.set_defaults(handler=_run_async(_create_api_key))
+    create_key.set_defaults(handler=_run_async(actions.create_api_key))
     _session_command(
         apikey,
         "list",
@@ -232,14 +235,14 @@ SessionCommand = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, dict[st
 
 
 def _session_command(
-    actions: Any, name: str, work: SessionCommand, *, help: str
+    subcommands: Any, name: str, work: SessionCommand, *, help: str
 ) -> argparse.ArgumentParser:
     """A subcommand that does `work` in one transaction and prints what it returns."""
 
     async def command(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-        return await _with_session(settings, lambda session: work(session, args))
+        return await actions.with_session(settings, lambda session: work(session, args))
 
-    parser: argparse.ArgumentParser = actions.add_parser(name, help=help)
+    parser: argparse.ArgumentParser = subcommands.add_parser(name, help=help)
     parser.add_argument("--json", action="store_true", help=JSON_HELP)
     parser.set_defaults(handler=_run_async(command))
     return parser
@@ -253,12 +256,6 @@ def resolve_database(settings: Settings) -> Settings:
 
     url = start_embedded_postgres(settings.data_dir)
     return settings.model_copy(update={"database_url": url})
-
-
-def _secret_box(settings: Settings) -> SecretBox:
-    if settings.secret_key:
-        return SecretBox(settings.secret_key.get_secret_value())
-    return SecretBox(load_or_create_secret_key(settings.data_dir))
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
@@ -316,7 +313,9 @@ async def _bootstrap(settings: Settings) -> None:
     try:
         async with unit_of_work(engine) as session:
             credentials = await workspaces.bootstrap_first_start(
-                session, secret_box=_secret_box(settings), create_admin=settings.admin_token is None
+                session,
+                secret_box=actions.secret_box_of(settings),
+                create_admin=settings.admin_token is None,
             )
     finally:
         await engine.dispose()
@@ -357,178 +356,6 @@ def _run_async(
         return 0
 
     return run
-
-
-async def _with_session(
-    settings: Settings, work: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]]
-) -> dict[str, Any]:
-    engine = create_engine(settings.async_database_url)
-    try:
-        async with unit_of_work(engine) as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
-
-
-async def _create_workspace(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    async def work(session: Any) -> dict[str, Any]:
-        workspace = await workspaces.create_workspace(
-            session, args.name, actor=tenant_commands.ACTOR
-        )
-        return {"id": str(workspace.id), "name": workspace.name}
-
-    return await _with_session(settings, work)
-
-
-async def _delete_workspace(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    from pulsegate.storage.retention import store_for
-    from pulsegate.workspaces import offboarding
-
-    async def find(session: Any) -> dict[str, Any]:
-        found = await workspaces.find_workspace(session, args.workspace)
-        return {"id": str(found.id), "name": found.name}
-
-    workspace = await _with_session(settings, find)
-    engine = create_engine(settings.async_database_url)
-    try:
-        deleted = await offboarding.offboard(
-            engine,
-            uuid.UUID(workspace["id"]),
-            store=store_for(settings),
-            actor=tenant_commands.ACTOR,
-        )
-    finally:
-        await engine.dispose()
-    return {**workspace, "deleted": deleted}
-
-
-async def _create_source(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    async def work(session: Any) -> dict[str, Any]:
-        workspace = await workspaces.find_workspace(session, args.workspace)
-        created = await workspaces.create_source(
-            session,
-            workspace=workspace,
-            name=args.name,
-            actor=tenant_commands.ACTOR,
-            secret_box=_secret_box(settings),
-            webhook_secret=args.webhook_secret,
-            allowed_origins=args.allowed_origins,
-        )
-        return {
-            "id": str(created.source.id),
-            "workspace_id": str(workspace.id),
-            "name": created.source.name,
-            "write_key": created.write_key,
-            "webhook_secret_set": bool(args.webhook_secret),
-            "allowed_origins": args.allowed_origins or [],
-        }
-
-    return await _with_session(settings, work)
-
-
-async def _replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    from pulsegate.projection.replay import replay_workspace
-    from pulsegate.sessions import service as sessions_service
-    from pulsegate.storage.retention import store_for
-
-    async def find(session: Any) -> dict[str, Any]:
-        workspace = await workspaces.find_workspace(session, args.workspace)
-        return {"workspace_id": str(workspace.id)}
-
-    found = await _with_session(settings, find)
-    since, until = (
-        when.replace(tzinfo=UTC) if when and not when.tzinfo else when
-        for when in (args.since, args.until)
-    )
-    engine = create_engine(settings.async_database_url)
-    try:
-        applied = await replay_workspace(
-            engine,
-            uuid.UUID(found["workspace_id"]),
-            store=store_for(settings),
-            since=since,
-            until=until,
-        )
-        # Replayed events queued their session keys; rebuild those sessions now, not at the
-        # server's next sweep.
-        swept = await sessions_service.sweep(engine, rules=settings.session_rules)
-    finally:
-        await engine.dispose()
-    return {
-        **found,
-        "messages_applied": applied,
-        "rebuilt": since is None and until is None,
-        "sessions_rebuilt": swept.sessions,
-    }
-
-
-async def _create_api_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    async def work(session: Any) -> dict[str, Any]:
-        workspace = await workspaces.find_workspace(session, args.workspace)
-        created = await workspaces.create_api_key(
-            session, workspace=workspace, name=args.name, actor=tenant_commands.ACTOR
-        )
-        return {
-            "id": str(created.api_key.id),
-            "workspace_id": str(workspace.id),
-            "name": created.api_key.name,
-            "api_key": created.secret,
-        }
-
-    return await _with_session(settings, work)
-
-
-async def _list_jobs(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    from pulsegate.jobs import service as jobs_service
-    from pulsegate.jobs.scheduler import build_runner, schedules
-
-    engine = create_engine(settings.async_database_url)
-    try:
-        runner = build_runner(engine, settings, _secret_box(settings))
-        async with unit_of_work(engine) as session:
-            listed = await jobs_service.list_jobs(
-                session, names=list(runner.jobs), schedules=schedules(settings), now=runner.clock()
-            )
-    finally:
-        await engine.dispose()
-    return {"items": [item.model_dump(mode="json") for item in listed.items]}
-
-
-async def _list_connectors(session: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from pulsegate.connectors import service as connectors_service
-
-    workspace = await workspaces.find_workspace(session, args.workspace)
-    found = await connectors_service.list_connectors(session, workspace.id)
-    return {"items": [item.model_dump(mode="json") for item in found.items]}
-
-
-async def _list_destinations(session: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from pulsegate.destinations import service as destinations_service
-
-    workspace = await workspaces.find_workspace(session, args.workspace)
-    found = await destinations_service.list_destinations(session, workspace.id)
-    return {"items": [item.model_dump(mode="json") for item in found.items]}
-
-
-async def _run_job(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Through the job runner, as the scheduler runs it: under the job's lock, recorded."""
-    from pulsegate.jobs.scheduler import build_runner
-    from pulsegate.jobs.schemas import JobRunOut
-
-    migrate.upgrade(settings.database_url or "")
-    engine = create_engine(settings.async_database_url)
-    try:
-        run = await build_runner(engine, settings, _secret_box(settings)).run(
-            args.name, trigger="cli"
-        )
-    finally:
-        await engine.dispose()
-    if run is None:
-        raise PulsegateError(f"{args.name} is running elsewhere; try again when it ends")
-    out = JobRunOut.model_validate(run).model_dump(mode="json")
-    if run.status != "succeeded":
-        raise PulsegateError(f"{args.name} {run.status}: {run.error}")
-    return out
 
 
 def _out(text: str, *, err: bool = False) -> None:

@@ -42,7 +42,7 @@ from pulsegate.ingest.refusals import (
 )
 from pulsegate.ingest.repository import InboundRow, RejectedRow
 from pulsegate.ingest.writer import GroupCommitWriter
-from pulsegate.privacy.suppression import SuppressionList, hashes_of_message
+from pulsegate.privacy.suppression import SuppressionList
 
 # A REST write's body, parsed, to the Segment call it stands for (InvalidRequest if it is not
 # a valid body for its route).
@@ -353,7 +353,9 @@ class IngestService:
             refused_labels.append((type_label(item, request.call_type), reasons[0]["code"]))
             outcome.rejected.append(summary)
         if accepted and self._suppressions is not None:
-            accepted = await self._drop_suppressed(source.workspace_id, accepted)
+            accepted, dropped = await self._suppressions.split(source.workspace_id, accepted)
+            if dropped:
+                self._observer.messages_suppressed(row.type for row in dropped)
         await self._writer.write(accepted, refused if keep else [])
         if keep:
             self._observer.messages_stored(row.type for row in accepted)
@@ -365,23 +367,6 @@ class IngestService:
                 details=outcome.rejected[0]["details"],
             )
         return outcome
-
-    async def _drop_suppressed(
-        self, workspace_id: uuid.UUID, accepted: list[InboundRow]
-    ) -> list[InboundRow]:
-        """The rows that name no suppressed id; the others are acknowledged, counted, gone."""
-        assert self._suppressions is not None
-        hashes = await self._suppressions.hashes(workspace_id)
-        if not hashes:
-            return accepted
-        kept: list[InboundRow] = []
-        dropped: list[InboundRow] = []
-        for row in accepted:
-            named = hashes_of_message(workspace_id, row.message)
-            (dropped if any(h in hashes for h in named) else kept).append(row)
-        if dropped:
-            self._observer.messages_suppressed(row.type for row in dropped)
-        return kept
 
     async def _keep_refusal(
         self,

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pulsegate.ingest.repository import InboundRow
+
 # Which fields of a message name whom, by the kind of id each holds.
 SUBJECT_FIELDS = (("userId", "user"), ("anonymousId", "user"), ("previousId", "user"))
 ACCOUNT_FIELDS = ("groupId",)
@@ -70,6 +72,17 @@ class SuppressionList:
             self._cache[workspace_id] = (time.monotonic() + self._ttl, found)
             return found
 
-    async def suppressed(self, workspace_id: uuid.UUID, message: dict[str, Any]) -> bool:
+    async def split(
+        self, workspace_id: uuid.UUID, rows: list[InboundRow]
+    ) -> tuple[list[InboundRow], list[InboundRow]]:
+        """The rows that name no suppressed id, and those that do (acknowledged, dropped).
+        Hashing is skipped while the workspace suppresses nothing, as most do."""
         hashes = await self.hashes(workspace_id)
-        return bool(hashes) and any(h in hashes for h in hashes_of_message(workspace_id, message))
+        if not hashes:
+            return rows, []
+        kept: list[InboundRow] = []
+        dropped: list[InboundRow] = []
+        for row in rows:
+            named = hashes_of_message(workspace_id, row.message)
+            (dropped if any(h in hashes for h in named) else kept).append(row)
+        return kept, dropped
