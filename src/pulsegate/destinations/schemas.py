@@ -29,7 +29,7 @@ class DestinationIn(BaseModel):
                     "kind": "freshsales",
                     "name": "crm",
                     "domain": "acme.myfreshworks.com",
-                    "api_key": "your Freshsales API key",
+                    "api_key": "your-freshsales-api-key",
                     "message_types": ["identify", "group", "track"],
                     "event_mappings": [{"from": "Demo Booked", "to": "sales_activity"}],
                     "other_events": "skip",
