@@ -49,7 +49,8 @@ def test_analytics_js_in_chromium_is_stored(
         gateway.stop()
 
     # What the browser sent: text/plain, the write key in Basic auth and in the body.
-    assert [post["url"].removeprefix(gateway.url) for post in posts] == paths
+    # Standard mode sends each call at once: their answers may come back in any order.
+    assert sorted(post["url"].removeprefix(gateway.url) for post in posts) == sorted(paths)
     basic = "Basic " + base64.b64encode(f"{tenant.write_key}:".encode()).decode()
     for post in posts:
         assert post["status"] == 200
@@ -63,7 +64,8 @@ def test_analytics_js_in_chromium_is_stored(
     seen = Counter(
         (line["method"], line["path"], line["status"]) for line in request_log(gateway.log_path)
     )
-    assert seen[("GET", f"/v1/projects/{tenant.write_key}/settings", 200)] == 1
+    # Logged by its route template: the path holds the write key.
+    assert seen[("GET", "/v1/projects/{write_key}/settings", 200)] == 1
     for path in paths:
         assert seen[("OPTIONS", path, 204)] >= 1
         assert seen[("POST", path, 200)] >= 1
