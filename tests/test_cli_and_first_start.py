@@ -167,7 +167,7 @@ def test_version(tmp_path: Path) -> None:
 
 
 def test_every_command_and_option_has_help() -> None:
-    from pulsegate.cli import _parser
+    from pulsegate.cli import build_parser
 
     def walk(parser: argparse.ArgumentParser, path: str) -> list[str]:
         missing = []
@@ -182,7 +182,7 @@ def test_every_command_and_option_has_help() -> None:
                 missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
         return missing
 
-    assert walk(_parser(), "pulsegate") == []
+    assert walk(build_parser(), "pulsegate") == []
 
 
 def test_errors_have_distinct_exit_codes_and_json_under_json(

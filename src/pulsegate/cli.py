@@ -28,7 +28,7 @@ CREDENTIALS_FILE = "credentials.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as error:  # before anything runs: one line per setting
@@ -60,7 +60,7 @@ def exit_code_of(error: PulsegateError) -> int:
     return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pulsegate",
         description=__doc__,

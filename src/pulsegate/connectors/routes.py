@@ -32,6 +32,8 @@ _NO_OPTIONS = ConnectorRunIn()  # a run without a body
 
 @router.get("", summary="The workspace's connectors")
 async def list_connectors(request: Request, workspace_id: WorkspaceId) -> ConnectorList:
+    """The workspace's connectors (Freshsales or CSV) with their mappings and last run. Credentials
+    are never shown."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_connectors(session, workspace_id)
 
@@ -44,6 +46,9 @@ async def list_connectors(request: Request, workspace_id: WorkspaceId) -> Connec
 async def create_connector(
     request: Request, workspace_id: WorkspaceId, body: ConnectorIn
 ) -> ConnectorOut:
+    """Adds a connector that brings a third-party system's fields into account dimensions, account
+    metrics or user dimensions. Mappings name fields by internal name (`cf_mrr`) and are checked
+    against the source's catalog; a label is refused with the name it belongs to."""
     state = request.app.state
     return await service.create_connector(
         state.engine, workspace_id, body, secret_box=state.secret_box, imports=state.imports
@@ -54,6 +59,7 @@ async def create_connector(
 async def get_connector(
     request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
 ) -> ConnectorOut:
+    """One connector with its mappings, filters and matching."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.describe(session, workspace_id, connector_id)
 
@@ -64,6 +70,7 @@ async def get_connector(
 async def delete_connector(
     request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
 ) -> Response:
+    """Removes a connector and its runs; the values it wrote stay."""
     async with unit_of_work(request.app.state.engine) as session:
         await service.delete_connector(session, workspace_id, connector_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -76,6 +83,8 @@ async def delete_connector(
 async def upload_file(
     request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
 ) -> ConnectorOut:
+    """Uploads the CSV file a CSV connector reads (UTF-8, a header row), replacing the previous one.
+    The body is the file (`Content-Type: text/csv`)."""
     data = await request.body()
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"the file is over {MAX_UPLOAD_BYTES} bytes")
@@ -96,6 +105,8 @@ async def list_fields(
     connector_id: uuid.UUID,
     format: Literal["json", "csv"] = "json",
 ) -> Catalog | Response:
+    """The source's field catalog: every field by internal name, label, type, and standard or
+    custom, for accounts and users. `format=csv` answers it as CSV."""
     state = request.app.state
     found = await service.catalog(
         state.engine, workspace_id, connector_id, secret_box=state.secret_box
@@ -120,6 +131,8 @@ async def create_run(
     connector_id: uuid.UUID,
     body: ConnectorRunIn = _NO_OPTIONS,
 ) -> ConnectorRunOut:
+    """Starts a run now and answers 202 once it is recorded; follow it at `GET .../runs/{run_id}`.
+    `full: true` pulls everything instead of what changed. 409 `run_in_progress` while one runs."""
     state = request.app.state
     sync = ConnectorSync(state.engine, state.secret_box, timezone=state.timezone)
     return await sync.start(
@@ -138,6 +151,7 @@ async def list_runs(
     connector_id: uuid.UUID,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConnectorRunList:
+    """The connector's latest runs with their counts, newest first."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_runs(session, workspace_id, connector_id, limit=limit)
 
@@ -146,6 +160,8 @@ async def list_runs(
 async def get_run(
     request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID, run_id: int
 ) -> ConnectorRunOut:
+    """One run: its progress while it runs, then its counts (fetched, filtered, matched, unmatched,
+    updated, invalid, carried forward) and error."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.get_run(session, workspace_id, connector_id, run_id)
 
@@ -163,6 +179,9 @@ async def list_issues(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> IssuePage:
+    """The records a run could not use: `unmatched` (no entity, or several) and `invalid` (a bad row
+    or a value that does not fit the field), with the Freshsales id or CSV line, the value and
+    why. The list to clean up."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_issues(
             session, workspace_id, connector_id, run_id, kind=kind, cursor=cursor, limit=limit

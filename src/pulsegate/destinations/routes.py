@@ -25,6 +25,8 @@ router = APIRouter(prefix="/api/v1", tags=["destinations"], route_class=StrictJs
 
 @router.get("/destinations", summary="Connected Freshsales accounts (API keys never shown)")
 async def list_destinations(request: Request, workspace_id: WorkspaceId) -> DestinationList:
+    """The workspace's Freshsales destinations with their options. API keys are stored encrypted and
+    never shown."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_destinations(session, workspace_id)
 
@@ -35,6 +37,9 @@ async def list_destinations(request: Request, workspace_id: WorkspaceId) -> Dest
 async def create_destination(
     request: Request, workspace_id: WorkspaceId, body: DestinationIn
 ) -> DestinationOut:
+    """Connects a Freshsales account: identify, group and track calls (and page calls, if chosen)
+    are forwarded through an outbox that retries with back-off within the plan's rate limits and
+    never loses a message."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.create_destination(
             session, workspace_id, body, secret_box=request.app.state.secret_box
@@ -50,6 +55,9 @@ async def list_deliveries(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeliveryPage:
+    """The destination's deliveries, newest first, by status: `pending`, `sent`, `rejected`
+    (Freshsales refused it, or it cannot be mapped), `skipped` or `dead` (retries ran out), with
+    the last error."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_deliveries(
             session, workspace_id, destination_id, status=status, cursor=cursor, limit=limit
@@ -63,5 +71,6 @@ async def list_deliveries(
 async def retry_delivery(
     request: Request, workspace_id: WorkspaceId, destination_id: uuid.UUID, delivery_id: int
 ) -> DeliveryOut:
+    """Puts a dead or rejected delivery back in the outbox, to be sent at the next outbox run."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.retry_delivery(session, workspace_id, destination_id, delivery_id)

@@ -29,6 +29,11 @@ async def list_events(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
+    """Track, page and screen events in time order. `name` is the feature (a track call's `event`,
+    or the page or screen name) and `module` its `properties.module`. `user_id` and `account_id`
+    follow attribution: an event without `userId` belongs to the user its `anonymousId` was tied
+    to, and one without `groupId` to its user's current account, whatever order the messages
+    arrived in."""
     where = EventFilter(account_id=account_id, user_id=user_id, type=type, since=since, until=until)
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_events(

@@ -30,18 +30,24 @@ router = APIRouter(prefix="/api/v1", tags=["custom fields"], route_class=StrictJ
 async def list_fields(
     request: Request, workspace_id: WorkspaceId, object: FieldObject | None = None
 ) -> FieldList:
+    """The workspace's custom dimensions and metrics, for accounts and users, with their types."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_fields(session, workspace_id, object)
 
 
 @router.post("/fields", status_code=status.HTTP_201_CREATED, summary="Define a custom field")
 async def create_field(request: Request, workspace_id: WorkspaceId, body: FieldIn) -> FieldOut:
+    """Defines a custom dimension (latest value) or metric (one value a day, history kept) of
+    accounts or users, with its type. 409 when the key exists."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.create_field(session, workspace_id, body)
 
 
 @router.get("/settings/custom-fields", summary="How traits become custom dimensions")
 async def get_rule(request: Request, workspace_id: WorkspaceId) -> CustomFieldSettingsIO:
+    """How group and identify traits that are not standard fields become custom dimensions: `auto`
+    (each new trait defines one, typed by its first value), `mapped` (only the mappings) or
+    `off`."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.get_rule(session, workspace_id)
 
@@ -50,6 +56,8 @@ async def get_rule(request: Request, workspace_id: WorkspaceId) -> CustomFieldSe
 async def put_rule(
     request: Request, workspace_id: WorkspaceId, body: CustomFieldSettingsIO
 ) -> CustomFieldSettingsIO:
+    """Sets the custom-field mode and the trait mappings. Applies to messages projected from now on
+    (and to a replay)."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.replace_rule(session, workspace_id, body)
 
@@ -58,6 +66,9 @@ async def put_rule(
 async def record_metrics(
     request: Request, workspace_id: WorkspaceId, body: MetricValuesIn
 ) -> MetricValuesStored:
+    """Records custom metric values, one a day per account or user: a later write replaces that
+    day's value. `date` defaults to today in `PULSEGATE_TIMEZONE`. Every key must be a defined
+    metric, or nothing is stored (`unknown_metric`)."""
     today = datetime.now(ZoneInfo(request.app.state.timezone)).date()
     async with unit_of_work(request.app.state.engine) as session:
         return await service.record_metric_values(session, workspace_id, body, today=today)
@@ -72,6 +83,8 @@ async def account_metric_history(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> MetricHistory:
+    """A custom metric's daily values for the account, oldest first, between `from` and `to` (the
+    last 30 days by default)."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.account_metric_history(
             session, workspace_id, account_id=account_id, key=key, start=start, end=end

@@ -25,6 +25,9 @@ _TODAY = HealthScoreRunIn()  # a run without a body
 
 @router.get("/health-scores/config", summary="The configuration (version 0: the built-in one)")
 async def get_config(request: Request, workspace_id: WorkspaceId) -> HealthScoreConfigOut:
+    """The workspace's health-score configuration: the default sections, weights, measures and
+    bands, and ranked segments. Version 0 is the built-in configuration of usage measures, in
+    force until the workspace sets its own."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.get_config(session, workspace_id)
 
@@ -33,6 +36,8 @@ async def get_config(request: Request, workspace_id: WorkspaceId) -> HealthScore
 async def replace_config(
     request: Request, workspace_id: WorkspaceId, body: HealthScoreConfigIn
 ) -> HealthScoreConfigOut:
+    """Replaces the configuration whole, as a new version. Measures name defined account fields
+    (`unknown_field` otherwise); weights need not sum to anything."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.replace_config(session, workspace_id, body, now=datetime.now(UTC))
 
@@ -41,6 +46,8 @@ async def replace_config(
 async def run_scores(
     request: Request, workspace_id: WorkspaceId, body: HealthScoreRunIn = _TODAY
 ) -> HealthScoreRunOut:
+    """Scores every account now for a day (today by default; `day` rescores a past one), replacing
+    that day's scores. Usage is read over the full days before the scored day."""
     now = datetime.now(UTC)
     timezone: str = request.app.state.timezone
     day = body.day or service.today(timezone, now)
@@ -58,6 +65,9 @@ async def account_health(
     first: Annotated[date | None, Query(alias="from")] = None,
     last: Annotated[date | None, Query(alias="to")] = None,
 ) -> HealthHistory:
+    """The account's daily scores between `from` and `to` (30 days by default): score, band,
+    segment, the breakdown by section and measure (with each value, and why a measure was left
+    out), and `config_changed` where the configuration version changed."""
     last = last or service.today(request.app.state.timezone, datetime.now(UTC))
     first = first or last - timedelta(days=29)
     async with unit_of_work(request.app.state.engine) as session:

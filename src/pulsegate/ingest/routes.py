@@ -28,6 +28,9 @@ router = APIRouter(tags=["segment"])
     summary="analytics.js settings: send this write key's calls to this gateway",
 )
 async def project_settings(write_key: str, request: Request) -> Response:
+    """What analytics.js loads before it sends anything: settings naming this gateway as the API
+    host of the write key's calls, no device-mode destinations and no telemetry. 404
+    `invalid_write_key` for an unknown key. Logged by its route template, never its path."""
     sources: SourceDirectory = request.app.state.sources
     source = await sources.find(write_key)
     if source is None:

@@ -25,6 +25,8 @@ def _runner(request: Request) -> JobRunner:
 
 @router.get("", summary="Every job with its schedule and last run")
 async def list_jobs(request: Request) -> JobList:
+    """Every scheduled job (outbox delivery, session sweep, the nightly chain, retention, erasures)
+    with its schedule, next trigger and last run."""
     runner = _runner(request)
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_jobs(
@@ -41,6 +43,8 @@ async def list_jobs(request: Request) -> JobList:
     summary="Run a job now, in the background (409 job_running while it runs anywhere)",
 )
 async def run_job(request: Request, name: str) -> JobRunOut:
+    """Starts a run of the job now, in the background, and answers 202 with the run; poll it at `GET
+    .../runs/{run_id}`. 409 `job_running` while it runs in any process."""
     run = await _runner(request).start(name, trigger="manual")
     return JobRunOut.model_validate(run)
 
@@ -52,6 +56,8 @@ async def list_runs(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_SIZE)] = service.PAGE_SIZE,
 ) -> JobRunPage:
+    """The job's recorded runs, newest first: trigger, times, status (`running`, `succeeded`,
+    `idle`, `failed`, `interrupted`), counts and error."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_runs(
             session, job=name, names=list(_runner(request).jobs), cursor=cursor, limit=limit
@@ -60,5 +66,6 @@ async def list_runs(
 
 @router.get("/{name}/runs/{run_id}", summary="One run (poll it until it is not running)")
 async def get_run(request: Request, name: str, run_id: int) -> JobRunOut:
+    """One run of the job; poll it until its status is not `running`."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.get_run(session, job=name, run_id=run_id)

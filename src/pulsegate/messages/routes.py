@@ -35,6 +35,11 @@ async def list_messages(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MessagePage:
+    """The stored messages of every type, newest first, as stored (normalised), with their warnings
+    and `projection`: `state` (`pending`, `applied`, or `failed` with its error), the projector's
+    `notes`, and the event a track, page or screen call became. A page reads at most 10,000
+    messages of the log and filters those, so it may hold fewer items than `limit` and still have
+    a `next_cursor`: page on until it is null."""
     where = MessageFilter(
         type=type,
         source_id=source_id,

@@ -20,11 +20,15 @@ router = APIRouter(tags=["operations"], route_class=StrictJsonRoute)
 
 @router.get("/healthz", summary="The process is alive")
 async def healthz() -> dict[str, str]:
+    """Answers 200 while the process runs, without touching the database: a liveness probe."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="The database is reachable and migrated to head")
 async def readyz(request: Request) -> dict[str, str]:
+    """200 when the database answers and is migrated to head; 503 `database_unavailable` or
+    `not_migrated` otherwise. A readiness probe for load balancers and the container's health
+    check."""
     engine: AsyncEngine = request.app.state.engine
     expected: str | None = request.app.state.migration_head
     try:
@@ -48,6 +52,10 @@ async def readyz(request: Request) -> dict[str, str]:
     responses={200: {"content": {CONTENT_TYPE: {}}}},
 )
 async def metrics(request: Request) -> Response:
+    """Prometheus text format: messages received, stored, refused and suppressed by type, HTTP
+    latency by route template, writer batch sizes, job durations and failures, and, read from the
+    database at each scrape, the backlog, projector lag, deliveries by status, refused messages,
+    table sizes and the archive's state. Summed over `serve`'s processes."""
     metrics_: Metrics = request.app.state.metrics
     async with unit_of_work(request.app.state.engine) as session:
         snapshot = await service.snapshot(session, hot_days=request.app.state.log_retention_days)
@@ -61,6 +69,9 @@ async def metrics(request: Request) -> Response:
     summary="Backlog, projector lag, rejected counts, outbox, last run of every job, version",
 )
 async def admin_health(request: Request) -> AdminHealth:
+    """The operator's view: `status` (`ok`, or `attention` with `problems`), the inbound backlog and
+    projector lag, refused messages, the outbox, the last run of every job, storage and the
+    archive, the version and the migration. Read at a cost that does not grow with the log."""
     state = request.app.state
     async with unit_of_work(state.engine) as session:
         return await service.admin_health(

@@ -22,12 +22,17 @@ async def list_rejected(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RejectedPage:
+    """Refused messages, newest first, with their reasons (a `code` and `details` per problem) and
+    the bytes that were sent (truncated past the size limit)."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_rejected(session, workspace_id, cursor=cursor, limit=limit)
 
 
 @router.post("/rejected-messages/{rejected_id}/replay", summary="Ingest a refused message again")
 async def replay(request: Request, workspace_id: WorkspaceId, rejected_id: int) -> ReplayOut:
+    """Runs a kept message through ingestion again under today's rules and limits, for a refusal
+    whose cause has changed. Stored: the record is marked `replayed_at`. Refused again: the
+    answer gives the current reasons. A truncated body answers 409 `not_replayable`."""
     async with unit_of_work(request.app.state.engine) as session:
         return await service.replay(
             session, workspace_id, rejected_id, ingest=request.app.state.ingest

@@ -33,6 +33,9 @@ async def list_sessions(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> SessionPage:
+    """Sessions in start order: a 30-minute timeout per session key (`anonymousId`, else `userId`),
+    cut at 24 hours, with duration and time per module and feature. Built by the session sweep
+    every minute, so the newest events appear in sessions within about a minute."""
     where = SessionFilter(account_id=account_id, user_id=user_id, since=since, until=until)
     async with unit_of_work(request.app.state.engine) as session:
         return await service.list_sessions(
@@ -51,6 +54,8 @@ async def account_usage(
     first: FromDay = None,
     last: ToDay = None,
 ) -> UsageReport:
+    """An account's daily usage (sessions, time spent, active users, events) between `from` and
+    `to`, and its health-score usage measures as of `to`."""
     return await _usage(request, workspace_id, first, last, account_id=account_id)
 
 
@@ -62,6 +67,7 @@ async def user_usage(
     first: FromDay = None,
     last: ToDay = None,
 ) -> UsageReport:
+    """A user's daily usage (sessions, time spent, events) between `from` and `to`."""
     return await _usage(request, workspace_id, first, last, user_id=user_id)
 
 

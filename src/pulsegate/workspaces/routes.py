@@ -46,6 +46,7 @@ router = APIRouter(
 
 @router.get("/workspaces", summary="Every workspace, by name")
 async def list_workspaces(request: Request) -> WorkspacePage:
+    """Every workspace with its id, name, rate limit and creation time, by name."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.list_workspaces(session)
     return WorkspacePage(items=[WorkspaceDetail.model_validate(w) for w in found])
@@ -53,6 +54,8 @@ async def list_workspaces(request: Request) -> WorkspacePage:
 
 @router.post("/workspaces", status_code=status.HTTP_201_CREATED, summary="Create a workspace")
 async def create_workspace(request: Request, body: WorkspaceCreate) -> WorkspaceDetail:
+    """Creates an empty workspace. Add a source (write key) and an API key to it next. 409
+    `already_exists` when the name is taken."""
     async with unit_of_work(request.app.state.engine) as session:
         workspace = await service.create_workspace(session, body.name, actor=actor(request))
         await session.refresh(workspace)
@@ -61,6 +64,7 @@ async def create_workspace(request: Request, body: WorkspaceCreate) -> Workspace
 
 @router.get("/workspaces/{workspace}", summary="One workspace, by name or id")
 async def get_workspace(request: Request, workspace: str) -> WorkspaceDetail:
+    """One workspace, by its name or id, with its sources' and API keys' counts."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
     return WorkspaceDetail.model_validate(found)
@@ -71,6 +75,10 @@ async def get_workspace(request: Request, workspace: str) -> WorkspaceDetail:
     summary="Offboard a workspace: all its data, keys, archive objects and jobs are deleted",
 )
 async def offboard_workspace(request: Request, workspace: str) -> Offboarded:
+    """Offboards the workspace: its sources are disabled and its keys revoked first, then its rows
+    are deleted from every table that has a `workspace_id` (a partition at a time), then its
+    archive objects, then the workspace. Answers the rows deleted per table. Other workspaces are
+    untouched. Cannot be undone."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
     deleted = await offboarding.offboard(
@@ -86,6 +94,8 @@ async def offboard_workspace(request: Request, workspace: str) -> Offboarded:
 async def update_workspace(
     request: Request, workspace: str, body: WorkspaceUpdate
 ) -> WorkspaceDetail:
+    """Sets the messages a second each of the workspace's sources may send, unless a source sets its
+    own; null returns to `PULSEGATE_SOURCE_RATE_LIMIT`. Recorded in the audit log."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         await service.update_workspace(
@@ -96,6 +106,7 @@ async def update_workspace(
 
 @router.get("/workspaces/{workspace}/retention", summary="The workspace's own retention")
 async def get_retention(request: Request, workspace: str) -> Retention:
+    """The workspace's own retention windows in days; null ones follow the global settings."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         return service.retention_of(found)
@@ -106,6 +117,9 @@ async def get_retention(request: Request, workspace: str) -> Retention:
     summary="Set the workspace's own retention (its plan); null fields follow the global setting",
 )
 async def set_retention(request: Request, workspace: str, body: Retention) -> Retention:
+    """Replaces the workspace's retention windows (its plan): the hot log, events, refused messages
+    and deliveries. Longer than the global window, its rows of a dropped day are kept; shorter,
+    its rows past the window are deleted by the next `retention` run."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         await service.set_retention(session, found, body, actor=actor(request))
@@ -114,6 +128,8 @@ async def set_retention(request: Request, workspace: str, body: Retention) -> Re
 
 @router.get("/workspaces/{workspace}/sources", summary="The workspace's sources (no keys)")
 async def list_sources(request: Request, workspace: str) -> SourcePage:
+    """The workspace's sources with their state, allowed origins and rate limit. Write keys are
+    stored as hashes and never shown."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         sources = await service.list_sources(session, found)
@@ -126,6 +142,8 @@ async def list_sources(request: Request, workspace: str) -> SourcePage:
     summary="Create a source; its write key is shown this once",
 )
 async def create_source(request: Request, workspace: str, body: SourceCreate) -> SourceCreated:
+    """Creates a source and answers its write key, this once. A `webhook_secret` makes `/v1/webhook`
+    require Segment's `X-Signature`; `allowed_origins` restricts browser calls."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         created = await service.create_source(
@@ -156,6 +174,9 @@ async def create_source(request: Request, workspace: str, body: SourceCreate) ->
 async def update_source(
     request: Request, workspace: str, source: str, body: SourceUpdate
 ) -> SourceOut:
+    """Disables or enables a source, or sets its rate limit (messages a second; null: the
+    workspace's). A disabled source's calls are refused with 403 `source_disabled` within
+    milliseconds on every replica."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await keys.find_source(
             session, await service.find_workspace(session, workspace), source
@@ -178,6 +199,8 @@ async def update_source(
 async def rotate_write_key(
     request: Request, workspace: str, source: str, body: Rotation
 ) -> WriteKeyRotated:
+    """Issues a new write key; the current one keeps working for `grace_seconds` (to the second), so
+    SDKs can be redeployed. A source never has more than two working keys."""
     return await _rotate_write_key(request, workspace, source, body.grace_seconds)
 
 
@@ -186,6 +209,8 @@ async def rotate_write_key(
     summary="Stop the source's write keys at once, and issue a new one",
 )
 async def revoke_write_key(request: Request, workspace: str, source: str) -> WriteKeyRotated:
+    """Stops every write key of the source at once (on every replica) and answers a new one, for a
+    key that leaked."""
     return await _rotate_write_key(request, workspace, source, 0)
 
 
@@ -208,6 +233,8 @@ async def _rotate_write_key(
 
 @router.get("/workspaces/{workspace}/api-keys", summary="The workspace's API keys (no secrets)")
 async def list_api_keys(request: Request, workspace: str) -> ApiKeyPage:
+    """The workspace's API keys with their names, creation, expiry and revocation times. Secrets are
+    stored as hashes and never shown."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         listed = await service.list_api_keys(session, found)
@@ -220,6 +247,7 @@ async def list_api_keys(request: Request, workspace: str) -> ApiKeyPage:
     summary="Create an API key; its secret is shown this once",
 )
 async def create_api_key(request: Request, workspace: str, body: ApiKeyCreate) -> ApiKeyCreated:
+    """Creates an API key for the REST API and the console, and answers its secret, this once."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         created = await service.create_api_key(
@@ -238,6 +266,7 @@ async def create_api_key(request: Request, workspace: str, body: ApiKeyCreate) -
 async def rotate_api_key(
     request: Request, workspace: str, key_id: str, body: Rotation
 ) -> ApiKeyRotated:
+    """Issues a new API key of the same name; the replaced one keeps working for `grace_seconds`."""
     async with unit_of_work(request.app.state.engine) as session:
         found = await service.find_workspace(session, workspace)
         key = await keys.find_api_key(session, found, key_id)
@@ -258,6 +287,8 @@ async def rotate_api_key(
     summary="Refuse the API key from now on, on every replica",
 )
 async def revoke_api_key(request: Request, workspace: str, key_id: str) -> ApiKeyOut:
+    """Refuses the API key from the next request on, on every replica; console sessions signed in
+    with it end too."""
     async with unit_of_work(request.app.state.engine) as session:
         key = await keys.find_api_key(
             session, await service.find_workspace(session, workspace), key_id
@@ -273,6 +304,9 @@ async def list_audit_log(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
+    """Who did what: every administrative action (keys created, rotated or revoked, sources
+    disabled, retention and rate limits, erasures, offboarding) with its actor and time, newest
+    first. Never a secret or personal data."""
     async with unit_of_work(request.app.state.engine) as session:
         workspace_id = (await service.find_workspace(session, workspace)).id if workspace else None
         entries = await audit.list_entries(
