@@ -1,4 +1,4 @@
-// Copies the console's front-end files from node_modules into the Python package.
+// Copies the console's (and the API reference's) front-end files from node_modules into the Python package.
 //   node build.mjs          write src/pulsegate/console/static/vendor/
 //   node build.mjs --check  fail when the shipped files differ from the pinned packages' own
 import { createHash } from "node:crypto";
@@ -12,6 +12,11 @@ const files = {
   "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
   "uPlot.iife.min.js": "node_modules/uplot/dist/uPlot.iife.min.js",
   "uPlot.min.css": "node_modules/uplot/dist/uPlot.min.css",
+  // The API reference at /docs and /redoc, served by pulsegate itself (no CDN).
+  "swagger-ui-bundle.js": "node_modules/swagger-ui-dist/swagger-ui-bundle.js",
+  "swagger-ui.css": "node_modules/swagger-ui-dist/swagger-ui.css",
+  "swagger-favicon-32x32.png": "node_modules/swagger-ui-dist/favicon-32x32.png",
+  "redoc.standalone.js": "node_modules/redoc/bundles/redoc.standalone.js",
 };
 
 const check = process.argv.includes("--check");

@@ -15,7 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pulsegate import __version__
 from pulsegate.accounts import routes as accounts_routes
+from pulsegate.api import reference
 from pulsegate.api.errors import install_error_handlers
+from pulsegate.api.examples import with_examples
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
 from pulsegate.api.openapi import with_errors_and_security
@@ -35,6 +37,7 @@ from pulsegate.health_scores import routes as health_scores_routes
 from pulsegate.ingest import routes as ingest_routes
 from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
+from pulsegate.ingest.openapi import with_segment_routes
 from pulsegate.ingest.rate_limit import RateLimiter
 from pulsegate.ingest.service import IngestLimits, IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
@@ -84,7 +87,8 @@ class PulsegateApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            self.openapi_schema = with_errors_and_security(with_raw_body_schemas(super().openapi()))
+            spec = with_errors_and_security(with_raw_body_schemas(super().openapi()))
+            self.openapi_schema = with_examples(with_segment_routes(spec))
         return self.openapi_schema
 
 
@@ -204,12 +208,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Segment-compatible ingestion gateway for customer-success data",
         lifespan=lifespan,
+        # Served by api/reference.py with local assets instead of FastAPI's CDN ones.
+        docs_url=None,
+        redoc_url=None,
         # No OpenTelemetry here (metrics are Prometheus): skip FastAPI's per-request checks.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.state.metrics = metrics
     app.include_router(operations_routes.router)
+    app.include_router(reference.router)
     app.include_router(ingest_routes.router)
     app.include_router(workspaces_routes.router)
     app.include_router(events_routes.router)

@@ -23,31 +23,6 @@ from pulsegate.ingest.auth import SourceDirectory
 router = APIRouter(tags=["segment"])
 
 
-@router.get(
-    "/v1/projects/{write_key}/settings",
-    summary="analytics.js settings: send this write key's calls to this gateway",
-)
-async def project_settings(write_key: str, request: Request) -> Response:
-    """What analytics.js loads before it sends anything: settings naming this gateway as the API
-    host of the write key's calls, no device-mode destinations and no telemetry. 404
-    `invalid_write_key` for an unknown key. Logged by its route template, never its path."""
-    sources: SourceDirectory = request.app.state.sources
-    source = await sources.find(write_key)
-    if source is None:
-        raise NotFound("no source has this write key", code="invalid_write_key")
-    if not source.enabled:
-        raise Forbidden("this source is disabled", code="source_disabled")
-    settings = browser_settings(
-        write_key, api_host=f"{request.url.netloc}/v1", protocol=request.url.scheme
-    )
-    # A GET with no custom header is not preflighted; the answer must still allow the page's
-    # origin to read it.
-    return JSONResponse(
-        settings,
-        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=60"},
-    )
-
-
 def browser_settings(write_key: str, *, api_host: str, protocol: str) -> dict[str, Any]:
     """The subset of Segment's CDN settings that analytics.js reads."""
     return {
@@ -74,3 +49,41 @@ def browser_settings(write_key: str, *, api_host: str, protocol: str) -> dict[st
         "legacyVideoPluginsEnabled": False,
         "remotePlugins": [],
     }
+
+
+@router.get(
+    "/v1/projects/{write_key}/settings",
+    summary="analytics.js settings: send this write key's calls to this gateway",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": browser_settings(
+                        "wk_3JkP9sXq2VbN7cL5mT1yR8dF4gH6zW0a",
+                        api_host="gateway.example.com/v1",
+                        protocol="https",
+                    )
+                }
+            }
+        }
+    },
+)
+async def project_settings(write_key: str, request: Request) -> Response:
+    """What analytics.js loads before it sends anything: settings naming this gateway as the API
+    host of the write key's calls, no device-mode destinations and no telemetry. 404
+    `invalid_write_key` for an unknown key. Logged by its route template, never its path."""
+    sources: SourceDirectory = request.app.state.sources
+    source = await sources.find(write_key)
+    if source is None:
+        raise NotFound("no source has this write key", code="invalid_write_key")
+    if not source.enabled:
+        raise Forbidden("this source is disabled", code="source_disabled")
+    settings = browser_settings(
+        write_key, api_host=f"{request.url.netloc}/v1", protocol=request.url.scheme
+    )
+    # A GET with no custom header is not preflighted; the answer must still allow the page's
+    # origin to read it.
+    return JSONResponse(
+        settings,
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=60"},
+    )

@@ -17,14 +17,37 @@ from pulsegate.operations.schemas import AdminHealth
 
 router = APIRouter(tags=["operations"], route_class=StrictJsonRoute)
 
+METRICS_EXAMPLE = """\
+# HELP pulsegate_messages_stored_total Messages acknowledged as stored in the log, by type \
+(a duplicate messageId is acknowledged and stored once)
+# TYPE pulsegate_messages_stored_total counter
+pulsegate_messages_stored_total{type="track"} 1843.0
+# HELP pulsegate_projector_lag_seconds Age of the oldest message not applied yet (0 when \
+caught up)
+# TYPE pulsegate_projector_lag_seconds gauge
+pulsegate_projector_lag_seconds 0.4
+"""
 
-@router.get("/healthz", summary="The process is alive")
+
+@router.get(
+    "/healthz",
+    summary="The process is alive",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def healthz() -> dict[str, str]:
     """Answers 200 while the process runs, without touching the database: a liveness probe."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database is reachable and migrated to head")
+@router.get(
+    "/readyz",
+    summary="The database is reachable and migrated to head",
+    responses={
+        200: {
+            "content": {"application/json": {"example": {"status": "ready", "migration": "0027"}}}
+        }
+    },
+)
 async def readyz(request: Request) -> dict[str, str]:
     """200 when the database answers and is migrated to head; 503 `database_unavailable` or
     `not_migrated` otherwise. A readiness probe for load balancers and the container's health
@@ -49,7 +72,7 @@ async def readyz(request: Request) -> dict[str, str]:
     "/metrics",
     summary="Prometheus text format",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE: {}}}},
+    responses={200: {"content": {CONTENT_TYPE: {"example": METRICS_EXAMPLE}}}},
 )
 async def metrics(request: Request) -> Response:
     """Prometheus text format: messages received, stored, refused and suppressed by type, HTTP
