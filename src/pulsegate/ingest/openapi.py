@@ -21,7 +21,7 @@ WRITE_KEY_SCHEME = {
     "`?writeKey=` in the URL, or an `X-Write-Key` header.",
 }
 
-_MESSAGE_EXAMPLES = {
+_MESSAGE_EXAMPLES: dict[str, dict[str, Any]] = {
     "track": {
         "userId": "u-123",
         "event": "Report Built",
