@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.servers import cli_json, run_cli, start_server
+from tests.support.waiting import eventually_sync
 
 
 def test_serve_on_a_bare_machine_uses_embedded_postgres_and_prints_credentials(
@@ -50,6 +51,48 @@ def test_serve_on_a_bare_machine_uses_embedded_postgres_and_prints_credentials(
         assert "credentials from the first start are in" in log
     finally:
         again.stop()
+    # SIGTERM: drained, exit 0, and the embedded PostgreSQL it started is stopped.
+    assert again.process.returncode == 0
+    assert embedded_postgres_pid(data_dir) is None
+
+
+def embedded_postgres_pid(data_dir: Path) -> int | None:
+    """The pid of the embedded PostgreSQL running on `data_dir`, if one runs."""
+    postmaster = data_dir / "postgres" / "postmaster.pid"
+    if not postmaster.exists():
+        return None
+    pid = int(postmaster.read_text().splitlines()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def test_a_killed_server_leaves_no_embedded_postgres_behind_the_next_command(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "killed"
+    server = start_server(None, data_dir)
+    server.process.kill()  # SIGKILL: no atexit, its pid stays in the server's list
+    server.process.wait(10)
+    assert embedded_postgres_pid(data_dir) is not None  # orphaned, still running
+    assert server.process.pid in json.loads(
+        (data_dir / "postgres" / ".handle_pids.json").read_text()
+    )
+
+    env = {**server.env, "PULSEGATE_DATA_DIR": str(data_dir)}
+    result = run_cli(env, "workspace", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [w["name"] for w in json.loads(result.stdout)["items"]] == ["default"]
+    # The command dropped the dead pid, was the last one holding the server, and stopped it.
+    eventually_sync(
+        lambda: embedded_postgres_pid(data_dir),
+        lambda pid: pid is None,
+        timeout=15,
+        what="the embedded PostgreSQL stopped",
+    )
+    assert json.loads((data_dir / "postgres" / ".handle_pids.json").read_text()) == []
 
 
 def test_admin_token_from_settings_is_not_generated(tmp_path: Path, scratch_database: str) -> None:
