@@ -4,6 +4,8 @@ A page holds a marker comment where generated text goes:
 - `<!-- generated: settings -->`: every setting of `pulsegate.settings.Settings`, from its
   type, default and docstring;
 - `<!-- generated: cli -->`: every command of `pulsegate` with its options, from the parser;
+- `<!-- generated: standard-fields -->`: the standard account and user fields, from
+  `pulsegate.fields.standard`;
 - `<!-- generated: openapi -->`: every operation of the REST and Segment APIs, from the app's
   OpenAPI document (the one `/openapi.json` serves).
 
@@ -26,6 +28,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         ("<!-- generated: settings -->", _settings),
         ("<!-- generated: cli -->", _cli),
         ("<!-- generated: openapi -->", _openapi),
+        ("<!-- generated: standard-fields -->", _standard_fields),
     ):
         if marker in markdown:
             markdown = markdown.replace(marker, render())
@@ -46,6 +49,34 @@ def _settings() -> str:
         description = " ".join((field.description or "").split()).replace("|", "\\|")
         rows.append(f"| `PULSEGATE_{name.upper()}` | {shown} | {description} |")
     return "\n".join(rows)
+
+
+def _standard_fields() -> str:
+    from pulsegate.fields.standard import ACCOUNT_FIELDS, USER_FIELDS, spellings
+
+    sections = []
+    for title, call, fields in (
+        ("Accounts", "group", ACCOUNT_FIELDS),
+        ("Users", "identify", USER_FIELDS),
+    ):
+        rows = [
+            f"**{title}**, from {call} traits:",
+            "",
+            "| field | type | traits | what |",
+            "| --- | --- | --- | --- |",
+        ]
+        for field in fields:
+            notes = [field.description]
+            if field.max_length:
+                notes.append(f"at most {field.max_length} characters")
+            if field.required_for_insert:
+                notes.append("required before the account is created")
+            if field.choice:
+                notes.append("must name an entry of the workspace's list")
+            traits = ", ".join(f"`{spelling}`" for spelling in spellings(field))
+            rows.append(f"| `{field.name}` | {field.kind} | {traits} | {'; '.join(notes)} |")
+        sections.append("\n".join(rows))
+    return "\n\n".join(sections)
 
 
 def _cli() -> str:

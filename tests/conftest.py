@@ -28,7 +28,9 @@ from pulsegate.db import migrate
 from pulsegate.db.embedded import start_embedded_postgres
 from pulsegate.db.engine import create_engine
 from pulsegate.jobs.runner import job_lock_id
-from pulsegate.settings import Settings
+from pulsegate.logging import configure_logging
+from pulsegate.settings import LogFormat, Settings
+from tests.support import leaks
 from tests.support.database import (
     Rows,
     drop_database,
@@ -42,6 +44,21 @@ from tests.support.tenants import ADMIN_TOKEN, SECRET_KEY, Tenant, create_tenant
 
 # Fixtures that live beside the helpers they use.
 pytest_plugins = ["tests.support.connectors"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The search of the run's logs for secrets runs last, when every other test has logged."""
+    items.sort(key=lambda item: item.path.name == "test_secrets_in_logs.py")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _in_process_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The test process's own log lines (the app under the ASGI transport), as the gateway
+    writes them (JSON), kept in a file for tests/test_secrets_in_logs.py and shown by pytest."""
+    path = tmp_path_factory.getbasetemp() / leaks.IN_PROCESS_LOG
+    with path.open("a") as file:
+        configure_logging(level="INFO", log_format=LogFormat.JSON, stream=leaks.Tee(file))
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +118,20 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [_remember_admin_secrets]},
+    ) as http:
         yield http
+
+
+async def _remember_admin_secrets(response: httpx.Response) -> None:
+    """Keys the admin routes create, for the search of the logs (tests/support/leaks.py)."""
+    if response.request.url.path.startswith("/admin") and response.status_code < 300:
+        await response.aread()
+        if response.headers.get("content-type", "").startswith("application/json"):
+            leaks.remember_fields(response.json())
 
 
 @pytest.fixture

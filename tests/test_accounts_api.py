@@ -1,4 +1,4 @@
-"""Accounts and users from group and identify calls (seed 001), read through the REST API."""
+"""Accounts and users from group and identify calls, read through the REST API."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ SEED_GROUP_TRAITS = {
     "tier": "Gold",
     "lifecycle_stage": "Onboarding",
     "billing_street": "1 Main St",
-    "biling_city": "Springfield",  # sic, the seed's spelling
+    "biling_city": "Springfield",  # sic: the misspelling the field table accepts
     "billing_state": "IL",
     "billing_postal": "62701",
     "billing_country": "US",

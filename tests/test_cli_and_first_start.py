@@ -135,7 +135,8 @@ def test_create_commands_print_one_time_secrets_as_json(database_url: str, tmp_p
 def test_worker_projects_what_a_server_without_projector_accepted(
     tmp_path: Path, scratch_database: str
 ) -> None:
-    """Design §4: `pulsegate worker` runs the background work, no HTTP, and stops on SIGTERM."""
+    """`pulsegate worker` (docs/operations.md, "Processes") runs the background work, no HTTP,
+    and stops on SIGTERM."""
     server = start_server(scratch_database, tmp_path / "data", PULSEGATE_PROJECTOR_ENABLED="false")
     worker: subprocess.Popen[bytes] | None = None
     try:

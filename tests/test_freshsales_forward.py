@@ -1,4 +1,5 @@
-"""Reference §B9 case by case, plus Segment's §C behaviours and the defects we fix, end to end.
+"""docs/reference/freshsales.md §B9 case by case, plus Segment's §C behaviours and the defects
+we fix, end to end.
 
 Each message goes in through the tracking API as an SDK sends it; the projector queues it for
 a destination connected to the Freshsales emulator, the outbox sends it over real HTTP, and the

@@ -146,8 +146,8 @@ async def test_a_message_that_cannot_be_forwarded_is_rejected_with_its_reason(
 def test_segment_sdk_in_freshsales_request_out_through_a_running_server(
     live_server: LiveServer, emulator: RunningEmulator, rows: Rows
 ) -> None:
-    """Reference §B9 case 1 end to end: the unmodified SDK, `pulsegate serve` with its outbox
-    job, and the emulator receiving the upsert."""
+    """docs/reference/freshsales.md §B9 case 1 end to end: the unmodified SDK, `pulsegate serve`
+    with its outbox job, and the emulator receiving the upsert."""
     source = new_tenant(live_server)
     api_key = cli_json(live_server.env, "apikey", "create", source["workspace_id"])["api_key"]
     created = httpx.post(

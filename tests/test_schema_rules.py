@@ -1,4 +1,6 @@
-"""The schema's keys are ready to be distributed by workspace (design §6).
+"""The schema's keys are ready to be distributed by workspace.
+
+docs/operations.md, "Keys ready to distribute", says why.
 
 Past one PostgreSQL primary, pulsegate's path is Citus, distributing every domain table by
 `workspace_id`: a distributed table's primary key and unique constraints must hold the

@@ -1,12 +1,12 @@
 """Every domain table's keys carry `workspace_id`, ready to be distributed by it.
 
-Past one PostgreSQL primary, pulsegate's path is Citus with `workspace_id` as the
-distribution column (design §6): a distributed table's primary key and unique constraints must
-include it, and a foreign key between two distributed tables must join on it. So the tables
-keyed by a surrogate id alone are keyed `(workspace_id, id)`, the unique constraints gain
-`workspace_id`, the child tables without it (`connector_issues`, `reverse_sync_items`,
-`reverse_sync_values`) get it from their parent, and every foreign key between domain
-tables carries it. Global tables (workspaces and the credentials looked up before the
+Past one PostgreSQL primary, pulsegate's path is Citus with `workspace_id` as the distribution
+column (docs/operations.md, "Keys ready to distribute"): a distributed table's primary key and
+unique constraints must include it, and a foreign key between two distributed tables must join on
+it. So the tables keyed by a surrogate id alone are keyed `(workspace_id, id)`, the unique
+constraints gain `workspace_id`, the child tables without it (`connector_issues`,
+`reverse_sync_items`, `reverse_sync_values`) get it from their parent, and every foreign key between
+domain tables carries it. Global tables (workspaces and the credentials looked up before the
 workspace is known, job runs, rate budgets, the archive's days) stay as they are;
 tests/test_schema_rules.py holds the rule.
 

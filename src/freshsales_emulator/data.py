@@ -1,6 +1,6 @@
 """What a new emulated Freshsales account holds: field settings and selector entries.
 
-The names and ids follow reference/freshsales.md (§A8's default activity types, a lifecycle
+The names and ids follow docs/reference/freshsales.md (§A8's default activity types, a lifecycle
 stage "final Customer" as in §B9 case 13), plus the custom fields reverse sync writes to.
 """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
+from typing import TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
@@ -28,9 +29,11 @@ def add_request_id(_logger: WrappedLogger, _method: str, event: EventDict) -> Ev
     return event
 
 
-def configure_logging(*, level: str, log_format: LogFormat) -> None:
+def configure_logging(*, level: str, log_format: LogFormat, stream: TextIO | None = None) -> None:
+    """Every log line, structlog's and the standard library's, on `stream` (stderr)."""
+    stream = stream or sys.stderr
     use_json = log_format is LogFormat.JSON or (
-        log_format is LogFormat.AUTO and not sys.stderr.isatty()
+        log_format is LogFormat.AUTO and not stream.isatty()
     )
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -44,12 +47,12 @@ def configure_logging(*, level: str, log_format: LogFormat) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
     )
     # Libraries that log through the standard library (uvicorn, alembic, APScheduler, httpx)
     # are rendered by the same processors, in the same format, on the same stream.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

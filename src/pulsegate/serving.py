@@ -32,7 +32,8 @@ def exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def serve_with_background_process(settings: Settings, workers: int, common: dict[str, Any]) -> None:
     """N HTTP processes that run no background work, and one `pulsegate worker` process for
-    the projector and the scheduler (design §5): jobs run once, not once per HTTP process.
+    the projector and the scheduler (docs/operations.md, "Processes"): jobs run once, not once
+    per HTTP process.
 
     It is how `serve` runs by default, with one HTTP process (`PULSEGATE_BACKGROUND_PROCESS`):
     projection and jobs (a session sweep sessionizes thousands of events in Python) then

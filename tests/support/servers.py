@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from tests.support import leaks
 from tests.support.tenants import SECRET_KEY
 
 
@@ -100,6 +101,7 @@ def cli_json(env: dict[str, str], *args: str) -> dict[str, Any]:
     result = run_cli(env, *args, "--json")
     assert result.returncode == 0, result.stderr
     created: dict[str, Any] = json.loads(result.stdout)
+    leaks.remember_fields(created)
     return created
 
 

@@ -9,6 +9,7 @@ from pulsegate.db.engine import create_engine, unit_of_work
 from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
 from pulsegate.workspaces import service as workspaces
+from tests.support import leaks
 
 SECRET_KEY = "test-secret-key-of-at-least-32-characters"
 
@@ -51,6 +52,7 @@ async def create_tenant(
             )
     finally:
         await engine.dispose()
+    leaks.remember(created.write_key, key.secret, webhook_secret)
     return Tenant(
         workspace.id, created.source.id, created.write_key, webhook_secret, api_key=key.secret
     )

@@ -15,7 +15,7 @@ from pulsegate.connectors.schemas import ConnectorIn, MappingOut, MatchIn
 from pulsegate.errors import InvalidRequest
 from pulsegate.freshsales.client import endpoint_for
 
-# The seed (000): user custom metrics are not synced from third-party systems.
+# User custom metrics are not synced from third-party systems.
 USER_METRIC_REASON = (
     "user custom metrics are not synced from a third-party system: send them through the "
     "JS library or the Event API (traits, or POST /api/v1/metrics)"

@@ -1,4 +1,6 @@
-"""The Freshsales source: sales accounts become accounts, contacts become users (§A10, §A11).
+"""The Freshsales source: sales accounts become accounts, contacts become users.
+
+docs/reference/freshsales.md §A10 and §A11 describe the API it reads.
 
 How an object is pulled:
 - a configured view (`filters.<object>.view_id`): the view, every time, in full: a saved view
@@ -8,7 +10,7 @@ How an object is pulled:
 - the first pull without rules lists the "All …" view.
 
 Pages are read sorted by `updated_at` ascending until `meta.total_pages`, or an empty page
-(a page may hold fewer rows than asked, reference §A11). Every request goes through the client's
+(a page may hold fewer rows than asked, §A11). Every request goes through the client's
 shared rate budget; a 429 or a spent budget waits as long as Freshsales asks (up to `max_wait`
 per wait), a 5xx or a timeout is retried with back-off, anything else stops the pull.
 """

@@ -54,7 +54,7 @@ class MatchIn(BaseModel):
 
 
 class FilterRule(BaseModel):
-    """A Freshsales filtered-search rule (reference §A11)."""
+    """A Freshsales filtered-search rule (docs/reference/freshsales.md §A11)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -223,7 +223,7 @@ CATALOG_COLUMNS = ("object", "name", "label", "type", "standard")
 
 
 def catalog_csv(found: Catalog) -> str:
-    """The catalog as a spreadsheet to pick fields from (the seed's pre-populated sheet)."""
+    """The catalog as a spreadsheet to pick fields from."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CATALOG_COLUMNS)

@@ -1,11 +1,12 @@
 """The standard fields of accounts and users: the one table the rest derives from.
 
-The seed's field tables (seed 001: group traits for accounts, identify traits for users)
-declared once, by the names the REST API uses. From this table come:
+The standard fields (group traits for accounts, identify traits for users) declared once, by
+the names the REST API uses. From this table come:
+- the table of docs/rest-api.md, "Standard fields";
 - the trait checks of ingest (`pulsegate.ingest.traits`): a value of the wrong kind is a
   warning stored with the message, and the projector leaves that field alone;
 - the projector's trait spellings (`aliases`): a trait names a field ignoring case and
-  underscores (`first_name`, `firstName`, `firstname`), plus the seed's own misspellings;
+  underscores (`first_name`, `firstName`, `firstname`), plus known misspellings;
 - the REST schemas (`pulsegate.accounts.schemas`): what `PUT` accepts and `GET` shows.
 
 Every standard field merges the same way: the value of the newest message (by its
@@ -53,7 +54,7 @@ ACCOUNT_FIELDS: tuple[StandardField, ...] = (
         "lifecycle_stage", "string", "Lifecycle stage, one of the workspace's", choice=True
     ),
     StandardField("billing_street", "string", "Business street address"),
-    # sic: the seed spells the trait `biling_city`; both spellings fill the field.
+    # The source field table spells the trait `biling_city`; both spellings fill the field.
     StandardField("billing_city", "string", "Business city", aliases=("biling_city",)),
     StandardField("billing_state", "string", "Business state"),
     StandardField("billing_postal", "string", "Business postal or zip code"),

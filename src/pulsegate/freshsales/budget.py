@@ -1,10 +1,11 @@
 """A request budget per Freshsales account, shared by every replica through PostgreSQL.
 
-Freshsales counts every API call of an account against a per-minute and a per-hour limit
-(reference §A12: 400 a minute, 1,000 to 5,000 an hour by plan) and answers 429 past them. The
-budget keeps pulsegate under both. Its windows slide: each use is a row, and a slot is free when
-fewer than the limit were used in the last minute and in the last hour. With fixed windows, 400
-calls at 12:00:59 and 400 more at 12:01:00 would both fit and still be 800 in one minute.
+Freshsales counts every API call of an account against a per-minute and a per-hour limit (400 a
+minute, 1,000 to 5,000 an hour by plan: docs/reference/freshsales.md §A12) and answers 429 past
+them. The budget keeps pulsegate under both. Its windows slide: each use is a row, and a slot is
+free when fewer than the limit were used in the last minute and in the last hour. With fixed
+windows, 400 calls at 12:00:59 and 400 more at 12:01:00 would both fit and still be 800 in one
+minute.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one client of the Freshsales API (reference/freshsales.md §A).
+"""The one client of the Freshsales API (docs/reference/freshsales.md §A).
 
 Every answer is classified, so callers decide with a `kind`, not a status code:
 - `throttled` (429): wait `retry_after` seconds, from `Retry-After`, else `X-RateLimit-Reset`,
@@ -143,8 +143,8 @@ class FreshsalesClient:
         )
 
     async def upsert_lead(self, *, email: str, lead: dict[str, Any]) -> dict[str, Any]:
-        """Classic only. The lead upsert mirrors the contact's; reference §A6 marks it not
-        verified against a live account."""
+        """Classic only. The lead upsert mirrors the contact's; docs/reference/freshsales.md §A6
+        marks it not verified against a live account."""
         body = {"unique_identifier": {"emails": email}, "lead": lead}
         return _record(await self.request("POST", "leads/upsert", json=body), "lead")
 

@@ -1,8 +1,8 @@
 """Forwarding one message to Freshsales: the lookups and writes around `mapping`.
 
-RudderStack resolves ids during its transform with extra calls (§B4, §B6, §B7); so does this,
-through the same client and so within the same rate budget. Selectors and field settings
-change rarely and are cached per destination for `LOOKUP_TTL` seconds.
+RudderStack resolves ids during its transform with extra calls (docs/reference/freshsales.md §B4,
+§B6, §B7); so does this, through the same client and so within the same rate budget. Selectors and
+field settings change rarely and are cached per destination for `LOOKUP_TTL` seconds.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ class Forwarder:
 
     async def _lead(self, message: dict[str, Any]) -> None:
         """Freshsales Classic makes a lead of an identify unless the traits ask for a contact
-        (Segment's destination, reference §C); the company and deal ride inside the lead."""
+        (Segment's destination, docs/reference/freshsales.md §C); the company and deal ride
+        inside the lead."""
         lead = mapping.contact_payload(message, await self._lookups.custom_fields("leads"))
         for name in ("company", "deal"):
             value = mapping.first(message, f"traits.{name}", f"context.traits.{name}")

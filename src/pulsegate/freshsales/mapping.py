@@ -1,6 +1,6 @@
 """Segment messages to Freshsales payloads, as RudderStack's destination maps them.
 
-reference/freshsales.md §B3-§B8 is the specification; the error strings are RudderStack's
+docs/reference/freshsales.md §B3-§B8 is the specification; the error strings are RudderStack's
 exact ones. These are pure functions: looking things up (activity types, stages, a contact's
 id) and sending belong to `pulsegate.freshsales.forward`.
 
@@ -373,7 +373,7 @@ def check_type(message: dict[str, Any], forwarded: set[str]) -> str:
 
 def wants_contact(message: dict[str, Any]) -> bool:
     """Segment's Classic destination: `fsContact` or `fs_contact` truthy (true, "true", 1,
-    "yes") makes a contact of an identify; otherwise it makes a lead (reference §C)."""
+    "yes") makes a contact of an identify; otherwise it makes a lead (§C)."""
     value = first(message, *_traits("fsContact", "fs_contact"))
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")

@@ -82,7 +82,7 @@ TABLES = {
 
 
 def check_traits(message_type: str, traits: dict[str, Any] | None) -> list[dict[str, str]]:
-    """Warnings for traits of the seed's tables whose value has the wrong shape."""
+    """Warnings for traits of the standard fields whose value has the wrong shape."""
     table = TABLES.get(message_type)
     if table is None or not traits:
         return []

@@ -1,4 +1,4 @@
-"""Scheduled work (design §5), registered in one place.
+"""Scheduled work (docs/operations.md, "Jobs"), registered in one place.
 
 `build_runner` names every job; the scheduler, `POST /admin/jobs/{name}/runs` and
 `pulsegate jobs run NAME` all run them through its `JobRunner` (jobs/runner.py), which holds

@@ -228,7 +228,7 @@ ON CONFLICT DO NOTHING
 
 
 def created_condition(alias: str) -> str:
-    """SQL: some message gave the account every field the seed requires for an insert."""
+    """SQL: some message gave the account every field required to create it."""
     return " AND ".join(f"{alias}.fields ? '_has_{field}'" for field in REQUIRED_FOR_INSERT)
 
 

@@ -61,7 +61,7 @@ def register(source: PushedValue) -> PushedValue:
     return source
 
 
-# Every account that exists (it got the seed's required fields) and every user, by its id.
+# Every account that exists (it got the fields required to create it) and every user, by its id.
 _ENTITIES = {
     "account": "SELECT account_id AS entity_id, fields FROM accounts a "
     f"WHERE a.workspace_id = :w AND {created_condition('a')}",

@@ -1,4 +1,4 @@
-"""Sessions from one session key's events: the rules of seed 001, as a pure function.
+"""Sessions from one session key's events: the rules of docs/sessions.md, as a pure function.
 
 - Events are taken in order of their corrected timestamp, ties broken by messageId.
 - A gap longer than the timeout (30 minutes by default) ends a session; the next event starts

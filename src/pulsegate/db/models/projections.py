@@ -90,7 +90,7 @@ class Account(Base):
 
     `fields` maps a field name to `{"v": value, "t": event time in µs, "m": messageId}`; the
     newer (t, m) wins per field (migration 0003). An account becomes visible once messages have
-    given it a `name` and a `createdAt` (the seed's insert rule, recorded as monotone `_has_`
+    given it a `name` and a `createdAt` (the rule for creating one, recorded as monotone `_has_`
     entries); until then it is pending, not dropped.
     """
 
