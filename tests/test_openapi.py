@@ -114,12 +114,15 @@ async def test_every_operation_has_a_description_and_an_example(
     assert lacking == []
 
 
-async def test_every_schema_has_an_example_that_fits_it(client: httpx.AsyncClient) -> None:
+async def test_every_schema_has_a_description_and_an_example_that_fits_it(
+    client: httpx.AsyncClient,
+) -> None:
     spec: dict[str, Any] = (await client.get("/openapi.json")).json()
     schemas = spec["components"]["schemas"]
     assert len(schemas) > 100
     wrong: dict[str, list[str]] = {}
     for name, schema in schemas.items():
+        assert schema.get("description"), f"{name} has no description (its class docstring)"
         assert schema.get("examples"), f"{name} has no example (add its fields to VOCABULARY)"
         # A root that holds the components, so that their "#/components/..." refs resolve.
         validator = jsonschema.Draft202012Validator(

@@ -84,16 +84,24 @@ UserOut = create_model(
 
 
 class AccountPage(BaseModel):
+    """A page of accounts. Pass `next_cursor` as `cursor` to get the next page; it is null on the
+    last one."""
+
     items: list[AccountOut]
     next_cursor: str | None
 
 
 class UserPage(BaseModel):
+    """A page of users. Pass `next_cursor` as `cursor` to get the next page; it is null on the last
+    one."""
+
     items: list[UserOut]
     next_cursor: str | None
 
 
 class Choice(BaseModel):
+    """One entry of a list (a tier, a lifecycle stage)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -153,4 +161,6 @@ UserIn = create_model(
 
 
 class Accepted(BaseModel):
+    """A write from a backend is durable in the log; the projector applies it within a second."""
+
     message_id: str = Field(description="The message the upsert was stored as in the log")

@@ -16,6 +16,8 @@ ConnectorRunStatus = Literal["running", "succeeded", "failed"]
 
 
 class MappingIn(BaseModel):
+    """A source field (by internal name) and the pulsegate field it lands in."""
+
     model_config = ConfigDict(extra="forbid")
 
     field: str = Field(
@@ -64,6 +66,8 @@ class FilterRule(BaseModel):
 
 
 class ObjectFilter(BaseModel):
+    """Which Freshsales records of one object to pull: a saved view, or filtered-search rules."""
+
     model_config = ConfigDict(extra="forbid")
 
     view_id: int | None = Field(None, description="Pull this saved view (always in full)")
@@ -87,6 +91,9 @@ class RowPredicate(BaseModel):
 
 
 class FiltersIn(BaseModel):
+    """Which records a connector takes: a Freshsales view or search rules per object, or CSV row
+    predicates."""
+
     model_config = ConfigDict(extra="forbid")
 
     account: ObjectFilter | None = None
@@ -95,6 +102,9 @@ class FiltersIn(BaseModel):
 
 
 class ConnectorIn(BaseModel):
+    """A connector: where records come from (Freshsales or a CSV file), which fields land where, how
+    records match accounts and users, and which records to take."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -158,6 +168,8 @@ class ConnectorIn(BaseModel):
 
 
 class MappingOut(BaseModel):
+    """A connector mapping as stored, with the field's resolved key and type."""
+
     field: str
     target: Target
     key: str
@@ -165,6 +177,8 @@ class MappingOut(BaseModel):
 
 
 class ConnectorOut(BaseModel):
+    """A connector with its mappings, matching and filters. Credentials are never shown."""
+
     id: uuid.UUID
     kind: Kind
     name: str
@@ -178,10 +192,14 @@ class ConnectorOut(BaseModel):
 
 
 class ConnectorList(BaseModel):
+    """The workspace's connectors."""
+
     items: list[ConnectorOut]
 
 
 class CatalogField(BaseModel):
+    """A field of the source, by internal name (what mappings use) and label."""
+
     object: Object
     name: str = Field(description="The internal name mappings use")
     label: str
@@ -190,16 +208,22 @@ class CatalogField(BaseModel):
 
 
 class Catalog(BaseModel):
+    """Every field a connector's source offers."""
+
     items: list[CatalogField]
 
 
 class ConnectorRunIn(BaseModel):
+    """Run options: `full` pulls everything instead of what changed since the last complete pull."""
+
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}, {"full": True}]})
 
     full: bool = Field(False, description="Pull everything, not only what changed since")
 
 
 class ConnectorRunCounts(BaseModel):
+    """What a run did with the records it fetched."""
+
     fetched: int = 0
     filtered: int = Field(0, description="Left out by the CSV row predicates")
     matched: int = 0
@@ -212,6 +236,8 @@ class ConnectorRunCounts(BaseModel):
 
 
 class ConnectorRunOut(BaseModel):
+    """A connector run: its progress while it runs, its counts and error after."""
+
     id: int
     connector_id: uuid.UUID
     trigger: str
@@ -225,10 +251,14 @@ class ConnectorRunOut(BaseModel):
 
 
 class ConnectorRunList(BaseModel):
+    """A connector's latest runs, newest first."""
+
     items: list[ConnectorRunOut]
 
 
 class IssueOut(BaseModel):
+    """A record a connector run could not use, and why."""
+
     id: int
     kind: Literal["unmatched", "invalid"]
     object: Object
@@ -240,5 +270,8 @@ class IssueOut(BaseModel):
 
 
 class IssuePage(BaseModel):
+    """A page of a connector run's issues. Pass `next_cursor` as `cursor` to get the next page; it
+    is null on the last one."""
+
     items: list[IssueOut]
     next_cursor: str | None

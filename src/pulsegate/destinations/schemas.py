@@ -14,6 +14,8 @@ OtherEvents = Literal["reject", "skip", "sales_activity"]
 
 
 class EventMapping(BaseModel):
+    """A track event's name (matched ignoring case) and what it becomes in Freshsales."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str = Field(alias="from", min_length=1, description="A track event, any case")
@@ -21,6 +23,8 @@ class EventMapping(BaseModel):
 
 
 class DestinationIn(BaseModel):
+    """A Freshsales account to forward to, and what to forward."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -71,6 +75,8 @@ class DestinationIn(BaseModel):
 
 
 class DestinationOut(BaseModel):
+    """A Freshsales destination; its API key is stored encrypted and never shown."""
+
     id: uuid.UUID
     kind: str
     name: str
@@ -89,10 +95,14 @@ class DestinationOut(BaseModel):
 
 
 class DestinationList(BaseModel):
+    """The workspace's destinations."""
+
     items: list[DestinationOut]
 
 
 class DeliveryOut(BaseModel):
+    """One forwarded message's delivery to Freshsales and where it stands."""
+
     id: int
     message_id: str
     status: DeliveryStatus
@@ -104,5 +114,8 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    """A page of deliveries, newest first. Pass `next_cursor` as `cursor` to get the next page; it
+    is null on the last one."""
+
     items: list[DeliveryOut]
     next_cursor: str | None

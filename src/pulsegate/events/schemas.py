@@ -11,6 +11,9 @@ EventType = Literal["track", "page", "screen"]
 
 
 class EventOut(BaseModel):
+    """A track, page or screen call as an event: the feature (`name`) and module, attributed to a
+    user and an account."""
+
     model_config = ConfigDict(from_attributes=True)
 
     message_id: str
@@ -26,5 +29,8 @@ class EventOut(BaseModel):
 
 
 class EventPage(BaseModel):
+    """A page of events, in time order. Pass `next_cursor` as `cursor` to get the next page; it is
+    null on the last one."""
+
     items: list[EventOut]
     next_cursor: str | None

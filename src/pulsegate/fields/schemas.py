@@ -14,6 +14,8 @@ FieldKey = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z
 
 
 class FieldIn(BaseModel):
+    """A custom dimension (latest value) or metric (one value a day) of accounts or users."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -37,6 +39,8 @@ class FieldIn(BaseModel):
 
 
 class FieldOut(BaseModel):
+    """A custom field definition, and whether a trait, a connector or the API defined it."""
+
     model_config = ConfigDict(from_attributes=True)
 
     object: FieldObject
@@ -48,11 +52,16 @@ class FieldOut(BaseModel):
 
 
 class FieldList(BaseModel):
+    """A page of custom field definitions. Pass `next_cursor` as `cursor` to get the next page; it
+    is null on the last one."""
+
     items: list[FieldOut]
     next_cursor: str | None = None
 
 
 class TraitMappingIO(BaseModel):
+    """A trait and the custom field it fills."""
+
     model_config = ConfigDict(extra="forbid")
 
     object: FieldObject
@@ -84,6 +93,8 @@ class CustomFieldSettingsIO(BaseModel):
 
 
 class MetricValueIn(BaseModel):
+    """One day's value of a custom metric for an account or a user."""
+
     model_config = ConfigDict(extra="forbid")
 
     object: FieldObject
@@ -94,6 +105,8 @@ class MetricValueIn(BaseModel):
 
 
 class MetricValuesIn(BaseModel):
+    """Custom metric values to record, all or none."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -117,14 +130,20 @@ class MetricValuesIn(BaseModel):
 
 
 class MetricValuesStored(BaseModel):
+    """How many values were stored."""
+
     stored: int
 
 
 class MetricPoint(BaseModel):
+    """A metric's value on one day."""
+
     date: dt.date
     value: float
 
 
 class MetricHistory(BaseModel):
+    """A custom metric's daily values, oldest first."""
+
     key: str
     items: list[MetricPoint]

@@ -30,6 +30,8 @@ class Strict(BaseModel):
 
 
 class LinearScoring(Strict):
+    """A score from 0 at `min` to 100 at `max`, clamped (reversed with `lower_is_better`)."""
+
     method: Literal["linear"]
     min: float
     max: float
@@ -43,6 +45,9 @@ class LinearScoring(Strict):
 
 
 class Range(Strict):
+    """A score for the values in a range (`at_least` inclusive, `below` exclusive), or equal to a
+    value."""
+
     at_least: float | None = None
     below: float | None = None
     equals: str | bool | None = None
@@ -57,6 +62,8 @@ class Range(Strict):
 
 
 class RangeScoring(Strict):
+    """A score from the first range that holds the value."""
+
     method: Literal["ranges"]
     ranges: list[Range] = Field(min_length=1, max_length=50)
 
@@ -68,6 +75,8 @@ UsageName = Literal[
 
 
 class MetricMeasure(Strict):
+    """A measure from an account custom metric: its latest value or its average over `days`."""
+
     kind: Literal["metric"]
     key: Key = Field(description="An account custom metric")
     aggregate: Literal["latest", "average"] = "latest"
@@ -76,12 +85,17 @@ class MetricMeasure(Strict):
 
 
 class DimensionMeasure(Strict):
+    """A measure from an account custom dimension's current value."""
+
     kind: Literal["dimension"]
     key: Key = Field(description="An account custom dimension")
     scoring: Scoring
 
 
 class UsageMeasure(Strict):
+    """A measure from the account's usage: days active, time per active user day, DAU or MAU share,
+    sessions."""
+
     kind: Literal["usage"]
     measure: UsageName = Field(
         description="days_active (of 30), seconds_per_active_user_day (over 30 days), "
@@ -95,12 +109,16 @@ Measure = Annotated[MetricMeasure | DimensionMeasure | UsageMeasure, Field(discr
 
 
 class Section(Strict):
+    """A weighted section of the score: the mean of its measures."""
+
     name: Key
     weight: float = Field(gt=0)
     measures: list[Measure] = Field(min_length=1, max_length=50)
 
 
 class Bands(Strict):
+    """The score at which an account turns yellow, and green (below yellow: red)."""
+
     yellow: Score = 40
     green: Score = 70
 
@@ -112,6 +130,8 @@ class Bands(Strict):
 
 
 class Configuration(Strict):
+    """Weighted sections of measures, and the bands."""
+
     sections: list[Section] = Field(min_length=1, max_length=20)
     bands: Bands = Field(default_factory=Bands)
 
@@ -134,6 +154,9 @@ class AccountFilter(Strict):
 
 
 class Segment(Configuration):
+    """A configuration for the accounts its filter matches; the first matching segment scores an
+    account."""
+
     name: Key
     filter: AccountFilter
 
@@ -225,6 +248,8 @@ class HealthScoreConfigIn(Strict):
 
 
 class HealthScoreConfigOut(BaseModel):
+    """The health-score configuration in force and its version (0: the built-in one)."""
+
     version: int = Field(description="0 is the built-in configuration; each PUT adds one")
     updated_at: datetime | None
     default: Configuration
@@ -232,6 +257,8 @@ class HealthScoreConfigOut(BaseModel):
 
 
 class HealthScoreRunIn(Strict):
+    """The day to score (default today, in PULSEGATE_TIMEZONE)."""
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{}, {"day": "2026-11-20"}]}
     )
@@ -244,6 +271,8 @@ class HealthScoreRunIn(Strict):
 
 
 class HealthScoreRunOut(BaseModel):
+    """What a health-score run scored."""
+
     day: date
     config_version: int
     accounts_scored: int
@@ -251,6 +280,8 @@ class HealthScoreRunOut(BaseModel):
 
 
 class MeasureScore(BaseModel):
+    """One measure's value and score, or why it was left out."""
+
     kind: str
     name: str = Field(description="The metric or dimension key, or the usage measure")
     value: Any
@@ -259,6 +290,8 @@ class MeasureScore(BaseModel):
 
 
 class SectionScore(BaseModel):
+    """One section's score and its measures'."""
+
     name: str
     weight: float
     score: float | None
@@ -266,6 +299,8 @@ class SectionScore(BaseModel):
 
 
 class HealthScoreOut(BaseModel):
+    """One day's score of an account, with the breakdown by section and measure."""
+
     day: date
     score: int | None
     band: Literal["red", "yellow", "green"] | None
@@ -279,5 +314,7 @@ class HealthScoreOut(BaseModel):
 
 
 class HealthHistory(BaseModel):
+    """An account's daily health scores."""
+
     account_id: str
     items: list[HealthScoreOut]

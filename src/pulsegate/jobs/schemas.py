@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobRunOut(BaseModel):
+    """One run of a job: trigger, times, status, counts and error."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -31,6 +33,8 @@ class JobRunOut(BaseModel):
 
 
 class JobOut(BaseModel):
+    """A scheduled job: its schedule, next trigger and last run."""
+
     name: str
     schedule: str | None = Field(description="When it runs on its own; null for nightly steps")
     next_run_at: datetime | None
@@ -38,9 +42,14 @@ class JobOut(BaseModel):
 
 
 class JobList(BaseModel):
+    """Every scheduled job."""
+
     items: list[JobOut]
 
 
 class JobRunPage(BaseModel):
+    """A page of a job's runs, newest first. Pass `next_cursor` as `cursor` to get the next page; it
+    is null on the last one."""
+
     items: list[JobRunOut]
     next_cursor: str | None

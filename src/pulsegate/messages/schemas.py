@@ -12,6 +12,8 @@ MessageType = Literal["track", "identify", "group", "page", "screen", "alias"]
 
 
 class ProjectedEvent(BaseModel):
+    """The event a track, page or screen call became, as attributed now."""
+
     name: str | None
     module: str | None
     category: str | None
@@ -21,6 +23,8 @@ class ProjectedEvent(BaseModel):
 
 
 class Projection(BaseModel):
+    """What the projector made of a message: its state, notes and the event it became."""
+
     state: Literal["pending", "applied", "failed"] = Field(
         description="pending: the projector has not reached it yet"
     )
@@ -34,6 +38,8 @@ class Projection(BaseModel):
 
 
 class MessageOut(BaseModel):
+    """A stored message as normalised, with its warnings and what the projector made of it."""
+
     id: int
     source_id: uuid.UUID
     message_id: str
@@ -46,6 +52,9 @@ class MessageOut(BaseModel):
 
 
 class MessagePage(BaseModel):
+    """A page of stored messages, newest first. Pass `next_cursor` as `cursor` to get the next page;
+    it is null on the last one."""
+
     items: list[MessageOut]
     next_cursor: str | None = Field(
         description="Where to go on; a page may hold fewer items than asked for (each reads "

@@ -10,6 +10,8 @@ from pulsegate.jobs.schemas import JobRunOut
 
 
 class InboundHealth(BaseModel):
+    """The log's backlog and how far the projector is behind."""
+
     backlog: int = Field(
         description="Stored messages the projector has not applied yet, counted up to 10,000 "
         "per workspace (a floor past that)"
@@ -19,17 +21,23 @@ class InboundHealth(BaseModel):
 
 
 class RejectedHealth(BaseModel):
+    """Refused messages kept: all, and the last 24 hours by reason."""
+
     total: int = Field(description="Exact below 100,000, else PostgreSQL's row estimate")
     last_24h_by_reason: dict[str, int]
 
 
 class OutboxHealth(BaseModel):
+    """Deliveries to destinations by status."""
+
     pending: int
     sent: int = Field(description="Exact below 100,000 deliveries, else PostgreSQL's estimate")
     dead: int
 
 
 class ArchiveHealth(BaseModel):
+    """Where archiving the log stands: the oldest day still in the database and the last failure."""
+
     oldest_hot_day: date | None = Field(
         description="The first day of the log still in the database (UTC)"
     )
@@ -45,6 +53,8 @@ class ArchiveHealth(BaseModel):
 
 
 class StorageHealth(BaseModel):
+    """Table sizes and the archive's state."""
+
     tables: dict[str, int] = Field(
         description="Bytes on disk of each table that grows with traffic or tenants, indexes "
         "and TOAST included"
@@ -53,11 +63,15 @@ class StorageHealth(BaseModel):
 
 
 class JobHealth(BaseModel):
+    """A job and its last run."""
+
     name: str
     last_run: JobRunOut | None
 
 
 class AdminHealth(BaseModel):
+    """The operator's overview: `ok`, or `attention` with the problems that need it."""
+
     status: str = Field(description="ok, or attention when `problems` is not empty")
     problems: list[str]
     version: str

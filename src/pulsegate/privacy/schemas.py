@@ -51,6 +51,8 @@ class ErasureCreate(BaseModel):
 
 
 class ErasureOut(BaseModel):
+    """An erasure request and where it stands; only the hash of the erased ids is kept."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -67,11 +69,16 @@ class ErasureOut(BaseModel):
 
 
 class ErasurePage(BaseModel):
+    """A page of erasures, newest first. Pass `next_cursor` as `cursor` to get the next page; it is
+    null on the last one."""
+
     items: list[ErasureOut]
     next_cursor: str | None = None
 
 
 class SuppressionOut(BaseModel):
+    """A suppressed id, by its salted hash: messages naming it are acknowledged and not stored."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id_hash: str
@@ -81,5 +88,8 @@ class SuppressionOut(BaseModel):
 
 
 class SuppressionPage(BaseModel):
+    """A page of suppressed ids. Pass `next_cursor` as `cursor` to get the next page; it is null on
+    the last one."""
+
     items: list[SuppressionOut]
     next_cursor: str | None = None

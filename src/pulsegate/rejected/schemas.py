@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 
 class RejectedOut(BaseModel):
+    """A refused message: the reasons, and the bytes that were sent."""
+
     id: int
     received_at: datetime
     endpoint: str
@@ -21,11 +23,16 @@ class RejectedOut(BaseModel):
 
 
 class RejectedPage(BaseModel):
+    """A page of refused messages, newest first. Pass `next_cursor` as `cursor` to get the next
+    page; it is null on the last one."""
+
     items: list[RejectedOut]
     next_cursor: str | None
 
 
 class ReplayOut(BaseModel):
+    """What a replay of a refused message gave: stored, or refused again with today's reasons."""
+
     replayed: bool
     rejected: list[dict[str, Any]] = Field(
         default_factory=list, description="Items of a replayed batch that are still refused"

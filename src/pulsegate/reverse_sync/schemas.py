@@ -13,6 +13,8 @@ FIELD_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class RuleIn(BaseModel):
+    """A reverse-sync rule: a pulsegate value, the Freshsales field it fills, how records match."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -46,6 +48,8 @@ class RuleIn(BaseModel):
 
 
 class RuleOut(BaseModel):
+    """A reverse-sync rule."""
+
     id: uuid.UUID
     destination_id: uuid.UUID
     source: str
@@ -57,10 +61,14 @@ class RuleOut(BaseModel):
 
 
 class RuleList(BaseModel):
+    """The workspace's reverse-sync rules."""
+
     items: list[RuleOut]
 
 
 class RunCounts(BaseModel):
+    """What a reverse-sync run did with the values it considered."""
+
     considered: int = Field(0, description="Values read for a record that could be matched")
     unchanged: int = Field(0, description="Values equal to the last pushed: not sent")
     unmatched: int = Field(
@@ -77,6 +85,8 @@ class RunCounts(BaseModel):
 
 
 class RunOut(BaseModel):
+    """A reverse-sync run: trigger, times, status, counts and error."""
+
     id: int
     trigger: str
     status: Literal["running", "succeeded", "incomplete", "failed"]
@@ -87,10 +97,14 @@ class RunOut(BaseModel):
 
 
 class RunList(BaseModel):
+    """The latest reverse-sync runs, newest first."""
+
     items: list[RunOut]
 
 
 class ItemOut(BaseModel):
+    """One write of a reverse-sync run to a Freshsales record, and Freshsales's answer."""
+
     id: int
     destination_id: uuid.UUID
     target: Target
@@ -103,5 +117,8 @@ class ItemOut(BaseModel):
 
 
 class ItemPage(BaseModel):
+    """A page of a reverse-sync run's writes. Pass `next_cursor` as `cursor` to get the next page;
+    it is null on the last one."""
+
     items: list[ItemOut]
     next_cursor: str | None

@@ -8,18 +8,25 @@ from pydantic import BaseModel, Field
 
 
 class ModuleTime(BaseModel):
+    """Time and events of one module."""
+
     module: str | None = Field(description="null: track calls without properties.module")
     seconds: float
     events: int
 
 
 class FeatureTime(BaseModel):
+    """Time and events of one feature."""
+
     feature: str | None
     seconds: float
     events: int
 
 
 class SessionOut(BaseModel):
+    """A session: its key's events with no gap longer than the timeout, with time per module and
+    feature."""
+
     session_key: str = Field(description="The anonymousId of its events, else their userId")
     started_at: datetime
     ended_at: datetime = Field(description="The time of its last event")
@@ -33,11 +40,16 @@ class SessionOut(BaseModel):
 
 
 class SessionPage(BaseModel):
+    """A page of sessions, in start order. Pass `next_cursor` as `cursor` to get the next page; it
+    is null on the last one."""
+
     items: list[SessionOut]
     next_cursor: str | None
 
 
 class DailyUsage(BaseModel):
+    """One day's usage: sessions, time, events and active users, by module and feature."""
+
     date: date
     sessions: int
     seconds: float
@@ -64,6 +76,8 @@ class UsageMeasures(BaseModel):
 
 
 class UsageReport(BaseModel):
+    """Daily usage of an account or a user, and for an account its usage measures."""
+
     account_id: str | None = None
     user_id: str | None = None
     days: list[DailyUsage]

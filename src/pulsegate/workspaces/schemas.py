@@ -20,6 +20,8 @@ class Strict(BaseModel):
 
 
 class WorkspaceCreate(Strict):
+    """A new workspace, by a unique name."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "acme"}]})
 
     name: Name
@@ -50,6 +52,8 @@ class Retention(Strict):
 
 
 class SourceCreate(Strict):
+    """A new source; a webhook secret makes /v1/webhook check Segment's signature."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -65,6 +69,8 @@ class SourceCreate(Strict):
 
 
 class SourceCreated(BaseModel):
+    """The new source. Its write key is shown this once and stored only as a hash."""
+
     id: uuid.UUID
     workspace_id: uuid.UUID
     name: str
@@ -75,12 +81,16 @@ class SourceCreated(BaseModel):
 
 
 class ApiKeyCreate(Strict):
+    """A new workspace API key, named for what uses it."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "billing-service"}]})
 
     name: Name = "default"
 
 
 class ApiKeyCreated(BaseModel):
+    """The new API key. Its secret is shown this once and stored only as a hash."""
+
     id: uuid.UUID
     workspace_id: uuid.UUID
     name: str
@@ -91,6 +101,8 @@ RateLimit = Annotated[int, Field(ge=1, le=1_000_000, description="Messages a sec
 
 
 class WorkspaceUpdate(Strict):
+    """The default rate limit of its sources (messages a second); null: the global setting."""
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"rate_limit_per_second": 500}]}
     )
@@ -103,15 +115,22 @@ class WorkspaceUpdate(Strict):
 
 
 class WorkspaceDetail(WorkspaceOut):
+    """A workspace."""
+
     rate_limit_per_second: int | None
 
 
 class WorkspacePage(BaseModel):
+    """A page of workspaces, by name. Pass `next_cursor` as `cursor` to get the next page; it is
+    null on the last one."""
+
     items: list[WorkspaceDetail]
     next_cursor: str | None = None
 
 
 class SourceOut(BaseModel):
+    """A source, without its write key."""
+
     id: uuid.UUID
     workspace_id: uuid.UUID
     name: str
@@ -126,6 +145,9 @@ class SourceOut(BaseModel):
 
 
 class SourcePage(BaseModel):
+    """A page of the workspace's sources. Pass `next_cursor` as `cursor` to get the next page; it is
+    null on the last one."""
+
     items: list[SourceOut]
     next_cursor: str | None = None
 
@@ -143,6 +165,8 @@ class SourceUpdate(Strict):
 
 
 class Rotation(Strict):
+    """How long the replaced key keeps working."""
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"grace_seconds": 3600}]}
     )
@@ -156,12 +180,16 @@ class Rotation(Strict):
 
 
 class WriteKeyRotated(BaseModel):
+    """The new write key of a rotation; the replaced one works until `previous_key_expires_at`."""
+
     source: SourceOut
     write_key: str = Field(description="Shown this once; only a hash is stored.")
     previous_key_expires_at: datetime | None
 
 
 class ApiKeyOut(BaseModel):
+    """A workspace API key, without its secret."""
+
     id: uuid.UUID
     workspace_id: uuid.UUID
     name: str
@@ -172,15 +200,23 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyPage(BaseModel):
+    """A page of the workspace's API keys. Pass `next_cursor` as `cursor` to get the next page; it
+    is null on the last one."""
+
     items: list[ApiKeyOut]
     next_cursor: str | None = None
 
 
 class ApiKeyRotated(ApiKeyCreated):
+    """The new API key of a rotation; the replaced one works until `previous_key_expires_at`."""
+
     previous_key_expires_at: datetime | None
 
 
 class AuditEntryOut(BaseModel):
+    """One administrative action: who (`actor`), what, on what, when. Never a secret or personal
+    data."""
+
     id: int
     at: datetime
     actor: str
@@ -191,11 +227,16 @@ class AuditEntryOut(BaseModel):
 
 
 class AuditPage(BaseModel):
+    """A page of audit-log entries, newest first. Pass `next_cursor` as `cursor` to get the next
+    page; it is null on the last one."""
+
     items: list[AuditEntryOut]
     next_cursor: str | None
 
 
 class Offboarded(BaseModel):
+    """An offboarded workspace and the rows deleted per table."""
+
     id: uuid.UUID
     name: str
     deleted: dict[str, int] = Field(description="Rows deleted per table (archive: objects)")
