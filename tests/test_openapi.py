@@ -99,6 +99,9 @@ async def test_every_operation_has_a_description_and_an_example(
             route = f"{method.upper()} {path}"
             if not operation.get("description", "").strip():
                 lacking.append(f"{route}: no description")
+            for parameter in operation.get("parameters", []):
+                if not parameter.get("description"):
+                    lacking.append(f"{route}: parameter {parameter['name']} has no description")
             media = [
                 content
                 for part in (

@@ -20,7 +20,7 @@ from pulsegate.api.errors import install_error_handlers
 from pulsegate.api.examples import with_examples
 from pulsegate.api.json_body import with_raw_body_schemas
 from pulsegate.api.middleware import RequestLog
-from pulsegate.api.openapi import with_errors_and_security
+from pulsegate.api.openapi import with_errors_and_security, with_parameter_descriptions
 from pulsegate.connectors import routes as connectors_routes
 from pulsegate.console import fields_routes as console_fields_routes
 from pulsegate.console import health_routes as console_health_routes
@@ -88,6 +88,7 @@ class PulsegateApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             spec = with_errors_and_security(with_raw_body_schemas(super().openapi()))
+            spec = with_parameter_descriptions(spec)
             self.openapi_schema = with_examples(with_segment_routes(spec))
         return self.openapi_schema
 

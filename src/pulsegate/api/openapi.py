@@ -88,3 +88,50 @@ def with_errors_and_security(spec: dict[str, Any]) -> dict[str, Any]:
             if "{" in path:
                 responses.setdefault("404", _error_response(_ERRORS["404"]))
     return spec
+
+
+# The parameters many routes share, described once; a route's own description wins.
+PARAMETERS = {
+    ("account_id", "path"): "The account's id: the `groupId` its group calls carry",
+    ("account_id", "query"): "Only those of this account (its `groupId`)",
+    ("anonymous_id", "query"): "Only messages with this `anonymousId`",
+    ("connector_id", "path"): "The connector's id",
+    ("cursor", "query"): "Where the page starts: the previous page's `next_cursor`",
+    ("delivery_id", "path"): "The delivery's id",
+    ("destination_id", "path"): "The destination's id",
+    ("erasure_id", "path"): "The erasure's id",
+    ("format", "query"): "`json` (the default) or `csv`",
+    ("from", "query"): "First day, inclusive (ISO date)",
+    ("to", "query"): "Last day, inclusive (ISO date)",
+    ("id_hash", "path"): "The suppressed id's hash, as listed",
+    ("key", "path"): "The custom metric's key",
+    ("key_id", "path"): "The API key's id (as listed, never its secret)",
+    ("kind", "query"): "Only issues of this kind: `unmatched` or `invalid`",
+    ("limit", "query"): "At most this many items",
+    ("name", "path"): "The job's name",
+    ("object", "query"): "Only fields of `account` or `user`",
+    ("rejected_id", "path"): "The refused message's id",
+    ("rule_id", "path"): "The rule's id",
+    ("run_id", "path"): "The run's id",
+    ("since", "query"): "From this time, inclusive (ISO 8601)",
+    ("until", "query"): "Before this time (ISO 8601)",
+    ("source", "path"): "The source's name or id",
+    ("source_id", "query"): "Only messages of this source",
+    ("status", "query"): "Only deliveries in this status",
+    ("type", "query"): "Only this type of call",
+    ("user_id", "path"): "The user's id: the `userId` their calls carry",
+    ("user_id", "query"): "Only those of this user (their `userId`)",
+    ("workspace", "path"): "The workspace's name or id",
+    ("workspace", "query"): "Only actions on this workspace (name or id)",
+    ("write_key", "path"): "A source's write key",
+}
+
+
+def with_parameter_descriptions(spec: dict[str, Any]) -> dict[str, Any]:
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                described = PARAMETERS.get((parameter["name"], parameter["in"]))
+                if described and not parameter.get("description"):
+                    parameter["description"] = described
+    return spec
