@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -255,3 +256,11 @@ def test_errors_have_distinct_exit_codes_and_json_under_json(
         3,
         "error: no workspace 'no-such-workspace'",
     )
+
+
+def test_env_example_names_every_setting_and_no_other() -> None:
+    from pulsegate.settings import Settings
+
+    settings = {f"PULSEGATE_{name.upper()}" for name in Settings.model_fields}
+    example = (Path(__file__).parents[1] / ".env.example").read_text()
+    assert set(re.findall(r"PULSEGATE_[A-Z0-9_]+(?==)", example)) == settings
