@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from pulsegate.ingest.paths import ROUTES as SEGMENT_ROUTES
 from pulsegate.sessions import service as sessions
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
@@ -418,7 +419,15 @@ def test_every_route_outside_the_rest_api_is_admin_only_or_public(app: FastAPI) 
         for method in operations
     }
     admin = {(method, ADMIN_TEMPLATES.get(path, path)) for method, path, _ in ADMIN_CASES}
-    assert routes == admin | PUBLIC
+    # The Segment routes take a source's write key (tests/test_ingest_* and the SDK tests).
+    segment = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"WriteKey": []}]
+    }
+    assert segment == {("POST", path) for path in SEGMENT_ROUTES}
+    assert routes == admin | PUBLIC | segment
     assert not admin & PUBLIC
 
 
