@@ -63,6 +63,20 @@ from pulsegate.workspaces.changes import ChangeListener
 
 log = structlog.get_logger(__name__)
 
+API_DESCRIPTION = """\
+Three kinds of credentials, one per part of the API:
+
+- `/v1/...`, the Segment-compatible tracking API: a source's **write key** as the Basic-auth
+  user name (as Segment's SDKs send it), or `writeKey` in the body, `?writeKey=`, `X-Write-Key`.
+- `/api/v1/...`, the REST API: a workspace **API key**, `Authorization: Bearer pgk_...`; every
+  answer is scoped to its workspace.
+- `/admin/...`: the operator's **admin token**, `Authorization: Bearer ...`.
+
+Every error is `{"code", "message", "details"}` with a stable `code` (the tracking API adds
+`"success": false`). Lists answer `{"items": [...], "next_cursor": ...}`: pass `cursor` to get
+the next page.
+"""
+
 
 class PulsegateApp(FastAPI):
     """FastAPI with the Segment routes answered in front of the whole middleware stack.
@@ -208,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="pulsegate",
         version=__version__,
         summary="Segment-compatible ingestion gateway for customer-success data",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
         # Served by api/reference.py with local assets instead of FastAPI's CDN ones.
         docs_url=None,

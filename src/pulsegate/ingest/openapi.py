@@ -11,7 +11,7 @@ from typing import Any
 
 from pulsegate.ingest.paths import ROUTES
 
-TAG = "segment tracking API"
+TAG = "segment"
 
 WRITE_KEY_SCHEME = {
     "type": "http",
