@@ -75,6 +75,13 @@ async def test_the_description_has_the_real_errors_and_the_security_schemes(
                 assert unauthorized["schema"] == envelope, route
             if "{" in path:
                 assert "404" in operation["responses"], route
+            # Every error it documents is the envelope it sends.
+            tracking = operation.get("security") == [{"WriteKey": []}]
+            expected_error = "SegmentError" if tracking else "Error"
+            for status, response in operation["responses"].items():
+                if status >= "400":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": f"#/components/schemas/{expected_error}"}, route
 
 
 def _example_of(media: dict[str, Any], schemas: dict[str, Any]) -> Any:

@@ -52,7 +52,16 @@ _ERRORS = {
     "401": "No credentials, or not valid ones (`missing_token`, `invalid_api_key`, "
     "`invalid_admin_token`)",
     "404": "Nothing of that id in this workspace (`not_found`)",
+    "503": "The database is unavailable (`database_unavailable`); retry later",
 }
+
+
+def error_responses(**by_status: str) -> dict[int | str, dict[str, Any]]:
+    """A route's own error answers for its decorator's `responses`, in the error envelope:
+    `error_responses(conflict="...")`. The ones every route shares are added to the document
+    by `with_errors_and_security`."""
+    statuses = {"forbidden": 403, "conflict": 409, "too_large": 413, "upstream": 502}
+    return {statuses[name]: _error_response(text) for name, text in by_status.items()}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -87,6 +96,8 @@ def with_errors_and_security(spec: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("400", _error_response(_ERRORS["400"]))
             if "{" in path:
                 responses.setdefault("404", _error_response(_ERRORS["404"]))
+            if scheme is not None:
+                responses.setdefault("503", _error_response(_ERRORS["503"]))
     return spec
 
 

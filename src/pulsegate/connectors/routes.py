@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.connectors import service
 from pulsegate.connectors.schemas import (
     Catalog,
@@ -42,6 +43,10 @@ async def list_connectors(request: Request, workspace_id: WorkspaceId) -> Connec
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Add a connector; its mappings are checked against the source's fields",
+    responses=error_responses(
+        conflict="The workspace has a connector of that name",
+        upstream="The source could not be read to check the mappings (`source_unavailable`)",
+    ),
 )
 async def create_connector(
     request: Request, workspace_id: WorkspaceId, body: ConnectorIn
@@ -79,6 +84,7 @@ async def delete_connector(
 @router.put(
     "/{connector_id}/file",
     summary="Upload the CSV file runs read (the body is the file, text/csv)",
+    responses=error_responses(too_large="The file is over the upload limit (`payload_too_large`)"),
 )
 async def upload_file(
     request: Request, workspace_id: WorkspaceId, connector_id: uuid.UUID
@@ -97,6 +103,7 @@ async def upload_file(
 @router.get(
     "/{connector_id}/fields",
     summary="Every field the source offers, to pick mappings from (JSON, or CSV)",
+    responses=error_responses(upstream="The source could not be read (`source_unavailable`)"),
     response_model=Catalog,
 )
 async def list_fields(
@@ -124,6 +131,7 @@ async def list_fields(
     "/{connector_id}/runs",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run now; answers once the run is recorded, follow it at GET …/runs/{run_id}",
+    responses=error_responses(conflict="A run of this connector runs now (`run_in_progress`)"),
 )
 async def create_run(
     request: Request,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.db.engine import unit_of_work
 from pulsegate.destinations import service
 from pulsegate.destinations.schemas import (
@@ -32,7 +33,10 @@ async def list_destinations(request: Request, workspace_id: WorkspaceId) -> Dest
 
 
 @router.post(
-    "/destinations", status_code=status.HTTP_201_CREATED, summary="Connect a Freshsales account"
+    "/destinations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Connect a Freshsales account",
+    responses=error_responses(conflict="The workspace has a destination of that name"),
 )
 async def create_destination(
     request: Request, workspace_id: WorkspaceId, body: DestinationIn

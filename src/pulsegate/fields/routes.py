@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.db.engine import unit_of_work
 from pulsegate.fields import service
 from pulsegate.fields.schemas import (
@@ -35,7 +36,12 @@ async def list_fields(
         return await service.list_fields(session, workspace_id, object)
 
 
-@router.post("/fields", status_code=status.HTTP_201_CREATED, summary="Define a custom field")
+@router.post(
+    "/fields",
+    status_code=status.HTTP_201_CREATED,
+    summary="Define a custom field",
+    responses=error_responses(conflict="The workspace has a field of that object and key"),
+)
 async def create_field(request: Request, workspace_id: WorkspaceId, body: FieldIn) -> FieldOut:
     """Defines a custom dimension (latest value) or metric (one value a day, history kept) of
     accounts or users, with its type. 409 when the key exists."""

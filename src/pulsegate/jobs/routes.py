@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import AdminOnly
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.db.engine import unit_of_work
 from pulsegate.jobs import service
 from pulsegate.jobs.runner import JobRunner
@@ -41,6 +42,7 @@ async def list_jobs(request: Request) -> JobList:
     "/{name}/runs",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run a job now, in the background (409 job_running while it runs anywhere)",
+    responses=error_responses(conflict="The job runs in some process now (`job_running`)"),
 )
 async def run_job(request: Request, name: str) -> JobRunOut:
     """Starts a run of the job now, in the background, and answers 202 with the run; poll it at `GET

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.db.engine import unit_of_work
 from pulsegate.rejected import service
 from pulsegate.rejected.schemas import RejectedPage, ReplayOut
@@ -28,7 +29,11 @@ async def list_rejected(
         return await service.list_rejected(session, workspace_id, cursor=cursor, limit=limit)
 
 
-@router.post("/rejected-messages/{rejected_id}/replay", summary="Ingest a refused message again")
+@router.post(
+    "/rejected-messages/{rejected_id}/replay",
+    summary="Ingest a refused message again",
+    responses=error_responses(conflict="Its body was truncated (`not_replayable`)"),
+)
 async def replay(request: Request, workspace_id: WorkspaceId, rejected_id: int) -> ReplayOut:
     """Runs a kept message through ingestion again under today's rules and limits, for a refusal
     whose cause has changed. Stored: the record is marked `replayed_at`. Refused again: the

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from pulsegate.api.auth import WorkspaceId
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.db.engine import unit_of_work
 from pulsegate.reverse_sync import service
 from pulsegate.reverse_sync.schemas import ItemPage, RuleIn, RuleList, RuleOut, RunList, RunOut
@@ -27,7 +28,12 @@ async def list_rules(request: Request, workspace_id: WorkspaceId) -> RuleList:
         return await service.list_rules(session, workspace_id)
 
 
-@router.post("/rules", status_code=status.HTTP_201_CREATED, summary="Add a reverse-sync rule")
+@router.post(
+    "/rules",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a reverse-sync rule",
+    responses=error_responses(conflict="A rule already fills that field of the destination"),
+)
 async def create_rule(request: Request, workspace_id: WorkspaceId, body: RuleIn) -> RuleOut:
     """Adds a rule. `target` `contact` matches by email; `sales_account` by name or by a `cf_*`
     field holding pulsegate's account id."""
@@ -47,6 +53,7 @@ async def delete_rule(request: Request, workspace_id: WorkspaceId, rule_id: uuid
     "/runs",
     status_code=status.HTTP_201_CREATED,
     summary="Push the changed values now; answers when the run ends",
+    responses=error_responses(conflict="A run of this workspace runs now (`run_in_progress`)"),
 )
 async def create_run(request: Request, workspace_id: WorkspaceId) -> RunOut:
     """Pushes now the values that changed since they were last pushed, one upsert per Freshsales

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from pulsegate.api.auth import AdminOnly, actor
 from pulsegate.api.json_body import StrictJsonRoute
+from pulsegate.api.openapi import error_responses
 from pulsegate.api.pagination import decode_id_cursor, encode_id_cursor
 from pulsegate.db.engine import unit_of_work
 from pulsegate.workspaces import audit, keys, offboarding, service
@@ -52,7 +53,12 @@ async def list_workspaces(request: Request) -> WorkspacePage:
     return WorkspacePage(items=[WorkspaceDetail.model_validate(w) for w in found])
 
 
-@router.post("/workspaces", status_code=status.HTTP_201_CREATED, summary="Create a workspace")
+@router.post(
+    "/workspaces",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a workspace",
+    responses=error_responses(conflict="A workspace of that name exists (`already_exists`)"),
+)
 async def create_workspace(request: Request, body: WorkspaceCreate) -> WorkspaceDetail:
     """Creates an empty workspace. Add a source (write key) and an API key to it next. 409
     `already_exists` when the name is taken."""
@@ -140,6 +146,7 @@ async def list_sources(request: Request, workspace: str) -> SourcePage:
     "/workspaces/{workspace}/sources",
     status_code=status.HTTP_201_CREATED,
     summary="Create a source; its write key is shown this once",
+    responses=error_responses(conflict="The workspace has a source of that name"),
 )
 async def create_source(request: Request, workspace: str, body: SourceCreate) -> SourceCreated:
     """Creates a source and answers its write key, this once. A `webhook_secret` makes `/v1/webhook`
