@@ -1,6 +1,6 @@
 """Sessionizing throughput: the session sweep over a month of events.
 
-    python bench/sessions.py [--users 10000] [--days 30]
+    python bench/sessions.py [--users 10000] [--days 30] [--steady-keys 100 --steady-days 14]
 
 Uses PULSEGATE_DATABASE_URL, or an embedded PostgreSQL in a temporary directory. It writes
 events straight into `events`: each user is active on one day in three, with ten track calls
@@ -8,6 +8,11 @@ about 90 seconds apart (and for one user in four, a 40-minute pause after the fi
 splits that visit in two). 10,000 users over 30 days make 1,000,000 events. Every user's key is
 queued as the projector would queue it, then the sweep runs until the queue is empty. Issue 4's
 target: 1,000,000 events in at most 30 seconds on 2 cores.
+
+Then keys that never pause (a server-side integration, a kiosk): `--steady-keys` keys with an
+event every 10 minutes for `--steady-days` days, one chain each, cut into 24-hour sessions.
+After the first sweep each key gets one new event, and the second sweep is timed: the cost of
+keeping such a key current, which should not grow with how long it has been active.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import time
 import uuid
 
 import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from database import migrated_database_url
 from pulsegate.db.engine import create_engine
 from pulsegate.sessions import service
+from pulsegate.sessions.service import SweepResult
 from pulsegate.settings import Settings
 
 FILL = """
@@ -42,11 +49,22 @@ SELECT workspace_id, session_key, min(timestamp) FROM events WHERE workspace_id 
 GROUP BY workspace_id, session_key
 """
 
+STEADY = """
+INSERT INTO events (workspace_id, message_id, type, timestamp, user_id, anonymous_id, name,
+                    module, properties)
+SELECT %(w)s, format('s-%%s-%%s', u, k), 'track',
+       %(start)s::timestamptz + make_interval(mins => k * 10),
+       'steady-' || u, 'steady-' || u, 'Feature ' || (k %% 7), 'Module ' || (k %% 5), '{}'
+FROM generate_series(0, %(keys)s::int - 1) AS u, generate_series(%(first)s::int, %(last)s::int) AS k
+"""
+
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--steady-keys", type=int, default=100, help="0: skip that part")
+    parser.add_argument("--steady-days", type=int, default=14)
     args = parser.parse_args()
 
     url = migrated_database_url()
@@ -66,15 +84,50 @@ async def main() -> None:
 
     settings = Settings(database_url=url)
     engine = create_engine(settings.async_database_url)
-    started = time.perf_counter()
-    result = await service.sweep(engine, rules=settings.session_rules)
-    elapsed = time.perf_counter() - started
+    result, elapsed = await timed_sweep(engine, settings)
     await engine.dispose()
     print(
         f"sessionized {events:,} events of {result.keys:,} keys into {result.sessions:,} "
         f"sessions in {elapsed:.1f} s: {events / elapsed:,.0f} events/s "
         f"(target: 1,000,000 in <= 30 s)"
     )
+    if args.steady_keys:
+        await steady(url, settings, keys=args.steady_keys, days=args.steady_days)
+
+
+async def steady(url: str, settings: Settings, *, keys: int, days: int) -> None:
+    """Keys active without a pause for `days`: the second sweep, after one new event each."""
+    workspace = uuid.uuid4()
+    last = days * 24 * 6 - 1  # an event every 10 minutes
+    params = {"w": workspace, "keys": keys, "start": "2026-10-01", "first": 0, "last": last}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO workspaces (id, name) VALUES (%s, %s)", (workspace, "steady"))
+        events = conn.execute(STEADY, params).rowcount
+        conn.execute(QUEUE, {"w": workspace})
+        conn.execute("VACUUM ANALYZE events")
+    engine = create_engine(settings.async_database_url)
+    first, _ = await timed_sweep(engine, settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(STEADY, {**params, "first": last + 1, "last": last + 1})
+        conn.execute(
+            "INSERT INTO session_dirty (workspace_id, session_key, since) "
+            "SELECT workspace_id, session_key, timestamp FROM events "
+            "WHERE workspace_id = %(w)s AND message_id LIKE %(new)s",
+            {"w": workspace, "new": f"s-%-{last + 1}"},
+        )
+    second, elapsed = await timed_sweep(engine, settings)
+    await engine.dispose()
+    print(
+        f"{keys:,} keys active for {days} days without a pause ({events:,} events, "
+        f"{first.sessions:,} sessions): the sweep after one new event each rebuilt "
+        f"{second.sessions:,} sessions in {elapsed * 1000:,.0f} ms"
+    )
+
+
+async def timed_sweep(engine: AsyncEngine, settings: Settings) -> tuple[SweepResult, float]:
+    started = time.perf_counter()
+    result = await service.sweep(engine, rules=settings.session_rules)
+    return result, time.perf_counter() - started
 
 
 if __name__ == "__main__":

@@ -103,6 +103,21 @@ def test_a_session_is_cut_at_24_hours() -> None:
     assert second.chain_started_at == first.chain_started_at == T0
 
 
+def test_building_from_a_later_sessions_start_gives_the_same_sessions_from_there() -> None:
+    # Three days without a pause: sessions cut at 0, 24 and 48 hours, all one chain.
+    events = [at(minute * 60) for minute in range(0, 72 * 60, 20)]
+    whole = build_sessions(events, RULES)
+    assert len(whole) == 3
+    third = whole[2]
+    resumed = build_sessions(
+        [event for event in events if event.timestamp >= third.started_at],
+        RULES,
+        chain_started_at=third.chain_started_at,
+    )
+    assert resumed == [third]
+    assert third.chain_started_at == T0
+
+
 def test_ties_in_time_are_ordered_by_message_id_by_the_caller() -> None:
     a = at(10, "Reports", mid="a")
     b = at(10, "Billing", mid="b")

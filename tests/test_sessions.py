@@ -10,7 +10,7 @@ import asyncio
 import random
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,10 +27,11 @@ from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 from tests.support.http import bearer, send, wait_for_events
 from tests.support.projection import INSERT, caught_up
-from tests.support.sessions import ACCOUNT, TIMELINE, sweep, track, wait_for_account
+from tests.support.sessions import ACCOUNT, T0, TIMELINE, sweep, track, wait_for_account
 from tests.support.tenants import Tenant
 
 BRIDGE = track("a-late", 1400, "Reports", anonymousId="anon-1")
+DEFAULT_RULES = SessionRules()
 
 
 async def test_sessions_and_daily_usage_of_a_worked_timeline(
@@ -152,10 +153,18 @@ def new_workspace(database_url: str) -> uuid.UUID:
     return workspace
 
 
-def deliver(database_url: str, order: list[dict[str, Any]], sweep_after: list[bool]) -> uuid.UUID:
-    """Store `order` one message at a time; after those marked, project and sweep, so later
-    messages arrive into sessions already built (and closed: their times are in the past)."""
-    workspace = new_workspace(database_url)
+def deliver(
+    database_url: str,
+    order: list[dict[str, Any]],
+    sweep_after: list[bool],
+    *,
+    rules: SessionRules = DEFAULT_RULES,
+    workspace: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Store `order` one message at a time (into a new workspace unless one is given); after
+    those marked, project and sweep, so later messages arrive into sessions already built (and
+    closed: their times are in the past)."""
+    workspace = workspace or new_workspace(database_url)
 
     async def run() -> None:
         engine = create_engine(Settings(database_url=database_url).async_database_url)
@@ -163,8 +172,8 @@ def deliver(database_url: str, order: list[dict[str, Any]], sweep_after: list[bo
             for message, sweep_now in zip(order, sweep_after, strict=True):
                 store(database_url, workspace, message)
                 if sweep_now:
-                    await project_and_sweep(engine, database_url)
-            await project_and_sweep(engine, database_url)
+                    await project_and_sweep(engine, database_url, rules)
+            await project_and_sweep(engine, database_url, rules)
         finally:
             await engine.dispose()
 
@@ -172,12 +181,14 @@ def deliver(database_url: str, order: list[dict[str, Any]], sweep_after: list[bo
     return workspace
 
 
-async def project_and_sweep(engine: Any, database_url: str) -> None:
+async def project_and_sweep(
+    engine: Any, database_url: str, rules: SessionRules = DEFAULT_RULES
+) -> None:
     deadline = time.monotonic() + 30
     while not caught_up(database_url):
         assert time.monotonic() < deadline, "the projector did not catch up"
         await projection.project_next_batch(engine, batch_size=1)
-    await sessions.sweep(engine, rules=SessionRules())
+    await sessions.sweep(engine, rules=rules)
 
 
 def session_state(database_url: str, workspace: uuid.UUID) -> list[tuple[Any, ...]]:
@@ -215,6 +226,74 @@ def test_any_order_duplicates_and_late_events_give_the_sessions_of_ordered_deliv
     sweeps = data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)))
     ordered = deliver(database_url, EVERYTHING, [False] * len(EVERYTHING))
     shuffled = deliver(database_url, order, sweeps)
+    assert session_state(database_url, shuffled) == session_state(database_url, ordered)
+
+
+# A key that never pauses for the timeout: one chain of events 25 minutes apart over 5 hours,
+# which sessions of at most 2 hours (the 24-hour cut, scaled down) cut at 0, 125 and 250
+# minutes. Two late events land inside the second session and inside the third.
+CUT_RULES = SessionRules(max_length=timedelta(hours=2))
+CHAIN = [track(f"c-{n:02}", n * 1500, "Reports", anonymousId="anon-c") for n in range(13)]
+CHAIN_LATE = [
+    track("c-late-1", 8000, "Docs", anonymousId="anon-c"),
+    track("c-late-2", 15100, None, anonymousId="anon-c"),
+]
+
+
+def chain_sessions(database_url: str, workspace: uuid.UUID) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT id, started_at, chain_started_at, events FROM sessions "
+            "WHERE workspace_id = %s AND session_key = 'anon-c' ORDER BY started_at",
+            (workspace,),
+        ).fetchall()
+
+
+def test_a_sweep_rebuilds_from_the_session_an_event_joins_not_from_its_chain(
+    database_url: str,
+) -> None:
+    workspace = deliver(database_url, CHAIN[:-1], [False] * 12, rules=CUT_RULES)
+    before = chain_sessions(database_url, workspace)
+    assert [(row[1], row[2], row[3]) for row in before] == [
+        (T0, T0, 5),
+        (T0 + timedelta(minutes=125), T0, 5),
+        (T0 + timedelta(minutes=250), T0, 2),
+    ]
+
+    # The next event joins the third session: the first two are left as they were (same rows).
+    deliver(database_url, CHAIN[-1:], [False], rules=CUT_RULES, workspace=workspace)
+    after = chain_sessions(database_url, workspace)
+    assert after[:2] == before[:2]
+    assert after[2][0] != before[2][0]  # rebuilt
+    assert after[2][1:] == (before[2][1], before[2][2], 3)
+
+    # A late event inside the second session rebuilds from there, and the result is what
+    # delivering everything in order gives.
+    deliver(database_url, CHAIN_LATE, [True, False], rules=CUT_RULES, workspace=workspace)
+    rebuilt = chain_sessions(database_url, workspace)
+    assert rebuilt[0] == before[0]
+    assert rebuilt[1][0] != before[1][0]
+    ordered = deliver(
+        database_url,
+        sorted(CHAIN + CHAIN_LATE, key=lambda m: m["timestamp"]),
+        [False] * 15,
+        rules=CUT_RULES,
+    )
+    assert session_state(database_url, workspace) == session_state(database_url, ordered)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_order_of_a_chain_with_cuts_gives_the_sessions_of_ordered_delivery(
+    database_url: str, data: st.DataObject
+) -> None:
+    everything = CHAIN + CHAIN_LATE
+    order = data.draw(st.permutations(everything))
+    sweeps = data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)))
+    ordered = deliver(database_url, everything, [False] * len(everything), rules=CUT_RULES)
+    shuffled = deliver(database_url, order, sweeps, rules=CUT_RULES)
     assert session_state(database_url, shuffled) == session_state(database_url, ordered)
 
 

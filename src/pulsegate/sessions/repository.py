@@ -30,11 +30,14 @@ class DirtyKey:
 
 @dataclass(frozen=True, slots=True)
 class KeyWindow:
-    """Rebuild the key's sessions from `start` on: the start of the chain a new event joins."""
+    """Rebuild the key's sessions from `start` on: the start of the session a new event joins,
+    whose chain began at `chain`; or the new event itself, which starts a chain (`chain` None).
+    """
 
     workspace_id: uuid.UUID
     session_key: str
     start: datetime
+    chain: datetime | None = None
 
 
 async def claim_dirty_keys(
@@ -76,22 +79,29 @@ async def find_windows(
 
     A new event at `since` joins the latest session that started at or before it when it lies
     inside that session or within the timeout after its end; the rebuild then starts at that
-    session's chain start. Otherwise it starts at `since` itself: everything before lies
-    behind a gap longer than the timeout, which no later event can bridge.
+    session's start. Nothing before it can change: events before that start are as they were,
+    and they alone decided that a session starts there (a gap over the timeout, or a 24-hour
+    cut counted from the previous session's start). Otherwise it starts at `since` itself:
+    everything before lies behind a gap longer than the timeout, which no later event can
+    bridge. Starting at the session, not at its chain's start, bounds a rebuild by 24 hours
+    of the key's events however long the key has been active without a pause.
     """
     result = await connection.exec_driver_sql(
         """
-        SELECT d.w, d.k, COALESCE((
-            SELECT CASE WHEN s.ended_at + %(timeout)s >= d.since THEN s.chain_started_at END
-            FROM sessions s
-            WHERE s.workspace_id = d.w AND s.session_key = d.k AND s.started_at <= d.since
-            ORDER BY s.started_at DESC LIMIT 1
-        ), d.since) AS start
+        SELECT d.w, d.k, COALESCE(joined.started_at, d.since) AS start,
+               joined.chain_started_at AS chain
         FROM unnest(%(w)s::uuid[], %(k)s::text[], %(since)s::timestamptz[]) AS d(w, k, since)
+        LEFT JOIN LATERAL (
+            SELECT latest.started_at, latest.chain_started_at
+            FROM (SELECT s.started_at, s.ended_at, s.chain_started_at FROM sessions s
+                  WHERE s.workspace_id = d.w AND s.session_key = d.k AND s.started_at <= d.since
+                  ORDER BY s.started_at DESC LIMIT 1) AS latest
+            WHERE latest.ended_at + %(timeout)s >= d.since
+        ) AS joined ON true
         """,
         {**_key_arrays(keys), "since": [key.since for key in keys], "timeout": session_timeout},
     )
-    return [KeyWindow(row.w, row.k, row.start) for row in result.all()]
+    return [KeyWindow(row.w, row.k, row.start, row.chain) for row in result.all()]
 
 
 async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> None:

@@ -1,7 +1,7 @@
 """Sessions: the sweep that keeps them current, and reading them as sessions and daily usage.
 
 The projector queues the session key of every new event with its time (`session_dirty`). The
-sweep takes keys off that queue and rebuilds each key's sessions from the start of the chain
+sweep takes keys off that queue and rebuilds each key's sessions from the start of the session
 the earliest new event joins (see `repository.find_windows`) with the pure rules of
 `sessionize`. Sessions are therefore a function of the set of events, whatever order,
 duplication or lateness they arrived with. The sweep also closes sessions idle past the timeout.
@@ -97,6 +97,7 @@ async def _rebuild(
     if not claimed:
         return 0
     windows = await repository.find_windows(connection, claimed, session_timeout=rules.timeout)
+    chains = {(window.workspace_id, window.session_key): window.chain for window in windows}
     await repository.delete_sessions_from(connection, windows)
     rows = await repository.events_from(connection, windows)
     built = [
@@ -104,7 +105,9 @@ async def _rebuild(
         for (workspace_id, session_key), events in itertools.groupby(
             rows, key=lambda row: (row.workspace_id, row.session_key)
         )
-        for session in build_sessions(_session_events(events), rules)
+        for session in build_sessions(
+            _session_events(events), rules, chain_started_at=chains[workspace_id, session_key]
+        )
     ]
     await repository.insert_sessions(connection, built, session_timeout=rules.timeout)
     return len(built)

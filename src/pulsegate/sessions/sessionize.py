@@ -74,18 +74,26 @@ def module_of(
     return None
 
 
-def build_sessions(events: Iterable[SessionEvent], rules: SessionRules) -> list[Session]:
+def build_sessions(
+    events: Iterable[SessionEvent],
+    rules: SessionRules,
+    *,
+    chain_started_at: datetime | None = None,
+) -> list[Session]:
     """Sessions of one key's events, which must come in (timestamp, message_id) order.
 
-    `chain_started_at` is the first event after the last gap over the timeout; a rebuild must
-    start at a chain's start, because where a 24-hour cut falls depends on it.
+    A session's `chain_started_at` is the first event after the last gap over the timeout.
+    Where a session ends depends only on its own start and its events, never on anything
+    earlier: so a rebuild may start at the start of any built session, with that session's
+    `chain_started_at` given here for the first session it opens (else the first event starts
+    a chain).
     """
     sessions: list[Session] = []
     current: Session | None = None
     last: SessionEvent | None = None
     for event in events:
         if current is None or last is None:
-            current = _open(event, chain_started_at=event.timestamp)
+            current = _open(event, chain_started_at=chain_started_at or event.timestamp)
         elif event.timestamp - last.timestamp > rules.timeout:
             sessions.append(_close(current, last, rules))
             current = _open(event, chain_started_at=event.timestamp)

@@ -233,9 +233,9 @@ class Session(Base):
     """One visit of a session key: its events with no gap over the timeout, cut at 24 hours.
 
     A pure function of the key's events (pulsegate.sessions.sessionize), rebuilt by the
-    session sweep for the window that new events touch. `chain_started_at` is the first event
-    after the last gap over the timeout: sessions are rebuilt from there, because a 24-hour cut
-    depends on where its chain began. `modules` and `features` hold
+    session sweep from the session that new events join. `chain_started_at` is the first event
+    after the last gap over the timeout (a chain is cut into sessions at 24 hours). `modules`
+    and `features` hold
     `[{"module"|"feature": name or null, "ms": time, "events": count}]`.
     """
 
