@@ -122,7 +122,8 @@ async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[Ke
 
 
 async def events_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> Sequence[Any]:
-    """The keys' events from each window's start, in session order.
+    """The keys' events from each window's start, in session order (the sweep unpacks the
+    columns by position: `service._session_events`).
 
     `COLLATE "C"` orders message ids by code point, the same order everywhere. Each key is an
     index range (a lateral kept unflattened, as in `projection.attribution.resolve_sql`:

@@ -10,6 +10,7 @@ duplication or lateness they arrived with. The sweep also closes sessions idle p
 from __future__ import annotations
 
 import itertools
+import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -102,9 +103,7 @@ async def _rebuild(
     rows = await repository.events_from(connection, windows)
     built = [
         (workspace_id, session_key, session)
-        for (workspace_id, session_key), events in itertools.groupby(
-            rows, key=lambda row: (row.workspace_id, row.session_key)
-        )
+        for (workspace_id, session_key), events in itertools.groupby(rows, key=_KEY_OF_ROW)
         for session in build_sessions(
             _session_events(events), rules, chain_started_at=chains[workspace_id, session_key]
         )
@@ -113,17 +112,20 @@ async def _rebuild(
     return len(built)
 
 
+# The columns of `repository.events_from`, unpacked by position: a million events' attribute
+# lookups on result rows were a large part of the sweep (bench/README.md, "The month again").
+_KEY_OF_ROW = operator.itemgetter(0, 1)
+
+
 def _session_events(rows: Iterable[Any]) -> Iterable[SessionEvent]:
-    for row in rows:
+    for _, _, timestamp, message_id, type_, module, category, name, user_id, group_id in rows:
         yield SessionEvent(
-            timestamp=row.timestamp,
-            message_id=row.message_id,
-            module=module_of(
-                type=row.type, module=row.module, category=row.category, name=row.name
-            ),
-            feature=row.name,
-            user_id=row.user_id,
-            group_id=row.account_id,
+            timestamp,
+            message_id,
+            module_of(type=type_, module=module, category=category, name=name),
+            name,
+            user_id,
+            group_id,
         )
 
 

@@ -33,7 +33,9 @@ class SessionRules:
     max_length: timedelta = MAX_SESSION_LENGTH
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: the sweep makes one per event, and a frozen dataclass sets each field through
+# object.__setattr__ (bench/README.md, "The month again").
+@dataclass(slots=True)
 class SessionEvent:
     timestamp: datetime
     message_id: str
@@ -125,8 +127,16 @@ def _count(session: Session, event: SessionEvent) -> None:
     session.ended_at = event.timestamp
     session.user_id = event.user_id or session.user_id
     session.group_id = event.group_id or session.group_id
-    session.modules.setdefault(event.module, Usage()).events += 1
-    session.features.setdefault(event.feature, Usage()).events += 1
+    _usage_of(session.modules, event.module).events += 1
+    _usage_of(session.features, event.feature).events += 1
+
+
+def _usage_of(usage: dict[str | None, Usage], name: str | None) -> Usage:
+    # Not `setdefault(name, Usage())`, which would make a Usage for every event.
+    found = usage.get(name)
+    if found is None:
+        found = usage[name] = Usage()
+    return found
 
 
 def _credit(session: Session, opener: SessionEvent, ms: int) -> None:
@@ -140,5 +150,8 @@ def _close(session: Session, last: SessionEvent, rules: SessionRules) -> Session
     return session
 
 
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def _milliseconds(span: timedelta) -> int:
-    return round(span / timedelta(milliseconds=1))
+    return round(span / _MILLISECOND)
