@@ -16,11 +16,9 @@ import psycopg
 import pytest
 from segment.analytics.client import Client as SegmentClient
 
-from pulsegate.db.engine import create_engine
 from pulsegate.errors import RateLimited
 from pulsegate.ingest.repository import InboundRow
 from pulsegate.ingest.writer import GroupCommitWriter
-from pulsegate.settings import Settings
 from tests.support.database import Rows
 from tests.support.http import basic
 from tests.support.servers import LiveServer, new_tenant, request_log, start_server
@@ -177,8 +175,7 @@ async def test_the_limit_is_shared_by_every_replica(
 async def test_the_writer_queue_is_shared_fairly(database_url: str, rows: Rows) -> None:
     """While the database is stuck (the dedup table locked), a workspace holding its share of
     the waiting messages gets 429 and another still gets in; all are stored once it frees."""
-    engine = create_engine(Settings(database_url=database_url).async_database_url)
-    writer = GroupCommitWriter(engine, max_pending=400, workspace_share=0.25, max_messages=50)
+    writer = GroupCommitWriter(database_url, max_pending=400, workspace_share=0.25, max_messages=50)
     await writer.start()
     greedy, modest = uuid.uuid4(), uuid.uuid4()
     try:
@@ -195,7 +192,6 @@ async def test_the_writer_queue_is_shared_fairly(database_url: str, rows: Rows) 
         await asyncio.gather(*waiting)
     finally:
         await writer.stop()
-        await engine.dispose()
     for workspace_id, count in ((greedy, 100), (modest, 50)):
         [stored] = rows.query(
             "SELECT count(*) AS n FROM inbound_messages WHERE workspace_id = %s", workspace_id

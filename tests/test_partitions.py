@@ -358,7 +358,8 @@ def inbound(workspace: uuid.UUID, message_id: str, at: datetime) -> InboundRow:
 
 async def store(engine: AsyncEngine, rows: list[InboundRow]) -> int:
     async with engine.begin() as connection:
-        return await insert_inbound(connection, rows, window=timedelta(days=7))
+        raw = await connection.get_raw_connection()  # the writer's functions take psycopg's
+        return await insert_inbound(raw.driver_connection, rows, window=timedelta(days=7))
 
 
 async def test_a_duplicate_inside_the_window_is_not_stored_and_the_window_stays_bounded(

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pulsegate.db.engine import create_engine
 from pulsegate.errors import ServiceUnavailable
+from pulsegate.ingest.connections import application_name
 from pulsegate.ingest.repository import InboundRow
 from pulsegate.ingest.writer import GroupCommitWriter
-from pulsegate.settings import Settings
 from tests.support.database import Rows
 from tests.support.tenants import Tenant
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(Settings(database_url=database_url).async_database_url)
-    yield engine
-    await engine.dispose()
 
 
 def row(tenant: Tenant, message_id: str) -> InboundRow:
@@ -40,8 +31,8 @@ def row(tenant: Tenant, message_id: str) -> InboundRow:
     )
 
 
-async def test_full_writer_answers_503_overloaded(engine: AsyncEngine, tenant: Tenant) -> None:
-    writer = GroupCommitWriter(engine, max_pending=3)
+async def test_full_writer_answers_503_overloaded(database_url: str, tenant: Tenant) -> None:
+    writer = GroupCommitWriter(database_url, max_pending=3)
     await writer.start()
     try:
         with pytest.raises(ServiceUnavailable) as refused:
@@ -54,10 +45,10 @@ async def test_full_writer_answers_503_overloaded(engine: AsyncEngine, tenant: T
 
 
 async def test_stop_stores_everything_already_accepted(
-    engine: AsyncEngine, tenant: Tenant, rows: Rows
+    database_url: str, tenant: Tenant, rows: Rows
 ) -> None:
     # A long collect delay keeps writes waiting in the queue when stop() is called.
-    writer = GroupCommitWriter(engine, max_delay=0.2, max_messages=10, concurrency=1)
+    writer = GroupCommitWriter(database_url, max_delay=0.2, max_messages=10, concurrency=1)
     await writer.start()
     writes = [asyncio.create_task(writer.write([row(tenant, f"drain-{i}")], [])) for i in range(50)]
     await asyncio.sleep(0)  # let every write enqueue
@@ -71,9 +62,9 @@ async def test_stop_stores_everything_already_accepted(
 
 
 async def test_duplicates_in_one_flush_are_stored_once(
-    engine: AsyncEngine, tenant: Tenant, rows: Rows
+    database_url: str, tenant: Tenant, rows: Rows
 ) -> None:
-    writer = GroupCommitWriter(engine, max_delay=0.05)
+    writer = GroupCommitWriter(database_url, max_delay=0.05)
     await writer.start()
     try:
         same = str(uuid.uuid4())
@@ -81,3 +72,26 @@ async def test_duplicates_in_one_flush_are_stored_once(
     finally:
         await writer.stop()
     assert [r["message_id"] for r in rows.inbound(tenant.workspace_id)] == [same]
+
+
+async def test_a_connection_the_server_closed_between_flushes_is_replaced(
+    database_url: str, tenant: Tenant, rows: Rows
+) -> None:
+    """The writer's connections are not pinged before a flush: one that a restart or an
+    operator closed fails, and the flush runs again on a new connection."""
+    writer = GroupCommitWriter(database_url, concurrency=1)
+    await writer.start()
+    try:
+        await writer.write([row(tenant, "before")], [])
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            closed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (application_name(),),
+            ).fetchall()
+        assert closed == [(True,)]
+        await writer.write([row(tenant, "after")], [])
+    finally:
+        await writer.stop()
+    stored = sorted(r["message_id"] for r in rows.inbound(tenant.workspace_id))
+    assert stored == ["after", "before"]

@@ -137,7 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         secret_box = SecretBox(secret_key)
         writer = GroupCommitWriter(
-            engine,
+            settings.libpq_database_url,
+            connect_timeout=settings.database_connect_timeout_seconds,
             max_messages=settings.writer_max_messages,
             max_delay=settings.writer_max_delay_ms / 1000,
             max_pending=settings.writer_max_pending,

@@ -144,14 +144,16 @@ class Settings(BaseSettings):
     writer_max_delay_ms: float = Field(default=1.0, ge=0)
     """...or after this many milliseconds, whichever comes first."""
     writer_concurrency: int = Field(default=4, ge=1)
-    """Flushes that may run at once (each holds a database connection)."""
+    """Flushes that may run at once. Each has a database connection of its own, kept open
+    (`pulsegate:<pid>:writer` in `pg_stat_activity`), besides `database_pool_size`."""
     writer_max_pending: int = Field(default=50_000, ge=1)
     """Messages allowed to wait for the writer before ingest answers 503 (back-pressure)."""
     writer_workspace_share: float = Field(default=0.25, gt=0, le=1)
     """The part of that queue one workspace may hold before its writes get 429 (fair share)."""
 
     database_pool_size: int = Field(default=5, ge=1)
-    """Database connections each process keeps (its writer's flushes included)."""
+    """Database connections each process keeps for everything but the writer's flushes; up
+    to twice as many under load."""
     database_connect_timeout_seconds: int = Field(default=3, ge=1)
     """How long a connection attempt may take before the database counts as unavailable."""
 

@@ -55,7 +55,9 @@ def prepared(
 
 async def store(engine: AsyncEngine, rows: list[InboundRow]) -> None:
     async with engine.begin() as connection:
-        assert await insert_inbound(connection, rows, window=timedelta(days=7)) == len(rows)
+        raw = await connection.get_raw_connection()  # the writer's functions take psycopg's
+        inserted = await insert_inbound(raw.driver_connection, rows, window=timedelta(days=7))
+        assert inserted == len(rows)
 
 
 async def project(engine: AsyncEngine) -> None:

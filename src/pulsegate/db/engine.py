@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -65,9 +66,17 @@ async def advisory_lock(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """True when a database error means "not reachable now" rather than "this write is bad"."""
+    """True when a database error means "not reachable now" rather than "this write is bad",
+    raised through SQLAlchemy or by psycopg itself (the ingest writer's own connections)."""
     if isinstance(error, sa_exc.DBAPIError):
         return error.connection_invalidated or isinstance(
             error, sa_exc.OperationalError | sa_exc.InterfaceError
         )
-    return isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError)
+    return isinstance(
+        error,
+        psycopg.OperationalError
+        | psycopg.InterfaceError
+        | OSError
+        | TimeoutError
+        | sa_exc.TimeoutError,
+    )

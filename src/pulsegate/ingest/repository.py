@@ -1,7 +1,8 @@
 """SQL of the ingest hot path.
 
-The writer stores hundreds of messages per transaction, so these functions bypass the ORM and
-send one statement per table and flush, whatever its size. Accepted messages travel as a single
+The writer stores hundreds of messages per transaction, so these functions bypass SQLAlchemy
+(they run on the writer's own psycopg connections, `connections.py`) and send one statement
+per table and flush, whatever its size. Accepted messages travel as a single
 JSON document (rows as arrays) serialised by orjson, which PostgreSQL expands with
 `jsonb_array_elements`: binding per-row arrays instead costs psycopg a Python-level escaping
 loop per element, which profiling showed to be over half the gateway's CPU time.
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
@@ -96,7 +97,7 @@ SELECT * FROM unnest(
 
 
 async def insert_inbound(
-    connection: AsyncConnection, rows: Sequence[InboundRow], *, window: timedelta
+    connection: AsyncConnection[Any], rows: Sequence[InboundRow], *, window: timedelta
 ) -> int:
     """Insert messages, skipping those stored within the dedup `window`; return how many
     were new."""
@@ -122,16 +123,16 @@ async def insert_inbound(
             for row in rows
         ]
     )
-    result = await connection.exec_driver_sql(
+    cursor = await connection.execute(
         _INSERT_INBOUND, {"rows": document.decode(), "since": since, "this_week": this_week}
     )
-    return result.rowcount
+    return cursor.rowcount
 
 
-async def insert_rejected(connection: AsyncConnection, rows: Sequence[RejectedRow]) -> None:
+async def insert_rejected(connection: AsyncConnection[Any], rows: Sequence[RejectedRow]) -> None:
     if not rows:
         return
-    await connection.exec_driver_sql(
+    await connection.execute(
         _INSERT_REJECTED,
         {
             "workspace_id": [row.workspace_id for row in rows],

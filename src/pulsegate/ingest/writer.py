@@ -14,7 +14,8 @@ validates the next; while all are busy, waiting writes pile up into a bigger nex
 A flush of accepted messages only is one statement (it inserts the ids and the log rows
 together), run in autocommit: the statement is its own transaction, and the flush costs one
 round trip instead of three (BEGIN, the statement, COMMIT). A flush that also keeps refused
-messages runs its two statements in one transaction.
+messages runs its two statements in one transaction. Flushes run on connections of the
+writer's own, held open (`connections.py`), not on the engine's pool.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import is_unavailable
 from pulsegate.errors import PulsegateError, RateLimited, ServiceUnavailable, StorageFailed
 from pulsegate.ingest import repository
+from pulsegate.ingest.connections import Connection, WriterConnections
 from pulsegate.ingest.repository import InboundRow, RejectedRow
 
 log = structlog.get_logger(__name__)
@@ -67,8 +68,9 @@ DEDUP_WINDOW = timedelta(days=7)
 class GroupCommitWriter:
     def __init__(
         self,
-        engine: AsyncEngine,
+        database_url: str,
         *,
+        connect_timeout: int = 3,
         max_messages: int = 500,
         max_delay: float = 0.001,
         max_pending: int = 50_000,
@@ -77,8 +79,8 @@ class GroupCommitWriter:
         on_commit: Callable[[int], None] | None = None,
         dedup_window: timedelta = DEDUP_WINDOW,
     ) -> None:
-        self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # `database_url` as libpq takes it (`Settings.libpq_database_url`).
+        self._connections = WriterConnections(database_url, connect_timeout=connect_timeout)
         self._dedup_window = dedup_window
         # Told the number of messages (stored and refused) of every committed transaction.
         self._on_commit = on_commit
@@ -105,6 +107,7 @@ class GroupCommitWriter:
             await self._queue.put(_STOP)
             await self._task
             self._task = None
+        await self._connections.close()
 
     @property
     def pending_messages(self) -> int:
@@ -199,13 +202,16 @@ class GroupCommitWriter:
     async def _store(self, batch: list[_Pending]) -> None:
         inbound = [row for pending in batch for row in pending.inbound]
         rejected = [row for pending in batch for row in pending.rejected]
-        if rejected:
-            async with self._engine.begin() as connection:
+
+        async def store(connection: Connection) -> None:
+            if rejected:
+                async with connection.transaction():
+                    await repository.insert_inbound(connection, inbound, window=self._dedup_window)
+                    await repository.insert_rejected(connection, rejected)
+            else:
                 await repository.insert_inbound(connection, inbound, window=self._dedup_window)
-                await repository.insert_rejected(connection, rejected)
-        else:
-            async with self._autocommit.connect() as connection:
-                await repository.insert_inbound(connection, inbound, window=self._dedup_window)
+
+        await self._connections.run(store)
         if self._on_commit is not None:
             self._on_commit(len(inbound) + len(rejected))
 
