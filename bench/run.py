@@ -152,7 +152,8 @@ def run_wrk(
 
 def half_load(measure: functools.partial[Result], full: Result, args: argparse.Namespace) -> Result:
     """Single events at half the rate measured at full load: each connection pauses between
-    requests, the pause set by a short probe (rate = connections / (pause + latency))."""
+    requests (a random pause, bench/load.lua), its mean set by a short probe (rate =
+    connections / (mean pause + latency))."""
     target = full.requests_per_second / 2
     pause = args.connections / target * 1000
     probe = measure(name="probe", duration=3, delay_ms=pause)
