@@ -1,6 +1,7 @@
 """Sessionizing throughput: the session sweep over a month of events.
 
     python bench/sessions.py [--users 10000] [--days 30] [--steady-keys 100 --steady-days 14]
+                             [--live-keys 10000 --live-events 60]
 
 Uses PULSEGATE_DATABASE_URL, or an embedded PostgreSQL in a temporary directory. It writes
 events straight into `events`: each user is active on one day in three, with ten track calls
@@ -13,6 +14,10 @@ Then keys that never pause (a server-side integration, a kiosk): `--steady-keys`
 event every 10 minutes for `--steady-days` days, one chain each, cut into 24-hour sessions.
 After the first sweep each key gets one new event, and the second sweep is timed: the cost of
 keeping such a key current, which should not grow with how long it has been active.
+
+Last, users in the middle of a visit (what the sweep meets every minute on a busy gateway):
+`--live-keys` keys with a session of `--live-events` events a minute apart, swept; then one more
+event each, and that sweep is timed.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ STEADY = """
 INSERT INTO events (workspace_id, message_id, type, timestamp, user_id, anonymous_id, name,
                     module, properties)
 SELECT %(w)s, format('s-%%s-%%s', u, k), 'track',
-       %(start)s::timestamptz + make_interval(mins => k * 10),
+       %(start)s::timestamptz + make_interval(mins => k * %(every)s),
        'steady-' || u, 'steady-' || u, 'Feature ' || (k %% 7), 'Module ' || (k %% 5), '{}'
 FROM generate_series(0, %(keys)s::int - 1) AS u, generate_series(%(first)s::int, %(last)s::int) AS k
 """
@@ -65,6 +70,8 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--steady-keys", type=int, default=100, help="0: skip that part")
     parser.add_argument("--steady-days", type=int, default=14)
+    parser.add_argument("--live-keys", type=int, default=10_000, help="0: skip that part")
+    parser.add_argument("--live-events", type=int, default=60)
     args = parser.parse_args()
 
     url = migrated_database_url()
@@ -92,16 +99,45 @@ async def main() -> None:
         f"(target: 1,000,000 in <= 30 s)"
     )
     if args.steady_keys:
-        await steady(url, settings, keys=args.steady_keys, days=args.steady_days)
+        days = args.steady_days
+        first, second, events, elapsed = await one_more_event(
+            url, settings, keys=args.steady_keys, last=days * 24 * 6 - 1, every=10
+        )
+        print(
+            f"{args.steady_keys:,} keys active for {days} days without a pause ({events:,} "
+            f"events, {first.sessions:,} sessions): the sweep after one new event each rebuilt "
+            f"{second.sessions:,} sessions in {elapsed * 1000:,.0f} ms"
+        )
+    if args.live_keys:
+        first, second, events, elapsed = await one_more_event(
+            url, settings, keys=args.live_keys, last=args.live_events - 1, every=1
+        )
+        print(
+            f"{args.live_keys:,} users in a session of {args.live_events} events a minute "
+            f"apart: the sweep after one more event each took {elapsed * 1000:,.0f} ms "
+            f"({second.continued:,} keys went on from their stored session)"
+        )
 
 
-async def steady(url: str, settings: Settings, *, keys: int, days: int) -> None:
-    """Keys active without a pause for `days`: the second sweep, after one new event each."""
+async def one_more_event(
+    url: str, settings: Settings, *, keys: int, last: int, every: int
+) -> tuple[SweepResult, SweepResult, int, float]:
+    """Keys with an event every `every` minutes, numbered 0 to `last`, swept; then one more
+    event each: both sweeps, the events, and the second sweep's time (the cost of keeping
+    active keys current at every run of the sweep job)."""
     workspace = uuid.uuid4()
-    last = days * 24 * 6 - 1  # an event every 10 minutes
-    params = {"w": workspace, "keys": keys, "start": "2026-10-01", "first": 0, "last": last}
+    params = {
+        "w": workspace,
+        "keys": keys,
+        "start": "2026-10-01",
+        "first": 0,
+        "last": last,
+        "every": every,
+    }
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO workspaces (id, name) VALUES (%s, %s)", (workspace, "steady"))
+        conn.execute(
+            "INSERT INTO workspaces (id, name) VALUES (%s, %s)", (workspace, str(workspace))
+        )
         events = conn.execute(STEADY, params).rowcount
         conn.execute(QUEUE, {"w": workspace})
         conn.execute("VACUUM ANALYZE events")
@@ -117,11 +153,7 @@ async def steady(url: str, settings: Settings, *, keys: int, days: int) -> None:
         )
     second, elapsed = await timed_sweep(engine, settings)
     await engine.dispose()
-    print(
-        f"{keys:,} keys active for {days} days without a pause ({events:,} events, "
-        f"{first.sessions:,} sessions): the sweep after one new event each rebuilt "
-        f"{second.sessions:,} sessions in {elapsed * 1000:,.0f} ms"
-    )
+    return first, second, events, elapsed
 
 
 async def timed_sweep(engine: AsyncEngine, settings: Settings) -> tuple[SweepResult, float]:

@@ -10,6 +10,7 @@ from pulsegate.sessions.sessionize import (
     SessionRules,
     build_sessions,
     module_of,
+    reopen,
 )
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -116,6 +117,31 @@ def test_building_from_a_later_sessions_start_gives_the_same_sessions_from_there
     )
     assert resumed == [third]
     assert third.chain_started_at == T0
+
+
+def test_going_on_from_a_built_session_gives_the_sessions_of_building_at_once() -> None:
+    # With a tail, across modules, a 40-minute gap and a 24-hour cut (every 10 minutes for
+    # 25 hours from 23:20 in): each split point is a sweep that goes on from the last session.
+    rules = SessionRules(tail=timedelta(seconds=45))
+    events = [at(0, "Home"), at(60, "Reports", "Build"), at(2460, "Reports", "Export")] + [
+        at(2460 + minute * 60, ("Home", "Billing")[minute % 20 == 0])
+        for minute in range(10, 1500, 10)
+    ]
+    whole = build_sessions(events, rules)
+    assert len(whole) == 3
+    for split in (1, 2, 3, 50, len(events) - 1):
+        built = build_sessions(events[:split], rules)
+        last_session, last_event = built[-1], events[split - 1]
+        assert reopen(last_session, last_event, rules)
+        went_on = build_sessions(events[split:], rules, resume=(last_session, last_event))
+        assert built[:-1] + went_on == whole
+
+
+def test_a_session_built_with_a_shorter_tail_is_not_reopened() -> None:
+    [session] = build_sessions([at(0, "Home"), at(60, "Reports")], RULES)
+    before = (session.duration_ms, module_seconds(session))
+    assert not reopen(session, at(60, "Reports"), SessionRules(tail=timedelta(seconds=45)))
+    assert (session.duration_ms, module_seconds(session)) == before
 
 
 def test_ties_in_time_are_ordered_by_message_id_by_the_caller() -> None:

@@ -183,12 +183,12 @@ def deliver(
 
 async def project_and_sweep(
     engine: Any, database_url: str, rules: SessionRules = DEFAULT_RULES
-) -> None:
+) -> sessions.SweepResult:
     deadline = time.monotonic() + 30
     while not caught_up(database_url):
         assert time.monotonic() < deadline, "the projector did not catch up"
         await projection.project_next_batch(engine, batch_size=1)
-    await sessions.sweep(engine, rules=rules)
+    return await sessions.sweep(engine, rules=rules)
 
 
 def session_state(database_url: str, workspace: uuid.UUID) -> list[tuple[Any, ...]]:
@@ -280,6 +280,38 @@ def test_a_sweep_rebuilds_from_the_session_an_event_joins_not_from_its_chain(
         rules=CUT_RULES,
     )
     assert session_state(database_url, workspace) == session_state(database_url, ordered)
+
+
+def test_a_live_key_goes_on_from_its_latest_session_as_a_rebuild_would_build_it(
+    database_url: str,
+) -> None:
+    """Events in order, a sweep after each: every sweep after the first reads only the new
+    event and goes on from the session the previous sweep stored (its 45 s tail taken back),
+    across the cuts, and ends where one sweep over all of them ends."""
+    rules = SessionRules(max_length=CUT_RULES.max_length, tail=timedelta(seconds=45))
+    workspace = new_workspace(database_url)
+
+    async def run() -> list[int]:
+        engine = create_engine(Settings(database_url=database_url).async_database_url)
+        try:
+            await project_and_sweep(engine, database_url, rules)  # whatever other tests left
+            continued = []
+            for message in CHAIN:
+                store(database_url, workspace, message)
+                continued.append((await project_and_sweep(engine, database_url, rules)).continued)
+            return continued
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(run()) == [0] + [1] * (len(CHAIN) - 1)
+    state = session_state(database_url, workspace)
+    assert [(row[5], row[6]) for row in state] == [  # events, ms: 25-minute gaps + the tail
+        (5, 4 * 1_500_000 + 45_000),
+        (5, 4 * 1_500_000 + 45_000),
+        (3, 2 * 1_500_000 + 45_000),
+    ]
+    at_once = deliver(database_url, CHAIN, [False] * len(CHAIN), rules=rules)
+    assert state == session_state(database_url, at_once)
 
 
 @settings(

@@ -32,12 +32,21 @@ class DirtyKey:
 class KeyWindow:
     """Rebuild the key's sessions from `start` on: the start of the session a new event joins,
     whose chain began at `chain`; or the new event itself, which starts a chain (`chain` None).
+
+    `latest` is that session as stored when every new event comes after it and it is the
+    key's last: the rebuild can then go on from it (`read_from` its last event) instead of
+    reading all its events again.
     """
 
     workspace_id: uuid.UUID
     session_key: str
     start: datetime
     chain: datetime | None = None
+    latest: Session | None = None
+
+    @property
+    def read_from(self) -> datetime:
+        return self.latest.ended_at if self.latest is not None else self.start
 
 
 async def claim_dirty_keys(
@@ -85,15 +94,27 @@ async def find_windows(
     everything before lies behind a gap longer than the timeout, which no later event can
     bridge. Starting at the session, not at its chain's start, bounds a rebuild by 24 hours
     of the key's events however long the key has been active without a pause.
+
+    The common case, a live user's next events, is narrower still: every new event comes
+    after the end of the session it joins, and no session of the key starts later. That
+    session is returned whole (`KeyWindow.latest`), for the sweep to go on from.
     """
     result = await connection.exec_driver_sql(
         """
         SELECT d.w, d.k, COALESCE(joined.started_at, d.since) AS start,
-               joined.chain_started_at AS chain
+               joined.chain_started_at AS chain, joined.ended_at, joined.first_message_id,
+               joined.user_id, joined.group_id, joined.events, joined.duration_ms,
+               joined.modules::text, joined.features::text,
+               d.since > joined.ended_at AND NOT EXISTS (
+                   SELECT 1 FROM sessions later
+                   WHERE later.workspace_id = d.w AND later.session_key = d.k
+                     AND later.started_at > d.since) AS goes_on
         FROM unnest(%(w)s::uuid[], %(k)s::text[], %(since)s::timestamptz[]) AS d(w, k, since)
         LEFT JOIN LATERAL (
-            SELECT latest.started_at, latest.chain_started_at
-            FROM (SELECT s.started_at, s.ended_at, s.chain_started_at FROM sessions s
+            SELECT latest.*
+            FROM (SELECT s.started_at, s.ended_at, s.chain_started_at, s.first_message_id,
+                         s.user_id, s.group_id, s.events, s.duration_ms, s.modules, s.features
+                  FROM sessions s
                   WHERE s.workspace_id = d.w AND s.session_key = d.k AND s.started_at <= d.since
                   ORDER BY s.started_at DESC LIMIT 1) AS latest
             WHERE latest.ended_at + %(timeout)s >= d.since
@@ -101,7 +122,27 @@ async def find_windows(
         """,
         {**_key_arrays(keys), "since": [key.since for key in keys], "timeout": session_timeout},
     )
-    return [KeyWindow(row.w, row.k, row.start, row.chain) for row in result.all()]
+    return [
+        KeyWindow(row.w, row.k, row.start, row.chain, _stored_session(row) if row.goes_on else None)
+        for row in result.all()
+    ]
+
+
+def _stored_session(row: Any) -> Session:
+    """The joined session as `insert_sessions` stored it (its usage lists back into dicts; read
+    as text and parsed by orjson, several times faster than psycopg's json module)."""
+    return Session(
+        started_at=row.start,
+        chain_started_at=row.chain,
+        first_message_id=row.first_message_id,
+        ended_at=row.ended_at,
+        user_id=row.user_id,
+        group_id=row.group_id,
+        events=row.events,
+        duration_ms=row.duration_ms,
+        modules={u["module"]: Usage(u["ms"], u["events"]) for u in orjson.loads(row.modules)},
+        features={u["feature"]: Usage(u["ms"], u["events"]) for u in orjson.loads(row.features)},
+    )
 
 
 async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> None:
@@ -122,7 +163,7 @@ async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[Ke
 
 
 async def events_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> Sequence[Any]:
-    """The keys' events from each window's start, in session order (the sweep unpacks the
+    """The keys' events from each window's `read_from`, in session order (the sweep unpacks the
     columns by position: `service._session_events`).
 
     `COLLATE "C"` orders message ids by code point, the same order everywhere. Each key is an
@@ -142,7 +183,7 @@ async def events_from(connection: AsyncConnection, windows: Sequence[KeyWindow])
         ) AS e
         ORDER BY e.workspace_id, e.session_key, e.timestamp, e.message_id COLLATE "C"
         """,
-        {**_key_arrays(windows), "start": [window.start for window in windows]},
+        {**_key_arrays(windows), "start": [window.read_from for window in windows]},
     )
     return result.all()
 

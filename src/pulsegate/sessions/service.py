@@ -5,10 +5,20 @@ sweep takes keys off that queue and rebuilds each key's sessions from the start 
 the earliest new event joins (see `repository.find_windows`) with the pure rules of
 `sessionize`. Sessions are therefore a function of the set of events, whatever order,
 duplication or lateness they arrived with. The sweep also closes sessions idle past the timeout.
+
+Most keys at most sweeps are a live user's next events, after the end of their latest session:
+the sweep then goes on from that session as stored (reopened: its tail taken back) with only
+the new events, instead of reading all of the session's events again, which a long session
+made the larger part of the sweep. The stored session stands for its events: an erasure that
+removes some of a key's events but leaves its session (a session attributed to another user or
+account) keeps them counted there, as it does for every earlier session of the key. A changed
+tail or timeout applies from the next session (one that goes on keeps its tail's length), or to
+all of them after a replay.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
 import uuid
@@ -26,7 +36,7 @@ from pulsegate.api.pagination import decode_cursor, encode_cursor
 from pulsegate.errors import InvalidRequest
 from pulsegate.projection import service as projection_service
 from pulsegate.sessions import repository
-from pulsegate.sessions.repository import DirtyKey, SessionFilter
+from pulsegate.sessions.repository import DirtyKey, KeyWindow, SessionFilter
 from pulsegate.sessions.schemas import (
     DailyUsage,
     FeatureTime,
@@ -36,7 +46,14 @@ from pulsegate.sessions.schemas import (
     UsageMeasures,
     UsageReport,
 )
-from pulsegate.sessions.sessionize import SessionEvent, SessionRules, build_sessions, module_of
+from pulsegate.sessions.sessionize import (
+    Session,
+    SessionEvent,
+    SessionRules,
+    build_sessions,
+    module_of,
+    reopen,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +66,7 @@ class SweepResult:
     keys: int
     sessions: int
     closed: int
+    continued: int = 0  # keys whose latest session was gone on from, not read again
 
 
 async def sweep(
@@ -62,7 +80,7 @@ async def sweep(
     and the sweep's never interleave); the keys of a workspace whose lock is taken (a replay)
     go back on the queue for a later sweep.
     """
-    keys = sessions = 0
+    keys = sessions = continued = 0
     busy: list[uuid.UUID] = []
     while True:
         async with engine.begin() as connection:
@@ -70,13 +88,15 @@ async def sweep(
             if not claimed:
                 break
             ready = await _lock_workspaces(connection, claimed, busy)
-            sessions += await _rebuild(connection, ready, rules)
-        keys += len(ready)
+            built, went_on = await _rebuild(connection, ready, rules)
+        keys, sessions, continued = keys + len(ready), sessions + built, continued + went_on
     async with engine.begin() as connection:
         closed = await repository.close_idle_sessions(connection, session_timeout=rules.timeout)
     if keys or closed:
-        log.info("sessions.sweep.done", keys=keys, sessions=sessions, closed=closed)
-    return SweepResult(keys=keys, sessions=sessions, closed=closed)
+        log.info(
+            "sessions.sweep.done", keys=keys, continued=continued, sessions=sessions, closed=closed
+        )
+    return SweepResult(keys=keys, sessions=sessions, closed=closed, continued=continued)
 
 
 async def _lock_workspaces(
@@ -94,22 +114,54 @@ async def _lock_workspaces(
 
 async def _rebuild(
     connection: AsyncConnection, claimed: Sequence[DirtyKey], rules: SessionRules
-) -> int:
+) -> tuple[int, int]:
+    """(sessions built, of the keys how many went on from their latest session)."""
     if not claimed:
-        return 0
+        return 0, 0
     windows = await repository.find_windows(connection, claimed, session_timeout=rules.timeout)
-    chains = {(window.workspace_id, window.session_key): window.chain for window in windows}
     await repository.delete_sessions_from(connection, windows)
-    rows = await repository.events_from(connection, windows)
-    built = [
-        (workspace_id, session_key, session)
-        for (workspace_id, session_key), events in itertools.groupby(rows, key=_KEY_OF_ROW)
-        for session in build_sessions(
-            _session_events(events), rules, chain_started_at=chains[workspace_id, session_key]
-        )
-    ]
+    built, again = _build(await repository.events_from(connection, windows), windows, rules)
+    if again:  # a latest session that could not be reopened: read it all after all
+        built += _build(await repository.events_from(connection, again), again, rules)[0]
     await repository.insert_sessions(connection, built, session_timeout=rules.timeout)
-    return len(built)
+    return len(built), sum(window.latest is not None for window in windows) - len(again)
+
+
+def _build(
+    rows: Sequence[Any], windows: Sequence[KeyWindow], rules: SessionRules
+) -> tuple[list[tuple[uuid.UUID, str, Session]], list[KeyWindow]]:
+    """The sessions of each window's rows, and the windows to read again from their start."""
+    by_key = {(window.workspace_id, window.session_key): window for window in windows}
+    built: list[tuple[uuid.UUID, str, Session]] = []
+    again: list[KeyWindow] = []
+    for (workspace_id, session_key), key_rows in itertools.groupby(rows, key=_KEY_OF_ROW):
+        window = by_key[workspace_id, session_key]
+        events: Iterable[SessionEvent] = _session_events(key_rows)
+        resume = None
+        if window.latest is not None:
+            events, resume = _reopen(window.latest, list(events), rules)
+            if resume is None:
+                again.append(dataclasses.replace(window, latest=None))
+                continue
+        built.extend(
+            (workspace_id, session_key, session)
+            for session in build_sessions(
+                events, rules, chain_started_at=window.chain, resume=resume
+            )
+        )
+    return built, again
+
+
+def _reopen(
+    latest: Session, events: list[SessionEvent], rules: SessionRules
+) -> tuple[list[SessionEvent], tuple[Session, SessionEvent] | None]:
+    """The key's events after its latest session, and that session reopened with its last
+    event (None if it does not reopen: `sessionize.reopen`). `events` were read from the
+    session's end: its own events at that instant come first, the last of them its last."""
+    at_end = sum(1 for _ in itertools.takewhile(lambda e: e.timestamp == latest.ended_at, events))
+    if at_end == 0 or not reopen(latest, events[at_end - 1], rules):
+        return events, None
+    return events[at_end:], (latest, events[at_end - 1])
 
 
 # The columns of `repository.events_from`, unpacked by position: a million events' attribute

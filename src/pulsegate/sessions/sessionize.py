@@ -81,6 +81,7 @@ def build_sessions(
     rules: SessionRules,
     *,
     chain_started_at: datetime | None = None,
+    resume: tuple[Session, SessionEvent] | None = None,
 ) -> list[Session]:
     """Sessions of one key's events, which must come in (timestamp, message_id) order.
 
@@ -89,10 +90,13 @@ def build_sessions(
     earlier: so a rebuild may start at the start of any built session, with that session's
     `chain_started_at` given here for the first session it opens (else the first event starts
     a chain).
+
+    Or it may go on from a session already built, `resume`: that session as `reopen` left it
+    and its last event; `events` are then the ones after that last event, and the session
+    comes back first, extended by those that join it.
     """
     sessions: list[Session] = []
-    current: Session | None = None
-    last: SessionEvent | None = None
+    current, last = resume if resume is not None else (None, None)
     for event in events:
         if current is None or last is None:
             current = _open(event, chain_started_at=chain_started_at or event.timestamp)
@@ -109,6 +113,19 @@ def build_sessions(
     if current is not None and last is not None:
         sessions.append(_close(current, last, rules))
     return sessions
+
+
+def reopen(session: Session, last: SessionEvent, rules: SessionRules) -> bool:
+    """Take back the tail credited when `session` was closed at its last event `last`, so
+    that `build_sessions(..., resume=(session, last))` can go on with later events; False,
+    leaving it as it was, if the session does not hold that tail (it was built with a longer
+    tail, or its events changed since), which only a rebuild from its start can repair."""
+    tail = _milliseconds(rules.tail)
+    module, feature = session.modules.get(last.module), session.features.get(last.feature)
+    if module is None or feature is None or min(module.ms, feature.ms) < tail:
+        return False
+    _credit(session, last, -tail)
+    return True
 
 
 def _open(event: SessionEvent, *, chain_started_at: datetime) -> Session:
