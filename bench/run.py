@@ -13,7 +13,9 @@ It prints req/s, events/s, p50/p99 latency, the ratios, and the CPU each message
 server's process tree (and of it, its HTTP process: `serve` projects and runs jobs in a process of
 its own) and in PostgreSQL's processes, separately (bench/cpu.py), counted from the
 start of a measurement until the projector has applied every message it stored, so a projector
-that falls behind is not left out. With PULSEGATE_DATABASE_URL set it also counts the stored rows.
+that falls behind is not left out. Then it runs a session sweep and prints what it cost (server
+and PostgreSQL) a message of the run apart: the sessions of the run's users, the last step of a
+message's way. With PULSEGATE_DATABASE_URL set it also counts the stored rows.
 Not part of the test suite: timings belong here.
 """
 
@@ -54,6 +56,7 @@ class Result:
     requests: int
     messages: int  # acknowledged
     cpu: CpuSample  # seconds, over the measurement and the projector catching up
+    sweep: CpuSample | None  # seconds, of a session sweep of the run's keys after that
 
     def per_message_us(self, seconds: float) -> float:
         return seconds / max(self.messages, 1) * 1e6
@@ -132,6 +135,7 @@ def run_wrk(
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     wait_projected(url, admin_token)
     cpu = sample(server.pid) - before
+    sweep = swept(url, admin_token, server.pid)
     line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
     data = json.loads(line.removeprefix("BENCH_RESULT "))
     seconds = data["duration_us"] / 1e6
@@ -147,7 +151,31 @@ def run_wrk(
         requests=data["requests"],
         messages=ok_requests * batch,
         cpu=cpu,
+        sweep=sweep,
     )
+
+
+def swept(url: str, admin_token: str | None, pid: int) -> CpuSample | None:
+    """The CPU of a session sweep run now (through the jobs API, after the one the scheduler
+    may be running), which rebuilds the sessions of every key the run's events queued: the
+    last step from a message to what a customer-success team reads, measured apart because
+    the scheduler's sweep, every minute, falls inside some measurements and not others."""
+    if admin_token is None:
+        return None
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    jobs = f"{url}/admin/jobs/session_sweep/runs"
+    deadline = time.monotonic() + 600
+    before = sample(pid)
+    while (started := httpx.post(jobs, headers=headers, timeout=30)).status_code == 409:
+        time.sleep(0.1)  # the scheduler's run: its work is then this one's
+    started.raise_for_status()
+    run = started.json()
+    while run["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        run = httpx.get(f"{jobs}/{run['id']}", headers=headers, timeout=30).json()
+    if run["status"] not in ("succeeded", "idle"):
+        sys.exit(f"the session sweep ended {run['status']}: {run.get('error')}")
+    return sample(pid) - before
 
 
 def half_load(measure: functools.partial[Result], full: Result, args: argparse.Namespace) -> Result:
@@ -286,7 +314,7 @@ def count_stored(gateway: subprocess.Popen[bytes]) -> int | None:
 def report(results: list[Result], args: argparse.Namespace, stored: int | None) -> None:
     print(
         f"\n{'run':<18}{'req/s':>10}{'events/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-        f"{'server us/msg':>15}{'of it HTTP':>12}{'postgres us/msg':>17}"
+        f"{'server us/msg':>15}{'of it HTTP':>12}{'postgres us/msg':>17}{'sweep us/msg':>14}"
     )
     for r in results:
         print(
@@ -294,6 +322,11 @@ def report(results: list[Result], args: argparse.Namespace, stored: int | None) 
             f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.non_2xx:>9}"
             f"{r.per_message_us(r.cpu.gateway):>15.1f}{r.per_message_us(r.cpu.http):>12.1f}"
             f"{r.per_message_us(r.cpu.postgres):>17.1f}"
+            + (
+                f"{r.per_message_us(r.sweep.gateway + r.sweep.postgres):>14.1f}"
+                if r.sweep
+                else f"{'':>14}"
+            )
         )
     by_name = {r.name: r for r in results}
     track, noop_track = by_name["pulsegate track"], by_name["no-op track"]
