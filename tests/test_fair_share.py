@@ -33,8 +33,16 @@ def track(user: str) -> dict[str, Any]:
     return {"userId": user, "event": "Flooded", "messageId": f"m-{uuid.uuid4()}"}
 
 
-async def flood(url: str, write_key: str, *, seconds: float, statuses: Counter[int]) -> None:
-    """Twenty connections sending single events as fast as they are answered."""
+async def flood(
+    url: str,
+    write_key: str,
+    *,
+    seconds: float,
+    statuses: Counter[int],
+    refused_at: list[float] | None = None,
+) -> None:
+    """Twenty connections sending single events as fast as they are answered (the Unix time
+    of each 429 appended to `refused_at`)."""
 
     async def one_connection() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
@@ -45,6 +53,8 @@ async def flood(url: str, write_key: str, *, seconds: float, statuses: Counter[i
                 )
                 statuses[response.status_code] += 1
                 if response.status_code == 429:
+                    if refused_at is not None:
+                        refused_at.append(time.time())
                     assert response.json()["code"] == "rate_limited"
                     assert int(response.headers["Retry-After"]) >= 1
 
@@ -95,8 +105,19 @@ async def test_a_flooding_tenant_gets_429_and_the_other_keeps_getting_200(
             max_retries=10,
         )
 
+        refused_at: list[float] = []
+
         async def sdk_sends() -> list[str]:
-            await asyncio.sleep(0.5)  # into the flood
+            # Into a second whose window the flood has already filled (the server refuses the
+            # rest of it), early enough that the SDK's first upload, within its 0.05 s
+            # interval, lands in that second too. (Sent at a fixed time into the flood, the
+            # uploads of a slow machine could all fall before the flood filled a window.)
+            deadline = time.monotonic() + 2.5
+            while not (
+                refused_at and int(refused_at[-1]) == int(time.time()) and time.time() % 1 < 0.5
+            ):
+                assert time.monotonic() < deadline, "no second filled early by the flood"
+                await asyncio.sleep(0.002)
             sent = []
             for _ in range(200):
                 message_id = f"sdk-{uuid.uuid4()}"
@@ -105,7 +126,13 @@ async def test_a_flooding_tenant_gets_429_and_the_other_keeps_getting_200(
             return sent
 
         _, _, sent = await asyncio.gather(
-            flood(server.url, flooder["write_key"], seconds=3, statuses=flood_statuses),
+            flood(
+                server.url,
+                flooder["write_key"],
+                seconds=3,
+                statuses=flood_statuses,
+                refused_at=refused_at,
+            ),
             steady_other(),
             sdk_sends(),
         )
