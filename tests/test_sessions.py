@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service as projection
+from pulsegate.projection.repository import project_events
 from pulsegate.sessions import service as sessions
+from pulsegate.sessions.repository import claim_dirty_keys
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 from tests.support.http import bearer, send, wait_for_events
@@ -184,11 +186,15 @@ def deliver(
 async def project_and_sweep(
     engine: Any, database_url: str, rules: SessionRules = DEFAULT_RULES
 ) -> sessions.SweepResult:
+    await project_all(engine, database_url)
+    return await sessions.sweep(engine, rules=rules)
+
+
+async def project_all(engine: Any, database_url: str) -> None:
     deadline = time.monotonic() + 30
     while not caught_up(database_url):
         assert time.monotonic() < deadline, "the projector did not catch up"
         await projection.project_next_batch(engine, batch_size=1)
-    return await sessions.sweep(engine, rules=rules)
 
 
 def session_state(database_url: str, workspace: uuid.UUID) -> list[tuple[Any, ...]]:
@@ -312,6 +318,75 @@ def test_a_live_key_goes_on_from_its_latest_session_as_a_rebuild_would_build_it(
     ]
     at_once = deliver(database_url, CHAIN, [False] * len(CHAIN), rules=rules)
     assert state == session_state(database_url, at_once)
+
+
+def test_a_key_queued_before_its_new_events_is_held_not_written_until_they_commit(
+    database_url: str,
+) -> None:
+    """The projector queues a key already queued at or before its new events without writing
+    its row again, but locks it: a sweep claiming while the events' transaction is open skips
+    the key, and after the commit takes it with its first time, so the rebuild reads them.
+    An earlier event still moves the queued time back."""
+    workspace = new_workspace(database_url)
+    key = "anon-q"
+
+    def queued() -> tuple[datetime, str] | None:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT since, xmin::text FROM session_dirty "
+                "WHERE workspace_id = %s AND session_key = %s",
+                (workspace, key),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def log_id(message_id: str) -> int:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT id FROM inbound_messages WHERE workspace_id = %s AND message_id = %s",
+                (workspace, message_id),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def claimed_now(engine: Any) -> list[datetime]:
+        async with engine.connect() as conn:  # rolled back: the keys stay queued
+            keys = await claim_dirty_keys(conn, 10_000)
+        return [k.since for k in keys if (k.workspace_id, k.session_key) == (workspace, key)]
+
+    async def run() -> None:
+        engine = create_engine(Settings(database_url=database_url).async_database_url)
+        try:
+            await project_and_sweep(engine, database_url)  # whatever other tests left
+            store(database_url, workspace, track("q-1", 0, "Reports", anonymousId=key))
+            await project_all(engine, database_url)
+            first = queued()
+            assert first is not None
+            assert first[0] == T0
+
+            store(database_url, workspace, track("q-2", 60, "Reports", anonymousId=key))
+            async with engine.connect() as projecting:
+                await project_events(projecting, workspace, [log_id("q-2")])
+                assert queued() == first  # the same row version: not written again
+                assert await claimed_now(engine) == []  # held by the open transaction
+                await projecting.commit()
+            assert await claimed_now(engine) == [T0]
+            assert queued() == first
+
+            store(database_url, workspace, track("q-0", -60, "Docs", anonymousId=key))
+            await project_all(engine, database_url)
+            moved = queued()
+            assert moved is not None
+            assert moved[0] == T0 - timedelta(seconds=60)
+
+            await project_and_sweep(engine, database_url)
+            assert queued() is None
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    assert [(row[5], row[1]) for row in session_state(database_url, workspace)] == [
+        (3, T0 - timedelta(seconds=60))
+    ]
 
 
 @settings(
