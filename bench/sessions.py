@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from database import migrated_database_url
 from pulsegate.db.engine import create_engine
+from pulsegate.serving import settle_garbage_collector
 from pulsegate.sessions import service
 from pulsegate.sessions.service import SweepResult
 from pulsegate.settings import Settings
@@ -75,6 +76,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     url = migrated_database_url()
+    settle_garbage_collector()  # as the worker process that runs the sweep does
     workspace = uuid.uuid4()
     with psycopg.connect(url) as conn:
         conn.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -54,6 +53,7 @@ from pulsegate.projection.projector import start_projector
 from pulsegate.rejected import routes as rejected_routes
 from pulsegate.reverse_sync import routes as reverse_sync_routes
 from pulsegate.security import SecretBox, load_or_create_secret_key
+from pulsegate.serving import settle_garbage_collector
 from pulsegate.sessions import routes as sessions_routes
 from pulsegate.settings import Settings
 from pulsegate.storage import partitions
@@ -196,10 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scheduler = schedule(job_runner, settings) if settings.scheduler_enabled else None
         if scheduler is not None:
             scheduler.start()
-        # Everything built so far (modules, models, routes) lives as long as the process:
-        # leave it out of the cyclic collector's full passes, which otherwise walk it all
-        # every few thousand requests (bench/README.md "CPU per message").
-        gc.freeze()
+        settle_garbage_collector()  # what start-up built stays out of the collector's way
         log.info("app.started", version=__version__)
         try:
             yield

@@ -10,7 +10,6 @@ workspaces go to the others.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 
@@ -22,6 +21,7 @@ from pulsegate.jobs.scheduler import build_runner, schedule
 from pulsegate.operations.metrics import Metrics
 from pulsegate.projection.projector import start_projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
+from pulsegate.serving import settle_garbage_collector
 from pulsegate.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,7 @@ async def run_worker(settings: Settings, *, parent_pid: int | None = None) -> No
         if parent_pid is not None
         else None
     )
-    gc.freeze()  # as the HTTP process does (pulsegate.app): startup's objects live as long
+    settle_garbage_collector()  # as the HTTP process does (pulsegate.app)
     log.info("worker.started", version=__version__)
     try:
         await stopping.wait()

@@ -357,8 +357,9 @@ class IngestService:
             if dropped:
                 self._observer.messages_suppressed(row.type for row in dropped)
         await self._writer.write(accepted, refused if keep else [])
-        if keep:
+        if keep and accepted:
             self._observer.messages_stored(row.type for row in accepted)
+        if keep and refused_labels:
             self._observer.messages_refused(refused_labels)
         if outcome.rejected and len(items) == 1 and root is None:
             raise InvalidRequest(
