@@ -23,7 +23,7 @@ import structlog
 
 from pulsegate.db.engine import create_engine
 from pulsegate.projection.replay import replay_workspace
-from pulsegate.sessions import service as sessions_service
+from pulsegate.sessions import sweep as session_sweep
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 
@@ -49,7 +49,7 @@ async def replay(database_url: str, workspace_id: str) -> tuple[int, float, int,
         applied = await replay_workspace(engine, uuid.UUID(workspace_id))
         replayed = time.monotonic() - began
         began = time.monotonic()
-        swept = await sessions_service.sweep(engine, rules=SessionRules())
+        swept = await session_sweep.sweep(engine, rules=SessionRules())
         return applied, replayed, swept.sessions, time.monotonic() - began
     finally:
         await engine.dispose()

@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from database import migrated_database_url
 from pulsegate.db.engine import create_engine
 from pulsegate.serving import settle_garbage_collector
-from pulsegate.sessions import service
-from pulsegate.sessions.service import SweepResult
+from pulsegate.sessions import sweep as session_sweep
+from pulsegate.sessions.sweep import SweepResult
 from pulsegate.settings import Settings
 
 FILL = """
@@ -160,7 +160,7 @@ async def one_more_event(
 
 async def timed_sweep(engine: AsyncEngine, settings: Settings) -> tuple[SweepResult, float]:
     started = time.perf_counter()
-    result = await service.sweep(engine, rules=settings.session_rules)
+    result = await session_sweep.sweep(engine, rules=settings.session_rules)
     return result, time.perf_counter() - started
 
 

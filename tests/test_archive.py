@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.app import create_app
 from pulsegate.projection.replay import replay_workspace
-from pulsegate.sessions import service as sessions
+from pulsegate.sessions import sweep as sessions
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 from pulsegate.storage import archive

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from pulsegate.sessions import service as sessions_service
+from pulsegate.sessions import sweep as session_sweep
 from pulsegate.sessions.sessionize import SessionRules
 from tests.support.database import Rows
 from tests.support.http import bearer, send
@@ -264,7 +264,7 @@ async def test_stitching_after_the_fact_reaches_events_sessions_and_usage(
     alias and group calls that come later move them, their sessions and their usage."""
     await send(client, tenant, STRANGER)
     await settle(client, tenant, rows)
-    await sessions_service.sweep(app.state.engine, rules=SessionRules())
+    await session_sweep.sweep(app.state.engine, rules=SessionRules())
     assert await events(client, tenant, "user_id=sam") == []
     before = rows.query(
         "SELECT resolved_user_id FROM sessions WHERE workspace_id = %s", tenant.workspace_id
@@ -283,5 +283,5 @@ async def test_stitching_after_the_fact_reaches_events_sessions_and_usage(
     assert await stitched_view(client, tenant) == expected
 
     await run_replay(database_url, tmp_path, tenant)
-    await sessions_service.sweep(app.state.engine, rules=SessionRules())
+    await session_sweep.sweep(app.state.engine, rules=SessionRules())
     assert await stitched_view(client, tenant) == expected

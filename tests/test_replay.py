@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from pulsegate.projection.replay import replay_workspace
-from pulsegate.sessions import service as sessions
+from pulsegate.sessions import sweep as sessions
 from pulsegate.sessions.sessionize import SessionRules
 from tests.support.database import Rows
 from tests.support.http import basic, bearer, send

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from pulsegate.db.engine import create_engine
 from pulsegate.projection import service as projection
 from pulsegate.projection.repository import project_events
-from pulsegate.sessions import service as sessions
-from pulsegate.sessions.repository import claim_dirty_keys
+from pulsegate.sessions import sweep as sessions
+from pulsegate.sessions.queue import claim_dirty_keys
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 from tests.support.http import bearer, send, wait_for_events

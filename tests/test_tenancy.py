@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from pulsegate.ingest.paths import ROUTES as SEGMENT_ROUTES
-from pulsegate.sessions import service as sessions
+from pulsegate.sessions import sweep as sessions
 from pulsegate.sessions.sessionize import SessionRules
 from pulsegate.settings import Settings
 from tests.support.database import Rows

@@ -96,7 +96,7 @@ async def create_source(args: argparse.Namespace, settings: Settings) -> dict[st
 
 async def replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from pulsegate.projection.replay import replay_workspace
-    from pulsegate.sessions import service as sessions_service
+    from pulsegate.sessions import sweep as session_sweep
     from pulsegate.storage.retention import store_for
 
     async def find(session: Any) -> dict[str, Any]:
@@ -119,7 +119,7 @@ async def replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         )
         # Replayed events queued their session keys; rebuild those sessions now, not at the
         # server's next sweep.
-        swept = await sessions_service.sweep(engine, rules=settings.session_rules)
+        swept = await session_sweep.sweep(engine, rules=settings.session_rules)
     finally:
         await engine.dispose()
     return {

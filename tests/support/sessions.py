@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from pulsegate.sessions import service as sessions
+from pulsegate.sessions import sweep as sessions
 from pulsegate.sessions.sessionize import SessionRules
 from tests.support.http import bearer
 from tests.support.tenants import Tenant

@@ -32,7 +32,7 @@ from pulsegate.jobs.runner import Job, JobObserver, JobRunner
 from pulsegate.privacy import service as privacy_service
 from pulsegate.reverse_sync.service import ReverseSync
 from pulsegate.security import SecretBox
-from pulsegate.sessions import service as sessions_service
+from pulsegate.sessions import sweep as sessions
 from pulsegate.settings import Settings
 from pulsegate.storage import retention as storage_retention
 
@@ -68,7 +68,7 @@ def build_runner(
         return await outbox.deliver_due()
 
     async def session_sweep() -> object:
-        return await sessions_service.sweep(engine, rules=settings.session_rules)
+        return await sessions.sweep(engine, rules=settings.session_rules)
 
     async def connector_sync() -> object:
         return await pulls.run_all(trigger="schedule")

@@ -1,0 +1,164 @@
+"""The session sweep: it keeps sessions current.
+
+The projector queues the session key of every new event with its time (`session_dirty`). The
+sweep takes keys off that queue and rebuilds each key's sessions from the start of the session
+the earliest new event joins (see `queue.find_windows`) with the pure rules of
+`sessionize`. Sessions are therefore a function of the set of events, whatever order,
+duplication or lateness they arrived with. The sweep also closes sessions idle past the timeout.
+
+Most keys at most sweeps are a live user's next events, after the end of their latest session:
+the sweep then goes on from that session as stored (reopened: its tail taken back) with only
+the new events, instead of reading all of the session's events again, which a long session
+made the larger part of the sweep. The stored session stands for its events: an erasure that
+removes some of a key's events but leaves its session (a session attributed to another user or
+account) keeps them counted there, as it does for every earlier session of the key. A changed
+tail or timeout applies from the next session (one that goes on keeps its tail's length), or to
+all of them after a replay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import operator
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pulsegate.projection import service as projection_service
+from pulsegate.sessions import queue
+from pulsegate.sessions.queue import DirtyKey, KeyWindow
+from pulsegate.sessions.sessionize import (
+    Session,
+    SessionEvent,
+    SessionRules,
+    build_sessions,
+    module_of,
+    reopen,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    keys: int
+    sessions: int
+    closed: int
+    continued: int = 0  # keys whose latest session was gone on from, not read again
+
+
+async def sweep(
+    engine: AsyncEngine, *, rules: SessionRules, keys_per_batch: int = 500
+) -> SweepResult:
+    """Rebuild the sessions of every queued key, in bounded batches, then close idle ones.
+
+    Each batch commits with its keys' removal from the queue, so a crash repeats a batch and
+    loses none. Safe to run on several replicas at once: they claim different keys. A batch
+    holds the projection lock of each workspace it rebuilds (so the projector's attribution
+    and the sweep's never interleave); the keys of a workspace whose lock is taken (a replay)
+    go back on the queue for a later sweep.
+    """
+    keys = sessions = continued = 0
+    busy: list[uuid.UUID] = []
+    while True:
+        async with engine.begin() as connection:
+            claimed = await queue.claim_dirty_keys(connection, keys_per_batch, skip=busy)
+            if not claimed:
+                break
+            ready = await _lock_workspaces(connection, claimed, busy)
+            built, went_on = await _rebuild(connection, ready, rules)
+        keys, sessions, continued = keys + len(ready), sessions + built, continued + went_on
+    async with engine.begin() as connection:
+        closed = await queue.close_idle_sessions(connection, session_timeout=rules.timeout)
+    if keys or closed:
+        log.info(
+            "sessions.sweep.done", keys=keys, continued=continued, sessions=sessions, closed=closed
+        )
+    return SweepResult(keys=keys, sessions=sessions, closed=closed, continued=continued)
+
+
+async def _lock_workspaces(
+    connection: AsyncConnection, claimed: Sequence[DirtyKey], busy: list[uuid.UUID]
+) -> list[DirtyKey]:
+    """The claimed keys whose workspace lock this transaction got; the others are requeued
+    and their workspaces added to `busy`."""
+    for workspace_id in sorted({key.workspace_id for key in claimed}):
+        if not await projection_service.try_lock_workspace(connection, workspace_id):
+            busy.append(workspace_id)
+    waiting = [key for key in claimed if key.workspace_id in busy]
+    await queue.requeue_dirty_keys(connection, waiting)
+    return [key for key in claimed if key.workspace_id not in busy]
+
+
+async def _rebuild(
+    connection: AsyncConnection, claimed: Sequence[DirtyKey], rules: SessionRules
+) -> tuple[int, int]:
+    """(sessions built, of the keys how many went on from their latest session)."""
+    if not claimed:
+        return 0, 0
+    windows = await queue.find_windows(connection, claimed, session_timeout=rules.timeout)
+    await queue.delete_sessions_from(connection, windows)
+    built, again = _build(await queue.events_from(connection, windows), windows, rules)
+    if again:  # a latest session that could not be reopened: read it all after all
+        built += _build(await queue.events_from(connection, again), again, rules)[0]
+    await queue.insert_sessions(connection, built, session_timeout=rules.timeout)
+    return len(built), sum(window.latest is not None for window in windows) - len(again)
+
+
+def _build(
+    rows: Sequence[Any], windows: Sequence[KeyWindow], rules: SessionRules
+) -> tuple[list[tuple[uuid.UUID, str, Session]], list[KeyWindow]]:
+    """The sessions of each window's rows, and the windows to read again from their start."""
+    by_key = {(window.workspace_id, window.session_key): window for window in windows}
+    built: list[tuple[uuid.UUID, str, Session]] = []
+    again: list[KeyWindow] = []
+    for (workspace_id, session_key), key_rows in itertools.groupby(rows, key=_KEY_OF_ROW):
+        window = by_key[workspace_id, session_key]
+        events: Iterable[SessionEvent] = _session_events(key_rows)
+        resume = None
+        if window.latest is not None:
+            events, resume = _reopen(window.latest, list(events), rules)
+            if resume is None:
+                again.append(dataclasses.replace(window, latest=None))
+                continue
+        built.extend(
+            (workspace_id, session_key, session)
+            for session in build_sessions(
+                events, rules, chain_started_at=window.chain, resume=resume
+            )
+        )
+    return built, again
+
+
+def _reopen(
+    latest: Session, events: list[SessionEvent], rules: SessionRules
+) -> tuple[list[SessionEvent], tuple[Session, SessionEvent] | None]:
+    """The key's events after its latest session, and that session reopened with its last
+    event (None if it does not reopen: `sessionize.reopen`). `events` were read from the
+    session's end: its own events at that instant come first, the last of them its last."""
+    at_end = sum(1 for _ in itertools.takewhile(lambda e: e.timestamp == latest.ended_at, events))
+    if at_end == 0 or not reopen(latest, events[at_end - 1], rules):
+        return events, None
+    return events[at_end:], (latest, events[at_end - 1])
+
+
+# The columns of `queue.events_from`, unpacked by position: a million events' attribute
+# lookups on result rows were a large part of the sweep (bench/README.md, "The month again").
+_KEY_OF_ROW = operator.itemgetter(0, 1)
+
+
+def _session_events(rows: Iterable[Any]) -> Iterable[SessionEvent]:
+    for _, _, timestamp, message_id, type_, module, category, name, user_id, group_id in rows:
+        yield SessionEvent(
+            timestamp,
+            message_id,
+            module_of(type=type_, module=module, category=category, name=name),
+            name,
+            user_id,
+            group_id,
+        )
