@@ -29,6 +29,18 @@ def drop_database(admin_url: str, name: str) -> None:
         )
 
 
+# Has the projector applied every stored message: of workspace %(w)s, or of all when it is null?
+PROJECTED = """
+SELECT NOT EXISTS (
+    SELECT 1 FROM workspaces w
+    LEFT JOIN projector_positions p ON p.workspace_id = w.id
+    WHERE (%(w)s::uuid IS NULL OR w.id = %(w)s::uuid)
+      AND EXISTS (SELECT 1 FROM inbound_messages m WHERE m.workspace_id = w.id
+                    AND m.id > COALESCE(p.last_id, 0))
+) AS done
+"""
+
+
 class Rows:
     """Reads what was stored, scoped to one workspace."""
 
@@ -53,18 +65,7 @@ class Rows:
 
     def projected(self, workspace_id: uuid.UUID | None = None) -> bool:
         """Has the projector applied every stored message (of the workspace, or of all)?"""
-        [row] = self.query(
-            """
-            SELECT NOT EXISTS (
-                SELECT 1 FROM workspaces w
-                LEFT JOIN projector_positions p ON p.workspace_id = w.id
-                WHERE (%(w)s::uuid IS NULL OR w.id = %(w)s::uuid)
-                  AND EXISTS (SELECT 1 FROM inbound_messages m WHERE m.workspace_id = w.id
-                                AND m.id > COALESCE(p.last_id, 0))
-            ) AS done
-            """,
-            {"w": workspace_id},
-        )
+        [row] = self.query(PROJECTED, {"w": workspace_id})
         return bool(row["done"])
 
     def count_all(self, table: str) -> int:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from pulsegate.sessions import sweep as sessions
 from pulsegate.sessions.sessionize import SessionRules
+from tests.support.database import PROJECTED
 from tests.support.http import bearer
 from tests.support.tenants import Tenant
 from tests.support.waiting import eventually
@@ -86,7 +87,24 @@ TIMELINE = [
 
 
 async def sweep(app: FastAPI) -> None:
-    await sessions.sweep(app.state.engine, rules=SessionRules())
+    """Sweep once the app's projector has applied every stored message, until no key is left
+    queued. A single sweep now and then missed sessions: run while the projector held a
+    workspace's lock, it puts that workspace's keys back for a later sweep, and run before an
+    identify was applied, it attributes the sessions without it."""
+    engine = app.state.engine
+
+    async def projected() -> bool:
+        async with engine.connect() as connection:
+            return bool((await connection.exec_driver_sql(PROJECTED, {"w": None})).scalar())
+
+    async def swept_and_left() -> int:
+        await sessions.sweep(engine, rules=SessionRules())
+        async with engine.connect() as connection:
+            left = await connection.exec_driver_sql("SELECT count(*) FROM session_dirty")
+            return int(left.scalar() or 0)
+
+    await eventually(projected, what="the projector to apply every stored message")
+    await eventually(swept_and_left, lambda left: left == 0, what="the session queue to empty")
 
 
 async def wait_for_account(client: httpx.AsyncClient, tenant: Tenant, account_id: str) -> None:
