@@ -214,15 +214,7 @@ def main() -> None:
     wrk = ensure_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="pulsegate-bench-"))
-    admin_token = f"bench-{uuid.uuid4().hex}"
-    env = {
-        **os.environ,
-        "PULSEGATE_DATA_DIR": str(work / "data"),
-        "PULSEGATE_LOG_LEVEL": "WARNING",
-        # A benchmark measures the gateway at full speed, not the per-source rate limit.
-        "PULSEGATE_SOURCE_RATE_LIMIT": "0",
-        "PULSEGATE_ADMIN_TOKEN": admin_token,
-    }
+    env, admin_token = gateway_env(work)
     gateway_port, noop_port = free_port(), free_port()
     gateway = start(
         [sys.executable, "-m", "pulsegate", "serve", "--port", str(gateway_port)],
@@ -283,6 +275,21 @@ def main() -> None:
             process.wait(30)
     report(results, args, stored)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def gateway_env(work: Path) -> tuple[dict[str, str], str]:
+    """The environment a benchmark's `pulsegate serve` runs with (its data under `work`), and
+    the admin token it is given."""
+    admin_token = f"bench-{uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "PULSEGATE_DATA_DIR": str(work / "data"),
+        "PULSEGATE_LOG_LEVEL": "WARNING",
+        # A benchmark measures the gateway at full speed, not the per-source rate limit.
+        "PULSEGATE_SOURCE_RATE_LIMIT": "0",
+        "PULSEGATE_ADMIN_TOKEN": admin_token,
+    }
+    return env, admin_token
 
 
 def bench_write_key(gateway_url: str, credentials: Path, admin_token: str) -> str:

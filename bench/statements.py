@@ -28,7 +28,15 @@ from pathlib import Path
 
 import psycopg
 
-from run import bench_write_key, ensure_wrk, free_port, start, wait_projected, wait_ready
+from run import (
+    bench_write_key,
+    ensure_wrk,
+    free_port,
+    gateway_env,
+    start,
+    wait_projected,
+    wait_ready,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -69,14 +77,7 @@ def main() -> None:
     wrk = ensure_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="pulsegate-bench-"))
-    admin_token = f"bench-{uuid.uuid4().hex}"
-    env = {
-        **os.environ,
-        "PULSEGATE_DATA_DIR": str(work / "data"),
-        "PULSEGATE_LOG_LEVEL": "WARNING",
-        "PULSEGATE_SOURCE_RATE_LIMIT": "0",
-        "PULSEGATE_ADMIN_TOKEN": admin_token,
-    }
+    env, admin_token = gateway_env(work)
     port = free_port()
     command = [sys.executable, "-m", "pulsegate", "serve", "--port", str(port)]
     server = start(command, env, work / "gateway.log")
