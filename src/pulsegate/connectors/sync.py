@@ -40,17 +40,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.connectors import repository
-from pulsegate.connectors.feeds import (
-    Feed,
-    FeedUnavailable,
-    Object,
-    Page,
-    Unfit,
-    as_text,
-    coerce,
-)
+from pulsegate.connectors.feeds import Feed, FeedUnavailable, Object, Page, Record
 from pulsegate.connectors.kinds import open_feed
 from pulsegate.connectors.landing import Landing, write_changes
+from pulsegate.connectors.matching import match_keys, read_values
 from pulsegate.connectors.schemas import ConnectorRunOut, MappingOut, MatchIn
 from pulsegate.db.engine import advisory_lock
 from pulsegate.errors import AlreadyExists, NotFound
@@ -265,94 +258,23 @@ class ConnectorSync:
         counts, issues = run.counts, []
         counts["fetched"] += len(page.records)
         counts["filtered"] += page.filtered
-        keyed = []
-        for record in page.records:
-            if record.problem is not None:
-                counts["invalid"] += 1
-                issues.append(_issue(run, "invalid", object_name, record, reason=record.problem))
-                continue
-            value = as_text(record.values.get(match.field or ""))
-            if value is None:
-                counts["unmatched"] += 1
-                issues.append(
-                    _issue(
-                        run,
-                        "unmatched",
-                        object_name,
-                        record,
-                        field=match.field,
-                        reason=f"no {match.field} value to match by",
-                    )
-                )
-                continue
-            keyed.append((record, value.lower() if match.by == "email" else value))
+
+        def report(kind: str, record: Record, **detail: Any) -> None:
+            issues.append(_issue(run, kind, object_name, record, **detail))
+
+        keyed = match_keys(page.records, match, counts, report)
+        workspace_id = run.connector.workspace_id
         async with self.engine.begin() as connection:
             found = await repository.entities_by(
-                connection,
-                run.connector.workspace_id,
-                object_name,
-                match.by,
-                [value for _, value in keyed],
+                connection, workspace_id, object_name, match.by, [key for _, key in keyed]
             )
-            dimensions: dict[str, dict[str, Any]] = {}  # entity -> key -> value
-            metrics: dict[tuple[str, str], Any] = {}
-            current: dict[str, dict[str, Any]] = {}
-            for record, value in keyed:
-                candidates = found.get(value, [])
-                if len(candidates) != 1:
-                    counts["unmatched"] += 1
-                    reason = (
-                        f"{len(candidates)} {object_name}s have {match.by} {value!r}"
-                        if candidates
-                        else f"no {object_name} has {match.by} {value!r}"
-                    )
-                    issues.append(
-                        _issue(
-                            run,
-                            "unmatched",
-                            object_name,
-                            record,
-                            field=match.field,
-                            value=value,
-                            reason=reason,
-                        )
-                    )
-                    continue
-                counts["matched"] += 1
-                ((entity, fields),) = candidates
-                current[entity] = fields
-                unfit = False
-                for mapping in mappings:
-                    raw = record.values.get(mapping.field)
-                    try:
-                        coerced = coerce(raw, mapping.type)
-                    except Unfit as problem:
-                        unfit = True
-                        issues.append(
-                            _issue(
-                                run,
-                                "invalid",
-                                object_name,
-                                record,
-                                field=mapping.field,
-                                value=as_text(raw),
-                                reason=str(problem),
-                            )
-                        )
-                        continue
-                    if mapping.target.endswith("metric"):
-                        if coerced is not None:
-                            metrics[entity, mapping.key] = coerced
-                    else:
-                        dimensions.setdefault(entity, {})[mapping.key] = coerced
-                if unfit:
-                    counts["invalid"] += 1
+            values = read_values(keyed, found, object_name, match, mappings, counts, report)
             updated = await write_changes(
                 connection,
-                Landing(run.connector.workspace_id, object_name, self._today(run), run.t, run.mark),
-                current,
-                dimensions,
-                metrics,
+                Landing(workspace_id, object_name, self._today(run), run.t, run.mark),
+                values.current,
+                values.dimensions,
+                values.metrics,
             )
             counts["updated"] += len(updated)
             await repository.add_issues(connection, issues)
@@ -365,11 +287,7 @@ class ConnectorSync:
                 "total": page.total,
             }
             await repository.update_run(
-                connection,
-                run.connector.workspace_id,
-                run.id,
-                counts=dict(counts),
-                progress=run.progress,
+                connection, workspace_id, run.id, counts=dict(counts), progress=run.progress
             )
 
     async def _carry_forward(
