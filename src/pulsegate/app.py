@@ -38,7 +38,8 @@ from pulsegate.ingest.asgi import SegmentIngress
 from pulsegate.ingest.auth import SourceDirectory
 from pulsegate.ingest.openapi import with_segment_routes
 from pulsegate.ingest.rate_limit import RateLimiter
-from pulsegate.ingest.service import IngestLimits, IngestService
+from pulsegate.ingest.requests import IngestLimits
+from pulsegate.ingest.service import IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.jobs import routes as jobs_routes
 from pulsegate.jobs.runner import finish_or_cancel

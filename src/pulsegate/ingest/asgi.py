@@ -26,7 +26,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pulsegate.api.errors import as_domain_error, error_body
 from pulsegate.ingest.paths import ROUTES, Kind
-from pulsegate.ingest.service import IngestOutcome, IngestRequest, IngestService
+from pulsegate.ingest.requests import IngestOutcome, IngestRequest
+from pulsegate.ingest.service import IngestService
 
 SUCCESS = b'{"success":true}'
 ALLOWED_HEADERS = b"content-type, authorization, x-retry-count, x-write-key, x-signature"

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import is_unavailable, unit_of_work
-from pulsegate.errors import ServiceUnavailable, Unauthorized
+from pulsegate.errors import Forbidden, ServiceUnavailable, Unauthorized
+from pulsegate.ingest.paths import Kind
 from pulsegate.security import SecretBox, hash_key, hashes_match
 from pulsegate.workspaces import repository as workspaces_repository
 
@@ -155,6 +156,45 @@ class SourceDirectory:
             rate_limit=source.rate_limit_per_second or workspace_rate_limit,
         )
         return info, valid_for
+
+
+async def authorise(
+    directory: SourceDirectory, key: str | None, *, origin: str | None
+) -> SourceInfo:
+    """The enabled source of a write key, for a request from `origin` (a browser's)."""
+    if not key:
+        raise Unauthorized(
+            "no write key: send it as the Basic-auth user name or as writeKey in the body",
+            code="missing_write_key",
+            scheme="Basic",
+        )
+    source = await directory.find(key)
+    if source is None:
+        raise Unauthorized("the write key is not valid", code="invalid_write_key", scheme="Basic")
+    if not source.enabled:
+        raise Forbidden("this source is disabled", code="source_disabled")
+    if origin and source.allowed_origins is not None and origin not in source.allowed_origins:
+        raise Forbidden(
+            f"origin {origin!r} is not allowed for this source", code="origin_not_allowed"
+        )
+    return source
+
+
+def signs(source: SourceInfo, kind: Kind) -> bool:
+    """Whether a request of this kind must carry the source's webhook signature."""
+    return kind == "webhook" and source.webhook_secret is not None
+
+
+def verify_signature(source: SourceInfo, kind: Kind, signature: str | None, raw: bytes) -> None:
+    if not signs(source, kind):
+        return
+    assert source.webhook_secret is not None
+    if not signature_is_valid(raw, signature, source.webhook_secret):
+        raise Unauthorized(
+            "X-Signature must be the hex HMAC-SHA1 of the body with the source's secret",
+            code="invalid_signature" if signature else "missing_signature",
+            scheme="Signature",
+        )
 
 
 def signature_is_valid(body: bytes, signature: str | None, secret: str) -> bool:

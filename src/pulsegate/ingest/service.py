@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pulsegate.errors import (
     Forbidden,
     InvalidRequest,
-    PayloadTooLarge,
     PulsegateError,
     RateLimited,
     Unauthorized,
@@ -25,7 +23,7 @@ from pulsegate.errors import (
 from pulsegate.ingest import auth
 from pulsegate.ingest.auth import SourceDirectory, SourceInfo
 from pulsegate.ingest.body import BodyTooLarge, InvalidGzip, read_body
-from pulsegate.ingest.paths import ROUTES, Kind
+from pulsegate.ingest.paths import ROUTES
 from pulsegate.ingest.prepare import (
     Arrival,
     UnparsableBody,
@@ -41,43 +39,13 @@ from pulsegate.ingest.refusals import (
     type_label,
 )
 from pulsegate.ingest.repository import InboundRow, RejectedRow
+from pulsegate.ingest.requests import IngestLimits, IngestOutcome, IngestRequest, messages_of
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.privacy.suppression import SuppressionList
 
 # A REST write's body, parsed, to the Segment call it stands for (InvalidRequest if it is not
 # a valid body for its route).
 CallBuilder = Callable[[Any], dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class IngestLimits:
-    max_message_bytes: int
-    max_batch_bytes: int
-    max_batch_messages: int
-
-
-@dataclass(slots=True)  # not frozen: built per request (see InboundRow)
-class IngestRequest:
-    """What the service needs of an HTTP request, without knowing HTTP."""
-
-    endpoint: str
-    kind: Kind
-    call_type: str | None  # the type a single-call path implies (it wins over the body's)
-    body: AsyncIterator[bytes]
-    gzipped: bool
-    authorization: str | None = None
-    write_key_header: str | None = None
-    write_key_query: str | None = None
-    signature: str | None = None
-    origin: str | None = None
-    client_ip: str | None = None
-
-
-@dataclass(slots=True)
-class IngestOutcome:
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Set when the source restricts origins: the response echoes it with credentials allowed.
-    allowed_origin: str | None = None
 
 
 class IngestObserver(Protocol):
@@ -135,7 +103,9 @@ class IngestService:
             header_key = auth.write_key_from_request(
                 request.authorization, request.write_key_header, request.write_key_query
             )
-            source = await self._authorise(header_key, request) if header_key else None
+            source = None
+            if header_key:
+                source = await auth.authorise(self._directory, header_key, origin=request.origin)
             refusal: RefusedRequest | None = None
             try:
                 raw = await self._read(request)
@@ -144,7 +114,7 @@ class IngestService:
                 refusal = RefusedRequest(error, raw=raw, truncated=False)
             except (BodyTooLarge, InvalidGzip) as error:
                 # Bytes that cannot be checked against a signature are never kept.
-                if source is not None and _signs(source, request):
+                if source is not None and auth.signs(source, request.kind):
                     raise
                 refusal = RefusedRequest(
                     error, raw=error.partial, truncated=isinstance(error, BodyTooLarge)
@@ -152,8 +122,15 @@ class IngestService:
             if source is None:
                 if refusal is not None:
                     raise refusal
-                source = await self._authorise(auth.write_key_from_body(payload), request)
-            self._verify_signature(source, request, raw if refusal is None else refusal.raw)
+                source = await auth.authorise(
+                    self._directory, auth.write_key_from_body(payload), origin=request.origin
+                )
+            auth.verify_signature(
+                source,
+                request.kind,
+                request.signature,
+                raw if refusal is None else refusal.raw,
+            )
             if refusal is not None:
                 await self._keep_refusal(source, request, received_at, refusal)
                 raise refusal
@@ -211,50 +188,12 @@ class IngestService:
             raise RefusedRequest(error, raw=raw, truncated=False) from error
         return await self._accept(request, source, payload, raw, _received_now(), keep=False)
 
-    async def _authorise(self, key: str | None, request: IngestRequest) -> SourceInfo:
-        if not key:
-            raise Unauthorized(
-                "no write key: send it as the Basic-auth user name or as writeKey in the body",
-                code="missing_write_key",
-                scheme="Basic",
-            )
-        source = await self._directory.find(key)
-        if source is None:
-            raise Unauthorized(
-                "the write key is not valid", code="invalid_write_key", scheme="Basic"
-            )
-        if not source.enabled:
-            raise Forbidden("this source is disabled", code="source_disabled")
-        if (
-            request.origin
-            and source.allowed_origins is not None
-            and request.origin not in source.allowed_origins
-        ):
-            raise Forbidden(
-                f"origin {request.origin!r} is not allowed for this source",
-                code="origin_not_allowed",
-            )
-        return source
-
     async def _read(self, request: IngestRequest) -> bytes:
         if request.kind == "single":
             limit, what = self._limits.max_message_bytes, "the message"
         else:
             limit, what = self._limits.max_batch_bytes, "the request body"
         return await read_body(request.body, limit=limit, gzipped=request.gzipped, what=what)
-
-    @staticmethod
-    def _verify_signature(source: SourceInfo, request: IngestRequest, raw: bytes) -> None:
-        secret = source.webhook_secret
-        if request.kind != "webhook" or secret is None:
-            return
-        if not auth.signature_is_valid(raw, request.signature, secret):
-            code = "invalid_signature" if request.signature else "missing_signature"
-            raise Unauthorized(
-                "X-Signature must be the hex HMAC-SHA1 of the body with the source's secret",
-                code=code,
-                scheme="Signature",
-            )
 
     async def _accept(
         self,
@@ -267,7 +206,7 @@ class IngestService:
         keep: bool,
     ) -> IngestOutcome:
         try:
-            items, root = self._items(request, payload)
+            items, root = messages_of(request.kind, payload, self._limits)
         except PulsegateError as error:
             refusal = RefusedRequest(error, raw=raw, truncated=False)
             if keep:
@@ -282,29 +221,6 @@ class IngestService:
                 messages=len(items),
             )
         return await self._store(request, source, items, root, raw, received_at, keep=keep)
-
-    def _items(
-        self, request: IngestRequest, payload: Any
-    ) -> tuple[list[Any], dict[str, Any] | None]:
-        """The messages of the request, and the batch root whose fields they inherit."""
-        if request.kind == "batch":
-            batch = payload.get("batch") if isinstance(payload, dict) else None
-            if not isinstance(batch, list):
-                raise InvalidRequest(
-                    'a batch body must be an object with a "batch" array', code="invalid_batch"
-                )
-            if len(batch) > self._limits.max_batch_messages:
-                raise PayloadTooLarge(
-                    f"a batch may hold at most {self._limits.max_batch_messages:,} messages; "
-                    f"this one has {len(batch):,}",
-                    code="too_many_messages",
-                )
-            return batch, payload
-        if request.kind == "webhook" and isinstance(payload, list):
-            return payload, None
-        if not isinstance(payload, dict):
-            raise InvalidRequest("the body must be a JSON object", code="invalid_message")
-        return [payload], None
 
     async def _store(
         self,
@@ -403,11 +319,6 @@ def api_source(workspace_id: uuid.UUID) -> SourceInfo:
 
 def _kept_source_id(source: SourceInfo) -> uuid.UUID | None:
     return None if source.id == API_SOURCE else source.id
-
-
-def _signs(source: SourceInfo, request: IngestRequest) -> bool:
-    """Whether this request must carry the source's webhook signature."""
-    return request.kind == "webhook" and source.webhook_secret is not None
 
 
 def _received_now() -> datetime:
