@@ -60,7 +60,8 @@ async def claim_dirty_keys(
     change. As a join, with the queue's statistics saying it held one row, the planner ran
     the locking subquery again for every queued key (a claim of 500 took 10 s).
     """
-    result = await connection.exec_driver_sql(
+    rows = await _tuples(
+        connection,
         """
         DELETE FROM session_dirty
         WHERE ctid = ANY(ARRAY(
@@ -71,7 +72,7 @@ async def claim_dirty_keys(
         """,
         {"limit": limit, "skip": list(skip)},
     )
-    return [DirtyKey(row.workspace_id, row.session_key, row.since) for row in result.all()]
+    return [DirtyKey(*row) for row in rows]
 
 
 # The rows of `_keys`' document, as a table `d(w, k, t)`.
@@ -106,7 +107,8 @@ async def find_windows(
     after the end of the session it joins, and no session of the key starts later. That
     session is returned whole (`KeyWindow.latest`), for the sweep to go on from.
     """
-    result = await connection.exec_driver_sql(
+    rows = await _tuples(
+        connection,
         f"""
         SELECT d.w, d.k, COALESCE(joined.started_at, d.since) AS start,
                joined.chain_started_at AS chain, joined.ended_at, joined.first_message_id,
@@ -130,25 +132,26 @@ async def find_windows(
         {**_keys(keys, [key.since for key in keys]), "timeout": session_timeout},
     )
     return [
-        KeyWindow(row.w, row.k, row.start, row.chain, _stored_session(row) if row.goes_on else None)
-        for row in result.all()
+        KeyWindow(row[0], row[1], row[2], row[3], _stored_session(row) if row[12] else None)
+        for row in rows
     ]
 
 
-def _stored_session(row: Any) -> Session:
+def _stored_session(row: tuple[Any, ...]) -> Session:
     """The joined session as `insert_sessions` stored it (its usage lists back into dicts; read
     as text and parsed by orjson, several times faster than psycopg's json module)."""
+    _, _, start, chain, ended, first, user, group, events, ms, modules, features, _ = row
     return Session(
-        started_at=row.start,
-        chain_started_at=row.chain,
-        first_message_id=row.first_message_id,
-        ended_at=row.ended_at,
-        user_id=row.user_id,
-        group_id=row.group_id,
-        events=row.events,
-        duration_ms=row.duration_ms,
-        modules={u["module"]: Usage(u["ms"], u["events"]) for u in orjson.loads(row.modules)},
-        features={u["feature"]: Usage(u["ms"], u["events"]) for u in orjson.loads(row.features)},
+        started_at=start,
+        chain_started_at=chain,
+        first_message_id=first,
+        ended_at=ended,
+        user_id=user,
+        group_id=group,
+        events=events,
+        duration_ms=ms,
+        modules={u["module"]: Usage(u["ms"], u["events"]) for u in orjson.loads(modules)},
+        features={u["feature"]: Usage(u["ms"], u["events"]) for u in orjson.loads(features)},
     )
 
 
@@ -177,15 +180,10 @@ async def events_from(connection: AsyncConnection, windows: Sequence[KeyWindow])
     index range (a lateral kept unflattened, as in `projection.attribution.resolve_sql`:
     after a replay the statistics said `sessions` and `events` were empty, and the joins
     planned for that turned the sweep from 56 s into 388 s).
-
-    Read on the psycopg connection under the engine's, in its transaction: plain tuples, as
-    SQLAlchemy's result rows cost a sixth of a sweep of new keys.
     """
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None  # a checked-out connection has its psycopg connection
-    async with driver.cursor() as cursor:
-        await cursor.execute(
-            f"""
+    return await _tuples(
+        connection,
+        f"""
         SELECT e.workspace_id, e.session_key, e.timestamp, e.message_id, e.type, e.module,
                e.category, e.name, e.user_id, e.account_id
         FROM {_KEYS}
@@ -196,15 +194,29 @@ async def events_from(connection: AsyncConnection, windows: Sequence[KeyWindow])
         ) AS e
         ORDER BY e.workspace_id, e.session_key, e.timestamp, e.message_id COLLATE "C"
         """,
-            _keys(windows, [window.read_from for window in windows]),
-        )
-        rows: list[Any] = await cursor.fetchall()
+        _keys(windows, [window.read_from for window in windows]),
+    )
+
+
+async def _tuples(
+    connection: AsyncConnection, sql: str, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of a statement run on the psycopg connection under the engine's, in its
+    transaction: plain tuples, as SQLAlchemy's result rows cost a sixth of a sweep of new
+    keys (and find_windows' a sixth of a sweep of live ones)."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # a checked-out connection has its psycopg connection
+    async with driver.cursor() as cursor:
+        await cursor.execute(sql, parameters)
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
     return rows
 
 
 def _usage(usage: dict[str | None, Usage], name: str) -> list[dict[str, Any]]:
-    items = sorted(usage.items(), key=lambda item: (item[0] is not None, item[0] or ""))
-    return [{name: key, "ms": value.ms, "events": value.events} for key, value in items]
+    """The usage in the stored order: no module first, then by name."""
+    named = sorted(key for key in usage if key is not None)
+    keys = [None, *named] if None in usage else named
+    return [{name: key, "ms": usage[key].ms, "events": usage[key].events} for key in keys]
 
 
 async def requeue_dirty_keys(connection: AsyncConnection, keys: Sequence[DirtyKey]) -> None:
