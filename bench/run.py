@@ -210,11 +210,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch-connections", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="the gateway's PULSEGATE_LOG_LEVEL: INFO (its default) adds a log line a request",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
 
     work = Path(tempfile.mkdtemp(prefix="pulsegate-bench-"))
-    env, admin_token = gateway_env(work)
+    env, admin_token = gateway_env(work, log_level=args.log_level)
     gateway_port, noop_port = free_port(), free_port()
     gateway = start(
         [sys.executable, "-m", "pulsegate", "serve", "--port", str(gateway_port)],
@@ -277,14 +282,14 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def gateway_env(work: Path) -> tuple[dict[str, str], str]:
+def gateway_env(work: Path, *, log_level: str = "WARNING") -> tuple[dict[str, str], str]:
     """The environment a benchmark's `pulsegate serve` runs with (its data under `work`), and
     the admin token it is given."""
     admin_token = f"bench-{uuid.uuid4().hex}"
     env = {
         **os.environ,
         "PULSEGATE_DATA_DIR": str(work / "data"),
-        "PULSEGATE_LOG_LEVEL": "WARNING",
+        "PULSEGATE_LOG_LEVEL": log_level,
         # A benchmark measures the gateway at full speed, not the per-source rate limit.
         "PULSEGATE_SOURCE_RATE_LIMIT": "0",
         "PULSEGATE_ADMIN_TOKEN": admin_token,

@@ -9,11 +9,13 @@ whole log line at the default level.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from contextvars import ContextVar
-from typing import TextIO
+from typing import Any, TextIO
 
+import orjson
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
@@ -29,6 +31,15 @@ def add_request_id(_logger: WrappedLogger, _method: str, event: EventDict) -> Ev
     return event
 
 
+def _dumps(event: Any, **options: Any) -> str:
+    """orjson, about twice as fast as `json` for a request's line; `json` (with `repr` for
+    anything else) for what orjson refuses, such as an integer wider than 64 bits."""
+    try:
+        return orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS, **options).decode()
+    except TypeError:
+        return json.dumps(event, default=repr)
+
+
 def configure_logging(*, level: str, log_format: LogFormat, stream: TextIO | None = None) -> None:
     """Every log line, structlog's and the standard library's, on `stream` (stderr)."""
     stream = stream or sys.stderr
@@ -36,7 +47,9 @@ def configure_logging(*, level: str, log_format: LogFormat, stream: TextIO | Non
         log_format is LogFormat.AUTO and not stream.isatty()
     )
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if use_json
+        else structlog.dev.ConsoleRenderer()
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -47,7 +60,7 @@ def configure_logging(*, level: str, log_format: LogFormat, stream: TextIO | Non
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
     )
     # Libraries that log through the standard library (uvicorn, alembic, APScheduler, httpx)
