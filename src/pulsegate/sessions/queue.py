@@ -131,28 +131,29 @@ async def find_windows(
         """,
         {**_keys(keys, [key.since for key in keys]), "timeout": session_timeout},
     )
-    return [
-        KeyWindow(row[0], row[1], row[2], row[3], _stored_session(row) if row[12] else None)
-        for row in rows
-    ]
+    return [_window(row) for row in rows]
 
 
-def _stored_session(row: tuple[Any, ...]) -> Session:
-    """The joined session as `insert_sessions` stored it (its usage lists back into dicts; read
-    as text and parsed by orjson, several times faster than psycopg's json module)."""
-    _, _, start, chain, ended, first, user, group, events, ms, modules, features, _ = row
-    return Session(
-        started_at=start,
-        chain_started_at=chain,
-        first_message_id=first,
-        ended_at=ended,
-        user_id=user,
-        group_id=group,
-        events=events,
-        duration_ms=ms,
-        modules={u["module"]: Usage(u["ms"], u["events"]) for u in orjson.loads(modules)},
-        features={u["feature"]: Usage(u["ms"], u["events"]) for u in orjson.loads(features)},
-    )
+def _window(row: tuple[Any, ...]) -> KeyWindow:
+    """A row of `find_windows`, by position. The joined session, when the key goes on from
+    it, as `insert_sessions` stored it: its usage lists back into dicts (read as text and
+    parsed by orjson, several times faster than psycopg's json module)."""
+    w, k, start, chain, ended, first, user, group, events, ms, modules, features, goes_on = row
+    latest = None
+    if goes_on:
+        latest = Session(
+            started_at=start,
+            chain_started_at=chain,
+            first_message_id=first,
+            ended_at=ended,
+            user_id=user,
+            group_id=group,
+            events=events,
+            duration_ms=ms,
+            modules={u["module"]: Usage(u["ms"], u["events"]) for u in orjson.loads(modules)},
+            features={u["feature"]: Usage(u["ms"], u["events"]) for u in orjson.loads(features)},
+        )
+    return KeyWindow(w, k, start, chain, latest)
 
 
 async def delete_sessions_from(connection: AsyncConnection, windows: Sequence[KeyWindow]) -> None:
