@@ -295,6 +295,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "port": args.port,
         "access_log": False,
         "log_config": None,
+        # uvicorn's httptools protocol, writing each response with one system call.
+        "http": "pulsegate.http_protocol:HttpProtocol",
         "timeout_graceful_shutdown": 10,
     }
     if args.workers > 1 or settings.background_process:
