@@ -18,6 +18,7 @@ class RecordingTransport:
         self.writes: list[bytes] = []
         self.closed = False
         self.aborted = False
+        self.eof_after: list[bytes] | None = None
 
     def write(self, data: bytes) -> None:
         self.writes.append(bytes(data))
@@ -30,6 +31,9 @@ class RecordingTransport:
 
     def abort(self) -> None:
         self.aborted = True
+
+    def write_eof(self) -> None:
+        self.eof_after = list(self.writes)
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return {"peername": ("127.0.0.1", 5555)}.get(name, default)
@@ -44,12 +48,13 @@ async def test_the_writes_of_one_turn_of_the_loop_go_out_as_one() -> None:
     await asyncio.sleep(0)
     assert transport.writes == [b'HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\n{"success":true}']
     joined.write(b"next")  # the next response: a write of its own
+    joined.writelines([b" and", b" more"])
     await asyncio.sleep(0)
-    assert transport.writes[1:] == [b"next"]
+    assert transport.writes[1:] == [b"next and more"]
     assert joined.get_extra_info("peername") == ("127.0.0.1", 5555)  # the rest: the transport's
 
 
-async def test_closing_sends_what_waits_first_and_aborting_drops_it() -> None:
+async def test_closing_or_ending_sends_what_waits_first_and_aborting_drops_it() -> None:
     closed, aborted = RecordingTransport(), RecordingTransport()
     loop = asyncio.get_running_loop()
     for transport in (closed, aborted):
@@ -63,6 +68,11 @@ async def test_closing_sends_what_waits_first_and_aborting_drops_it() -> None:
     assert (aborted.writes, aborted.aborted) == ([], True)
     await asyncio.sleep(0)  # the turn's end finds nothing more to send
     assert (closed.writes, aborted.writes) == ([b"last words"], [])
+    ended = RecordingTransport()
+    joined = _JoinedWrites(ended, loop)  # type: ignore[arg-type]
+    joined.write(b"before the end")
+    joined.write_eof()
+    assert ended.eof_after == [b"before the end"]
 
 
 async def test_a_long_body_goes_out_without_waiting_for_the_turn() -> None:

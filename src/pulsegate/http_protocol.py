@@ -13,6 +13,7 @@ bench/README.md ("One write a response").
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -38,6 +39,14 @@ class _JoinedWrites:
         self._size += len(data)
         if self._size >= FLUSH_BYTES:
             self._flush()
+
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
 
     def _flush(self) -> None:
         if not self._pending:
