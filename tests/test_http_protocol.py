@@ -11,6 +11,15 @@ import asyncio
 from pulsegate.http_protocol import FLUSH_BYTES, _JoinedWrites
 
 
+async def end_of_turn() -> None:
+    """Return once the event loop has run what was already scheduled: callbacks run in the
+    order they were scheduled, so a flush scheduled before this one has run."""
+    loop = asyncio.get_running_loop()
+    turned = loop.create_future()
+    loop.call_soon(turned.set_result, None)
+    await turned
+
+
 class RecordingTransport:
     """What an asyncio transport is asked to do, nothing more."""
 
@@ -45,11 +54,11 @@ async def test_the_writes_of_one_turn_of_the_loop_go_out_as_one() -> None:
     joined.write(b"HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\n")
     joined.write(b'{"success":true}')
     assert transport.writes == []  # not before the loop's turn ends
-    await asyncio.sleep(0)
+    await end_of_turn()
     assert transport.writes == [b'HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\n{"success":true}']
     joined.write(b"next")  # the next response: a write of its own
     joined.writelines([b" and", b" more"])
-    await asyncio.sleep(0)
+    await end_of_turn()
     assert transport.writes[1:] == [b"next and more"]
     assert joined.get_extra_info("peername") == ("127.0.0.1", 5555)  # the rest: the transport's
 
@@ -66,7 +75,7 @@ async def test_closing_or_ending_sends_what_waits_first_and_aborting_drops_it() 
             joined.abort()
     assert (closed.writes, closed.closed) == ([b"last words"], True)
     assert (aborted.writes, aborted.aborted) == ([], True)
-    await asyncio.sleep(0)  # the turn's end finds nothing more to send
+    await end_of_turn()  # the turn's end finds nothing more to send
     assert (closed.writes, aborted.writes) == ([b"last words"], [])
     ended = RecordingTransport()
     joined = _JoinedWrites(ended, loop)  # type: ignore[arg-type]
@@ -83,5 +92,5 @@ async def test_a_long_body_goes_out_without_waiting_for_the_turn() -> None:
     joined.write(b"x" * FLUSH_BYTES)
     assert transport.writes == [b"headers\r\n\r\n" + b"x" * FLUSH_BYTES]
     joined.write(b"tail")
-    await asyncio.sleep(0)
+    await end_of_turn()
     assert transport.writes[1:] == [b"tail"]
