@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import create_engine
@@ -21,6 +22,7 @@ from pulsegate.jobs.scheduler import (
     latest_fire_time,
     schedule,
     schedules,
+    stop_jobs,
 )
 from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
@@ -191,6 +193,24 @@ async def test_shutdown_lets_a_run_finish_then_cancels_what_overstays(
     assert [r["status"] for r in runs_of(rows, "test_quick")] == ["succeeded"]
     [endless_run] = runs_of(rows, "test_endless")
     assert (endless_run["status"], endless_run["error"]) == ("interrupted", "cancelled by shutdown")
+
+
+async def test_a_stop_gives_a_scheduled_run_its_grace_too(engine: AsyncEngine, rows: Rows) -> None:
+    started = asyncio.Event()
+
+    async def slow() -> object:
+        started.set()
+        await asyncio.sleep(0.3)
+        return {"processed": 1}
+
+    runner = JobRunner(engine, {"test_scheduled": slow})
+    scheduler = AsyncIOScheduler()
+    # A date trigger without a date fires at once; the scheduler runs it as its own task.
+    scheduler.add_job(runner.run, "date", args=["test_scheduled"], kwargs={"trigger": "schedule"})
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=10)
+    await stop_jobs(scheduler, runner, grace=5)
+    assert [r["status"] for r in runs_of(rows, "test_scheduled")] == ["succeeded"]
 
 
 def test_every_process_fires_at_the_same_instants(settings: Settings) -> None:

@@ -43,7 +43,7 @@ from pulsegate.ingest.service import IngestService
 from pulsegate.ingest.writer import GroupCommitWriter
 from pulsegate.jobs import routes as jobs_routes
 from pulsegate.jobs.runner import finish_or_cancel
-from pulsegate.jobs.scheduler import build_runner, schedule, schedules
+from pulsegate.jobs.scheduler import build_runner, schedule, schedules, stop_jobs
 from pulsegate.logging import configure_logging
 from pulsegate.messages import routes as messages_routes
 from pulsegate.operations import routes as operations_routes
@@ -202,11 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            # Stop starting work, let what runs finish for a while, then cancel the rest
-            # (recorded as interrupted, and picked up by the next run).
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
-            await job_runner.drain(grace=settings.shutdown_grace_seconds)
+            await stop_jobs(scheduler, job_runner, grace=settings.shutdown_grace_seconds)
             await finish_or_cancel(
                 app.state.background_tasks, grace=settings.shutdown_grace_seconds
             )

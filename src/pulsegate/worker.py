@@ -17,7 +17,7 @@ import structlog
 
 from pulsegate import __version__
 from pulsegate.db.engine import create_engine
-from pulsegate.jobs.scheduler import build_runner, schedule
+from pulsegate.jobs.scheduler import build_runner, schedule, stop_jobs
 from pulsegate.operations.metrics import Metrics
 from pulsegate.projection.projector import start_projector
 from pulsegate.security import SecretBox, load_or_create_secret_key
@@ -67,9 +67,7 @@ async def run_worker(settings: Settings, *, parent_pid: int | None = None) -> No
     finally:
         if watch is not None:
             watch.cancel()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        await job_runner.drain(grace=settings.shutdown_grace_seconds)
+        await stop_jobs(scheduler, job_runner, grace=settings.shutdown_grace_seconds)
         if projector is not None:
             await projector.stop()
         await engine.dispose()

@@ -193,6 +193,20 @@ def schedule(runner: JobRunner, settings: Settings) -> AsyncIOScheduler:
     return scheduler
 
 
+async def stop_jobs(scheduler: AsyncIOScheduler | None, runner: JobRunner, *, grace: float) -> None:
+    """Start nothing more, let the runs in progress finish for up to `grace` seconds, then
+    cancel the rest (recorded as interrupted, and picked up by the next run).
+
+    The scheduler is paused, not shut down, while its runs finish: APScheduler's asyncio
+    executor cancels the runs it started when it shuts down, which left a scheduled run no
+    grace at all (and logged each as an error)."""
+    if scheduler is not None:
+        scheduler.pause()
+    await runner.drain(grace=grace)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+
+
 async def _scheduled_run(runner: JobRunner, name: str, planned: Schedule) -> None:
     lookback = timedelta(seconds=planned.grace_seconds)
     slot = latest_fire_time(planned.trigger, runner.clock(), lookback)
