@@ -197,19 +197,24 @@ async def test_shutdown_lets_a_run_finish_then_cancels_what_overstays(
 
 async def test_a_stop_gives_a_scheduled_run_its_grace_too(engine: AsyncEngine, rows: Rows) -> None:
     started = asyncio.Event()
+    release = asyncio.Event()
 
-    async def slow() -> object:
+    async def in_progress() -> object:
         started.set()
-        await asyncio.sleep(0.3)
+        await release.wait()  # its work, still going on when the stop begins
         return {"processed": 1}
 
-    runner = JobRunner(engine, {"test_scheduled": slow})
+    runner = JobRunner(engine, {"test_scheduled": in_progress})
     scheduler = AsyncIOScheduler()
     # A date trigger without a date fires at once; the scheduler runs it as its own task.
     scheduler.add_job(runner.run, "date", args=["test_scheduled"], kwargs={"trigger": "schedule"})
     scheduler.start()
     await asyncio.wait_for(started.wait(), timeout=10)
-    await stop_jobs(scheduler, runner, grace=5)
+    stopping = asyncio.create_task(stop_jobs(scheduler, runner, grace=5))
+    await asyncio.sleep(0)  # one turn of the loop: the stop runs up to its wait for the run
+    assert not stopping.done()
+    release.set()
+    await stopping
     assert [r["status"] for r in runs_of(rows, "test_scheduled")] == ["succeeded"]
 
 
