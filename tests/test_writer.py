@@ -74,6 +74,31 @@ async def test_duplicates_in_one_flush_are_stored_once(
     assert [r["message_id"] for r in rows.inbound(tenant.workspace_id)] == [same]
 
 
+async def test_a_write_made_on_the_next_turn_of_the_loop_joins_the_flush(
+    database_url: str, tenant: Tenant
+) -> None:
+    """With no delay set the writer still waits one turn of the event loop before it flushes,
+    so the requests read together are stored together: one transaction, one fsync."""
+    writer = GroupCommitWriter(database_url, max_delay=0, concurrency=1)
+    await writer.start()
+
+    async def one_turn_later() -> None:
+        await asyncio.sleep(0)
+        await writer.write([row(tenant, "second")], [])
+
+    try:
+        await asyncio.gather(writer.write([row(tenant, "first")], []), one_turn_later())
+    finally:
+        await writer.stop()
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute(
+            "SELECT message_id, xmin::text FROM inbound_messages WHERE workspace_id = %s",
+            (tenant.workspace_id,),
+        ).fetchall()
+    assert sorted(message_id for message_id, _ in stored) == ["first", "second"]
+    assert len({transaction for _, transaction in stored}) == 1
+
+
 async def test_a_connection_the_server_closed_between_flushes_is_replaced(
     database_url: str, tenant: Tenant, rows: Rows
 ) -> None:

@@ -141,8 +141,9 @@ class Settings(BaseSettings):
 
     writer_max_messages: int = Field(default=500, ge=1)
     """The group-commit writer flushes when this many messages are waiting..."""
-    writer_max_delay_ms: float = Field(default=1.0, ge=0)
-    """...or after this many milliseconds, whichever comes first."""
+    writer_max_delay_ms: float = Field(default=0, ge=0)
+    """...or after this many milliseconds, whichever comes first; 0: after one turn of the
+    event loop (the requests read together flush together)."""
     writer_concurrency: int = Field(default=4, ge=1)
     """Flushes that may run at once. Each has a database connection of its own, kept open
     (`pulsegate:<pid>:writer` in `pg_stat_activity`), besides `database_pool_size`."""

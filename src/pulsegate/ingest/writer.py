@@ -5,6 +5,12 @@ waiting (up to `max_messages`, after at most `max_delay` seconds), stores it in 
 and only then releases the waiting requests. So a 200 always follows a COMMIT, and durability
 costs one fsync per flush rather than per request.
 
+The wait is one turn of the event loop by default (`max_delay` 0): the writes of the requests
+that were read together go in one flush, and the flush starts at once. A wait of a millisecond
+(uvloop's timers count whole milliseconds, so 1 ms is 1-2) held each request that long at full
+load, when every connection waits for its flush: single-event throughput was 15-20% lower for
+the same CPU (bench/README.md, "The writer's wait").
+
 The queue is shared fairly: besides its total bound, no workspace may hold more than
 `workspace_share` of it, so one tenant's burst is answered 429 while the others are stored.
 
@@ -72,7 +78,7 @@ class GroupCommitWriter:
         *,
         connect_timeout: int = 3,
         max_messages: int = 500,
-        max_delay: float = 0.001,
+        max_delay: float = 0,
         max_pending: int = 50_000,
         workspace_share: float = 0.25,
         concurrency: int = 4,
@@ -157,8 +163,8 @@ class GroupCommitWriter:
             assert isinstance(first, _Pending)
             batch = _Batch([first], first.size)
             stopping = self._take_waiting(batch)
-            if not stopping and self._max_delay > 0 and batch.size < self._max_messages:
-                await asyncio.sleep(self._max_delay)
+            if not stopping and batch.size < self._max_messages:
+                await asyncio.sleep(self._max_delay)  # 0: one turn of the loop
                 stopping = self._take_waiting(batch)
             await slots.acquire()
             if not stopping:  # more arrived while every flush was busy
