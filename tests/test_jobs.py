@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pulsegate.db.engine import create_engine
@@ -28,6 +29,7 @@ from pulsegate.security import SecretBox
 from pulsegate.settings import Settings
 from tests.support.database import Rows
 from tests.support.tenants import ADMIN_TOKEN, SECRET_KEY
+from tests.support.waiting import eventually
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -211,8 +213,8 @@ async def test_a_stop_gives_a_scheduled_run_its_grace_too(engine: AsyncEngine, r
     scheduler.start()
     await asyncio.wait_for(started.wait(), timeout=10)
     stopping = asyncio.create_task(stop_jobs(scheduler, runner, grace=5))
-    await asyncio.sleep(0)  # one turn of the loop: the stop runs up to its wait for the run
-    assert not stopping.done()
+    await eventually(lambda: scheduler.state, lambda state: state != STATE_RUNNING, what="a stop")
+    assert not stopping.done()  # it waits for the run
     release.set()
     await stopping
     assert [r["status"] for r in runs_of(rows, "test_scheduled")] == ["succeeded"]
