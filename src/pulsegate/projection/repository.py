@@ -191,7 +191,7 @@ FROM sent"""
     )
     + """
 ORDER BY sent.id  -- event ids follow the log, so events of one instant list in log order
-ON CONFLICT (workspace_id, message_id, timestamp) DO NOTHING
+ON CONFLICT (workspace_id, timestamp, message_id) DO NOTHING
 RETURNING workspace_id, session_key, timestamp
 )
 -- A key queued at or before its new events is not written again (most of a batch's keys in a

@@ -47,7 +47,9 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         PrimaryKeyConstraint("workspace_id", "timestamp", "id"),
-        UniqueConstraint("workspace_id", "message_id", "timestamp"),
+        # A message's event: time first, so live inserts go to the index's right edge, as
+        # the primary key's do (message ids are random; migration 0028).
+        UniqueConstraint("workspace_id", "timestamp", "message_id"),
         # Pages and screens only: tracks are most events, and read densely by the time index.
         Index(
             "ix_events_workspace_id_type",
