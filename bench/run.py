@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from cpu import CpuSample, sample
+from cpu import CpuSample, embedded_servers, sample
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -237,6 +237,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     wrk = ensure_wrk()
+    wait_for_embedded_servers()
 
     work = Path(tempfile.mkdtemp(prefix="pulsegate-bench-"))
     env, admin_token = gateway_env(work, log_level=args.log_level)
@@ -300,6 +301,21 @@ def main() -> None:
             process.wait(30)
     report(results, args, stored)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_for_embedded_servers(timeout: float = 120) -> None:
+    """Wait until no embedded PostgreSQL runs but this run's own (started after this): an
+    earlier run's server, which some versions left behind and which stops within a minute of
+    its data directory's removal, would count as this run's PostgreSQL (bench/cpu.py)."""
+    deadline = time.monotonic() + timeout
+    while servers := embedded_servers():
+        if time.monotonic() > deadline:
+            sys.exit(
+                f"embedded PostgreSQL still running (pids {servers}): its CPU would count as "
+                "this run's; stop it and run again"
+            )
+        print(f"waiting for {len(servers)} embedded PostgreSQL server(s) to stop", flush=True)
+        time.sleep(5)
 
 
 def gateway_env(work: Path, *, log_level: str = "WARNING") -> tuple[dict[str, str], str]:
