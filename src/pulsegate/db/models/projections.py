@@ -63,7 +63,8 @@ class Event(Base):
         Index(
             "ix_events_resolved_account", "workspace_id", "resolved_account_id", "timestamp", "id"
         ),
-        Index("ix_events_session_order", "workspace_id", "session_key", "timestamp", "message_id"),
+        # A key's events from a time on: the sweep sorts them itself (migration 0029).
+        Index("ix_events_session_order", "workspace_id", "session_key", "timestamp"),
         {"postgresql_partition_by": "RANGE (timestamp)"},
     )
 
