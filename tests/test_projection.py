@@ -44,6 +44,13 @@ def events(rows: Rows, tenant: Tenant) -> list[dict[str, Any]]:
     )
 
 
+def failures(rows: Rows, tenant: Tenant) -> list[dict[str, Any]]:
+    return rows.query(
+        "SELECT inbound_message_id, error FROM projection_failures WHERE workspace_id = %s",
+        tenant.workspace_id,
+    )
+
+
 async def test_track_page_and_screen_become_events(
     client: httpx.AsyncClient, tenant: Tenant, rows: Rows, engine: AsyncEngine
 ) -> None:
@@ -116,6 +123,36 @@ async def test_projecting_again_changes_nothing(
     )
     await project_until(engine, lambda: rows.projected(tenant.workspace_id))
     assert events(rows, tenant) == before
+    assert failures(rows, tenant) == []  # the batch was applied whole, not message by message
+
+
+async def test_a_message_stored_twice_in_the_log_is_one_event_and_its_batch_goes_on(
+    tenant: Tenant, rows: Rows, engine: AsyncEngine
+) -> None:
+    """A message sent again after the dedup window is in the log twice. The batch that holds
+    both is first inserted as all new; the unique constraint refuses the second copy, and
+    the batch is inserted again skipping it: every other event of the batch is stored."""
+    rows.query(
+        """
+        INSERT INTO inbound_messages
+            (workspace_id, source_id, message_id, type, received_at, timestamp, message)
+        SELECT %s, %s, id, 'track', now(), '2026-11-02T10:00:00Z',
+               jsonb_build_object('type', 'track', 'userId', 'u-' || id, 'event', 'E')
+        FROM unnest(ARRAY['resent', 'other-1', 'resent', 'other-2']) WITH ORDINALITY AS t(id, n)
+        ORDER BY n
+        RETURNING id
+        """,
+        tenant.workspace_id,
+        tenant.source_id,
+    )
+    await project_until(engine, lambda: rows.projected(tenant.workspace_id))
+    assert [e["message_id"] for e in events(rows, tenant)] == ["other-1", "other-2", "resent"]
+    queued = rows.query(
+        "SELECT session_key FROM session_dirty WHERE workspace_id = %s ORDER BY session_key",
+        tenant.workspace_id,
+    )
+    assert [q["session_key"] for q in queued] == ["u-other-1", "u-other-2", "u-resent"]
+    assert failures(rows, tenant) == []
 
 
 INSERT_INBOUND = """

@@ -74,6 +74,57 @@ async def test_duplicates_in_one_flush_are_stored_once(
     assert [r["message_id"] for r in rows.inbound(tenant.workspace_id)] == [same]
 
 
+async def test_a_flush_with_a_retried_message_stores_the_rest_once(
+    database_url: str, tenant: Tenant, rows: Rows
+) -> None:
+    """A flush is first stored as if every id were new; the week's unique index refuses one
+    already stored, and the flush is stored again skipping it."""
+    writer = GroupCommitWriter(database_url)
+    await writer.start()
+    try:
+        await writer.write([row(tenant, "sent-before")], [])
+        await writer.write(
+            [row(tenant, "new-1"), row(tenant, "sent-before"), row(tenant, "new-2")], []
+        )
+        await writer.write([row(tenant, "new-3")], [])  # the next flush goes on as new
+    finally:
+        await writer.stop()
+    stored = [r["message_id"] for r in rows.inbound(tenant.workspace_id)]
+    assert sorted(stored) == ["new-1", "new-2", "new-3", "sent-before"]
+    with psycopg.connect(database_url) as conn:
+        ids = conn.execute(
+            "SELECT message_id FROM message_ids WHERE workspace_id = %s ORDER BY message_id",
+            (tenant.workspace_id,),
+        ).fetchall()
+    assert [message_id for (message_id,) in ids] == ["new-1", "new-2", "new-3", "sent-before"]
+
+
+async def test_two_writers_storing_the_same_id_at_once_store_it_once(
+    database_url: str, tenant: Tenant, rows: Rows
+) -> None:
+    """Each writer's statement waits for the other's insert of the id to commit, then one
+    of them is refused by the unique index and stores its flush skipping the id."""
+    writers = [GroupCommitWriter(database_url) for _ in range(2)]
+    for writer in writers:
+        await writer.start()
+    try:
+        for n in range(20):
+            same = f"both-{n}"
+            await asyncio.gather(
+                *(
+                    writer.write([row(tenant, same), row(tenant, f"{same}-{i}")], [])
+                    for i, writer in enumerate(writers)
+                )
+            )
+    finally:
+        for writer in writers:
+            await writer.stop()
+    stored = [r["message_id"] for r in rows.inbound(tenant.workspace_id)]
+    assert sorted(stored) == sorted(
+        [f"both-{n}" for n in range(20)] + [f"both-{n}-{i}" for n in range(20) for i in range(2)]
+    )
+
+
 async def test_a_write_made_on_the_next_turn_of_the_loop_joins_the_flush(
     database_url: str, tenant: Tenant
 ) -> None:
