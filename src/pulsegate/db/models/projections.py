@@ -59,9 +59,23 @@ class Event(Base):
             "id",
             postgresql_where=text("type <> 'track'"),
         ),
-        Index("ix_events_resolved_user", "workspace_id", "resolved_user_id", "timestamp", "id"),
+        # By user and by account: only events attributed to one (migration 0030), as no
+        # reader looks up events by a missing user or account.
         Index(
-            "ix_events_resolved_account", "workspace_id", "resolved_account_id", "timestamp", "id"
+            "ix_events_resolved_user",
+            "workspace_id",
+            "resolved_user_id",
+            "timestamp",
+            "id",
+            postgresql_where=text("resolved_user_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_events_resolved_account",
+            "workspace_id",
+            "resolved_account_id",
+            "timestamp",
+            "id",
+            postgresql_where=text("resolved_account_id IS NOT NULL"),
         ),
         # A key's events from a time on: the sweep sorts them itself (migration 0029).
         Index("ix_events_session_order", "workspace_id", "session_key", "timestamp"),
