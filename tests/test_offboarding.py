@@ -32,6 +32,11 @@ ORDER BY 1
 """
 
 
+# Work still to do, which the scheduled jobs take off whenever they run (the session sweep
+# drains its queue of keys): their counts may fall while the others' may only grow.
+QUEUES = {"session_dirty"}
+
+
 def table_counts(rows: Rows, workspace_id: uuid.UUID) -> dict[str, int]:
     return {
         t["name"]: rows.query(
@@ -129,6 +134,8 @@ async def test_offboard_one_of_three_workspaces_under_load(
         assert stored == acknowledged[tenant.workspace_id]
         after = table_counts(rows, tenant.workspace_id)
         for table, count in before[tenant.workspace_id].items():
+            if table in QUEUES:
+                continue
             assert after[table] >= count, (table, count, after[table])
         assert after["inbound_messages"] == 180
     assert set(table_counts(rows, gone.workspace_id).values()) == {0}
