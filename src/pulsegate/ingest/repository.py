@@ -64,9 +64,9 @@ class RejectedRow:
 # week's unique index refuses the flush if one is not, and the statement that skips them
 # (`_INSERT_SKIPPING`, ON CONFLICT DO NOTHING) stores it instead. ON CONFLICT checks each
 # row before inserting it and confirms the insert after, one more index search and WAL
-# record a message: 6-7 us of PostgreSQL's CPU a message out of 37 for the statement
-# (bench/README.md "The writer's ON CONFLICT"). A flush with a retried message costs about
-# twice as much.
+# record a message: 5-7 us of PostgreSQL's CPU a message out of 30-40 for the statement
+# (bench/README.md, "As if every message were new"). A flush with a retried message costs up
+# to twice as much.
 _INSERT_INBOUND = """
 WITH sent AS (
     SELECT DISTINCT ON ((r->>0)::uuid, r->>2)

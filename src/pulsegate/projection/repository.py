@@ -212,7 +212,7 @@ SET since = EXCLUDED.since WHERE EXCLUDED.since < session_dirty.since
 # dedup window) or a batch projected again: the events are first inserted as if all were new
 # (`_INSERT_EVENTS`), and only if the unique constraint refuses one does the statement that
 # skips them run. ON CONFLICT checks each row before it inserts it and confirms the insert
-# after: about a tenth of the statement (bench/README.md "ON CONFLICT").
+# after: about a sixth of the statement (bench/README.md, "As if every message were new").
 _INSERT_EVENTS_SKIPPING = _INSERT_EVENTS.replace(
     "\nRETURNING workspace_id, session_key, timestamp",
     "\nON CONFLICT (workspace_id, timestamp, message_id) DO NOTHING"
