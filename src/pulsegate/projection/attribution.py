@@ -53,6 +53,12 @@ def resolve_sql(*, table: str, own_user: str, own_key: str, own_account: str) ->
     Each lookup is a lateral subquery kept from being flattened (`OFFSET 0`), so it is always
     one primary-key probe per row. As plain joins, while a workspace's tables grew faster
     than autovacuum analyzed them, the planner scanned all its identities once per message.
+
+    A lookup whose answer the rules would not use is not made: the key's tie when the row has
+    a userId (an identified user's events and sessions: analytics.js sends an anonymousId with
+    every call, and a session's key is its userId when it has no anonymousId), the user's
+    account when the row has a groupId. Each such condition is on the row alone, so
+    PostgreSQL tests it before the probe (a `One-Time Filter` over the index scan).
     """
     return f"""
     LEFT JOIN LATERAL (
@@ -61,7 +67,9 @@ def resolve_sql(*, table: str, own_user: str, own_key: str, own_account: str) ->
     ) AS by_user ON true
     LEFT JOIN LATERAL (
         SELECT i.user_id FROM identities i
-        WHERE i.workspace_id = {table}.workspace_id AND i.alias = {own_key} OFFSET 0
+        WHERE i.workspace_id = {table}.workspace_id AND i.alias = {own_key}
+          AND {own_user} IS NULL
+        OFFSET 0
     ) AS by_key ON true
     CROSS JOIN LATERAL (
         SELECT COALESCE(by_user.user_id, {own_user}, by_key.user_id) AS user_id
@@ -69,6 +77,7 @@ def resolve_sql(*, table: str, own_user: str, own_key: str, own_account: str) ->
     LEFT JOIN LATERAL (
         SELECT u.account_id FROM users u
         WHERE u.workspace_id = {table}.workspace_id AND u.user_id = resolved_user.user_id
+          AND {own_account} IS NULL
         OFFSET 0
     ) AS resolved_owner ON true
     CROSS JOIN LATERAL (
