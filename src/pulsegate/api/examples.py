@@ -119,7 +119,7 @@ VOCABULARY: dict[str, Any] = {
     "host": "gateway-1:4242",
     "status": "ok",
     "JobRunOut.status": "succeeded",
-    "migration": "0030",
+    "migration": "0031",
     "version": "0.1.0",
     "segment": "Enterprise",
     "next_cursor": None,

@@ -44,7 +44,7 @@ async def healthz() -> dict[str, str]:
     summary="The database is reachable and migrated to head",
     responses={
         200: {
-            "content": {"application/json": {"example": {"status": "ready", "migration": "0030"}}}
+            "content": {"application/json": {"example": {"status": "ready", "migration": "0031"}}}
         }
     },
 )

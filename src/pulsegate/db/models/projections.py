@@ -268,13 +268,23 @@ class Session(Base):
             "id",
             postgresql_include=["resolved_account_id", "resolved_user_id", "duration_ms"],
         ),
-        Index("ix_sessions_resolved_user", "workspace_id", "resolved_user_id", "started_at", "id"),
+        # By user and by account: only sessions attributed to one (migration 0031), as for
+        # events.
+        Index(
+            "ix_sessions_resolved_user",
+            "workspace_id",
+            "resolved_user_id",
+            "started_at",
+            "id",
+            postgresql_where=text("resolved_user_id IS NOT NULL"),
+        ),
         Index(
             "ix_sessions_resolved_account",
             "workspace_id",
             "resolved_account_id",
             "started_at",
             "id",
+            postgresql_where=text("resolved_account_id IS NOT NULL"),
         ),
         # The sweep closes idle sessions: it reads only the open ones.
         Index("ix_sessions_open", "ended_at", postgresql_where=text("NOT closed")),
