@@ -389,6 +389,79 @@ def test_a_key_queued_before_its_new_events_is_held_not_written_until_they_commi
     ]
 
 
+def queued_keys(database_url: str, workspace: uuid.UUID) -> list[str]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT session_key FROM session_dirty WHERE workspace_id = %s ORDER BY 1",
+            (workspace,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_a_workspace_whose_projector_is_mid_batch_is_swept_when_the_batch_ends(
+    database_url: str,
+) -> None:
+    """A projector that never catches up holds its workspace's lock for every batch but the
+    instant between two: the sweep waits for the batch in progress (not for a later sweep)
+    and builds the workspace's sessions as soon as it commits."""
+    workspace = new_workspace(database_url)
+
+    async def run() -> sessions.SweepResult:
+        engine = create_engine(Settings(database_url=database_url).async_database_url)
+        try:
+            await project_and_sweep(engine, database_url)  # whatever other tests left
+            store(database_url, workspace, track("b-1", 0, "Reports", anonymousId="anon-b"))
+            await project_all(engine, database_url)
+            assert queued_keys(database_url, workspace) == ["anon-b"]
+            async with engine.connect() as batch:  # the projector's batch transaction
+                assert await projection.try_lock_workspace(batch, workspace)
+                swept = asyncio.create_task(sessions.sweep(engine, rules=DEFAULT_RULES))
+                await asyncio.sleep(0.5)
+                assert not swept.done(), "the sweep did not wait for the batch's lock"
+                await batch.commit()
+            return await asyncio.wait_for(swept, timeout=30)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(run())
+    assert result.keys == 1
+    assert queued_keys(database_url, workspace) == []
+    assert [(row[0], row[5]) for row in session_state(database_url, workspace)] == [("anon-b", 1)]
+
+
+def test_a_workspace_being_replayed_keeps_its_keys_queued_and_the_sweep_goes_on(
+    database_url: str,
+) -> None:
+    """A replay holds the lock for longer than the sweep waits: the sweep builds the other
+    workspaces' sessions, leaves the replayed one's keys queued, and a sweep after the replay
+    builds them."""
+    paused, other = new_workspace(database_url), new_workspace(database_url)
+
+    async def run() -> tuple[sessions.SweepResult, list[str]]:
+        engine = create_engine(Settings(database_url=database_url).async_database_url)
+        try:
+            await project_and_sweep(engine, database_url)  # whatever other tests left
+            store(database_url, paused, track("p-1", 0, "Reports", anonymousId="anon-p"))
+            store(database_url, other, track("o-1", 0, "Reports", anonymousId="anon-o"))
+            await project_all(engine, database_url)
+            async with projection.workspace_paused(engine, paused):  # as `replay` holds it
+                during = await sessions.sweep(
+                    engine, rules=DEFAULT_RULES, lock_wait=timedelta(milliseconds=300)
+                )
+                still_queued = queued_keys(database_url, paused)
+            await sessions.sweep(engine, rules=DEFAULT_RULES)
+            return during, still_queued
+        finally:
+            await engine.dispose()
+
+    during, still_queued = asyncio.run(run())
+    assert during.keys == 1  # the other workspace's key
+    assert still_queued == ["anon-p"]
+    assert [row[0] for row in session_state(database_url, other)] == ["anon-o"]
+    assert [row[0] for row in session_state(database_url, paused)] == ["anon-p"]
+    assert queued_keys(database_url, paused) == []
+
+
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,24 @@ async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUI
         {"lock_class": PROJECTION_LOCK_CLASS, "w": workspace_id},
     )
     return bool(result.scalar())
+
+
+async def lock_workspace_within(
+    connection: AsyncConnection, workspace_id: uuid.UUID, *, wait: timedelta
+) -> None:
+    """Transaction-scoped, as `try_lock_workspace`, but waits up to `wait` for its holder: a
+    projector's batch lets go within seconds, a replay holds it for minutes. When the wait runs
+    out PostgreSQL raises `LockNotAvailable` and the transaction is aborted, so a caller takes
+    it first, before it holds anything another holder could wait for."""
+    milliseconds = max(1, round(wait / timedelta(milliseconds=1)))
+    await connection.exec_driver_sql(
+        "SELECT set_config('lock_timeout', %(ms)s, true)", {"ms": str(milliseconds)}
+    )
+    await connection.exec_driver_sql(
+        f"SELECT pg_advisory_xact_lock({_WORKSPACE_LOCK})",
+        {"lock_class": PROJECTION_LOCK_CLASS, "w": workspace_id},
+    )
+    await connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
 
 
 async def lock_workspace_for_session(connection: AsyncConnection, workspace_id: uuid.UUID) -> None:

@@ -8,6 +8,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -80,6 +81,14 @@ async def try_lock_workspace(connection: AsyncConnection, workspace_id: uuid.UUI
     """The workspace's projection lock for the caller's transaction (the session sweep takes
     it too, so that the attribution it writes and the projector's never interleave)."""
     return await repository.try_lock_workspace(connection, workspace_id)
+
+
+async def lock_workspace_within(
+    connection: AsyncConnection, workspace_id: uuid.UUID, *, wait: timedelta
+) -> None:
+    """The same lock, waiting up to `wait` for a batch in progress; raises (through
+    SQLAlchemy) psycopg's `LockNotAvailable` when the wait runs out (a replay)."""
+    await repository.lock_workspace_within(connection, workspace_id, wait=wait)
 
 
 @contextlib.asynccontextmanager
