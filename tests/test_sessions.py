@@ -31,6 +31,7 @@ from tests.support.http import bearer, send, wait_for_events
 from tests.support.projection import INSERT, caught_up
 from tests.support.sessions import ACCOUNT, T0, TIMELINE, sweep, track, wait_for_account
 from tests.support.tenants import Tenant
+from tests.support.waiting import eventually
 
 BRIDGE = track("a-late", 1400, "Reports", anonymousId="anon-1")
 DEFAULT_RULES = SessionRules()
@@ -398,6 +399,15 @@ def queued_keys(database_url: str, workspace: uuid.UUID) -> list[str]:
     return [row[0] for row in rows]
 
 
+def advisory_lock_waiters(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_a_workspace_whose_projector_is_mid_batch_is_swept_when_the_batch_ends(
     database_url: str,
 ) -> None:
@@ -416,8 +426,11 @@ def test_a_workspace_whose_projector_is_mid_batch_is_swept_when_the_batch_ends(
             async with engine.connect() as batch:  # the projector's batch transaction
                 assert await projection.try_lock_workspace(batch, workspace)
                 swept = asyncio.create_task(sessions.sweep(engine, rules=DEFAULT_RULES))
-                await asyncio.sleep(0.5)
-                assert not swept.done(), "the sweep did not wait for the batch's lock"
+                await eventually(
+                    lambda: advisory_lock_waiters(database_url),
+                    what="the sweep waiting for the batch's lock",
+                )
+                assert not swept.done()
                 await batch.commit()
             return await asyncio.wait_for(swept, timeout=30)
         finally:
