@@ -55,8 +55,15 @@ class SweepResult:
     continued: int = 0  # keys whose latest session was gone on from, not read again
 
 
-# How long the sweep waits for a busy workspace's projection lock (`_sweep_waiting`).
+# How long the sweep waits for a busy workspace's projection lock (`_batches`).
 LOCK_WAIT = timedelta(seconds=5)
+
+
+@dataclass(slots=True)
+class _Tally:
+    keys: int = 0
+    sessions: int = 0
+    continued: int = 0
 
 
 async def sweep(
@@ -77,26 +84,64 @@ async def sweep(
     and a try alone left such a workspace's sessions unbuilt until its load dropped. A replay
     holds it for longer: its keys stay queued for a later sweep.
     """
-    keys = sessions = continued = 0
+    tally = _Tally()
     busy: list[uuid.UUID] = []
-    while True:
-        async with engine.begin() as connection:
-            claimed = await queue.claim_dirty_keys(connection, keys_per_batch, skip=busy)
-            if not claimed:
-                break
-            ready = await _lock_workspaces(connection, claimed, busy)
-            built, went_on = await _rebuild(connection, ready, rules)
-        keys, sessions, continued = keys + len(ready), sessions + built, continued + went_on
-    for workspace_id in busy:  # grows if a batch of `_sweep_waiting` finds another busy
-        swept = await _sweep_waiting(engine, workspace_id, busy, rules, keys_per_batch, lock_wait)
-        keys, sessions, continued = keys + swept[0], sessions + swept[1], continued + swept[2]
+    await _batches(engine, rules, keys_per_batch, busy, tally)
+    for workspace_id in busy:  # grows if a later batch finds another workspace busy
+        await _batches(
+            engine, rules, keys_per_batch, busy, tally, wait_for=(workspace_id, lock_wait)
+        )
     async with engine.begin() as connection:
         closed = await queue.close_idle_sessions(connection, session_timeout=rules.timeout)
-    if keys or closed:
+    if tally.keys or closed:
         log.info(
-            "sessions.sweep.done", keys=keys, continued=continued, sessions=sessions, closed=closed
+            "sessions.sweep.done",
+            keys=tally.keys,
+            continued=tally.continued,
+            sessions=tally.sessions,
+            closed=closed,
         )
-    return SweepResult(keys=keys, sessions=sessions, closed=closed, continued=continued)
+    return SweepResult(
+        keys=tally.keys, sessions=tally.sessions, closed=closed, continued=tally.continued
+    )
+
+
+async def _batches(
+    engine: AsyncEngine,
+    rules: SessionRules,
+    keys_per_batch: int,
+    busy: list[uuid.UUID],
+    tally: _Tally,
+    *,
+    wait_for: tuple[uuid.UUID, timedelta] | None = None,
+) -> None:
+    """Claim, lock and rebuild batches until no key is left but the busy workspaces'.
+
+    `wait_for` (a busy workspace, how long to wait): each batch first waits for that
+    workspace's lock, then claims as the others do, its keys among them. The lock comes
+    before the claim because the projector's batch queues keys: a sweep that held claimed
+    keys while it waited for that batch's lock would deadlock with it. (A claim of that
+    workspace's keys alone read and sorted all of them: 93 ms for 200,000 queued.) When the
+    wait runs out (a replay) its keys stay queued."""
+    waited, wait = wait_for if wait_for is not None else (None, timedelta(0))
+    while True:
+        try:
+            async with engine.begin() as connection:
+                if waited is not None:
+                    await projection_service.lock_workspace_within(connection, waited, wait=wait)
+                skip = [workspace for workspace in busy if workspace != waited]
+                claimed = await queue.claim_dirty_keys(connection, keys_per_batch, skip=skip)
+                if not claimed:
+                    return
+                ready = await _lock_workspaces(connection, claimed, busy)
+                built, went_on = await _rebuild(connection, ready, rules)
+        except DBAPIError as error:
+            if not isinstance(error.orig, LockNotAvailable):
+                raise
+            log.info("sessions.sweep.workspace_busy", workspace_id=str(waited))
+            return
+        tally.keys, tally.sessions = tally.keys + len(ready), tally.sessions + built
+        tally.continued += went_on
 
 
 async def _lock_workspaces(
@@ -112,42 +157,6 @@ async def _lock_workspaces(
     busy.extend(sorted(taken))
     await queue.requeue_dirty_keys(connection, [k for k in claimed if k.workspace_id in taken])
     return [key for key in claimed if key.workspace_id not in taken]
-
-
-async def _sweep_waiting(
-    engine: AsyncEngine,
-    workspace_id: uuid.UUID,
-    busy: list[uuid.UUID],
-    rules: SessionRules,
-    keys_per_batch: int,
-    lock_wait: timedelta,
-) -> tuple[int, int, int]:
-    """Sweep on with a busy workspace's keys, each batch waiting for its lock before it claims
-    any: (keys, sessions built, keys gone on). The lock comes first because the projector's
-    batch queues keys: a sweep that held claimed keys while it waited for that batch's lock
-    would deadlock with it. A batch claims as the first ones do, the oldest keys but those of
-    the other busy workspaces (a claim of one workspace's keys alone read and sorted all of
-    them: 93 ms for 200,000 queued), so it may find yet another workspace busy, for `sweep`
-    to come to. Stops when the wait runs out (a replay) or no key is left."""
-    keys = sessions = continued = 0
-    while True:
-        try:
-            async with engine.begin() as connection:
-                await projection_service.lock_workspace_within(
-                    connection, workspace_id, wait=lock_wait
-                )
-                others = [other for other in busy if other != workspace_id]
-                claimed = await queue.claim_dirty_keys(connection, keys_per_batch, skip=others)
-                ready = await _lock_workspaces(connection, claimed, busy)
-                built, went_on = await _rebuild(connection, ready, rules)
-        except DBAPIError as error:
-            if not isinstance(error.orig, LockNotAvailable):
-                raise
-            log.info("sessions.sweep.workspace_busy", workspace_id=str(workspace_id))
-            return keys, sessions, continued
-        if not claimed:
-            return keys, sessions, continued
-        keys, sessions, continued = keys + len(ready), sessions + built, continued + went_on
 
 
 async def _rebuild(
