@@ -178,11 +178,11 @@ def _build(
     rows: Sequence[Any], windows: Sequence[KeyWindow], rules: SessionRules
 ) -> tuple[list[tuple[uuid.UUID, str, Session]], list[KeyWindow]]:
     """The sessions of each window's rows, and the windows to read again from their start."""
-    by_key = {(window.workspace_id, window.session_key): window for window in windows}
     built: list[tuple[uuid.UUID, str, Session]] = []
     again: list[KeyWindow] = []
-    for (workspace_id, session_key), key_rows in itertools.groupby(rows, key=_KEY_OF_ROW):
-        window = by_key[workspace_id, session_key]
+    for place, key_rows in itertools.groupby(rows, key=_WINDOW_OF_ROW):
+        window = windows[place]
+        workspace_id, session_key = window.workspace_id, window.session_key
         events: Iterable[SessionEvent] = _session_events(key_rows)
         resume = None
         if window.latest is not None:
@@ -213,11 +213,11 @@ def _reopen(
 
 # The columns of `queue.events_from`, unpacked by position: a million events' attribute
 # lookups on result rows were a large part of the sweep (bench/README.md, "The month again").
-_KEY_OF_ROW = operator.itemgetter(0, 1)
+_WINDOW_OF_ROW = operator.itemgetter(0)
 
 
 def _session_events(rows: Iterable[Any]) -> Iterable[SessionEvent]:
-    for _, _, timestamp, message_id, type_, module, category, name, user_id, group_id in rows:
+    for _, timestamp, message_id, type_, module, category, name, user_id, group_id in rows:
         yield SessionEvent(
             timestamp,
             message_id,
