@@ -159,8 +159,15 @@ def live_server(
 ) -> Iterator[LiveServer]:
     # February 30th never comes: the nightly jobs (connector sync, reverse sync) run every
     # workspace of the shared database, and must not start in the middle of a test run.
+    # Nor does its session sweep (a billion seconds after 2000: in 2031): the session tests
+    # sweep with rules of their own (a two-hour cut, a tail), and the live server's sweep,
+    # every minute with the default rules, built a test's sessions its way when it fell
+    # between the test's store and its own sweep (seen in CI on 2026-11-28).
     server = start_server(
-        database_url, tmp_path_factory.mktemp("live"), PULSEGATE_NIGHTLY_CRON="0 0 30 2 *"
+        database_url,
+        tmp_path_factory.mktemp("live"),
+        PULSEGATE_NIGHTLY_CRON="0 0 30 2 *",
+        PULSEGATE_SESSION_SWEEP_SECONDS="1000000000",
     )
     yield server
     server.stop()
