@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from tests.support.freshsales import SimulatedClock, connect, deliveries
 from tests.support.http import bearer, send
 from tests.support.servers import LiveServer, cli_json, new_tenant
 from tests.support.tenants import Tenant, create_tenant
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -110,6 +112,35 @@ async def test_deliveries_die_after_the_retry_window_and_can_be_retried(
         headers=bearer(tenant),
     )
     assert (again.status_code, again.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.usefixtures("sole_delivery_job")
+async def test_a_delivery_concluded_while_it_is_sent_keeps_its_conclusion(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator: RunningEmulator, rows: Rows
+) -> None:
+    """The outbox records its outcome only on the row as it read it: a delivery that dies
+    while its request is out (here by hand) stays dead, its attempts uncounted."""
+    destination = await connect(client, tenant, emulator)
+    await send(client, tenant, [identify(1, 0)])
+    [queued] = await deliveries(client, tenant, destination, 1)
+    emulator.state.faults.delay_seconds = 0.5
+    sending = asyncio.create_task(Outbox(app.state.engine, app.state.secret_box).deliver_due())
+    await eventually(lambda: emulator.state.requests, what="the first request to Freshsales")
+    [concluded] = rows.query(
+        "UPDATE deliveries SET status = 'dead', last_error = 'given up by hand' "
+        "WHERE id = %s AND status = 'pending' RETURNING id",
+        queued["id"],
+    )
+    run = await sending
+    assert (run.sent, run.retried, run.dead) == (0, 0, 0)
+    assert emulator.state.requests  # the request went out: only its record is withheld
+    [kept] = await deliveries(client, tenant, destination, 1)
+    assert (kept["id"], kept["status"], kept["attempts"], kept["last_error"]) == (
+        concluded["id"],
+        "dead",
+        0,
+        "given up by hand",
+    )
 
 
 @pytest.mark.usefixtures("sole_delivery_job")

@@ -156,7 +156,7 @@ class Outbox:
 
     async def _record(self, delivery: Any, outcome: Outcome, run: DeliveryRun) -> None:
         async with self.engine.begin() as connection:
-            await repository.record_outcome(
+            landed = await repository.record_outcome(
                 connection,
                 delivery,
                 status=outcome.status,
@@ -165,6 +165,13 @@ class Outbox:
                 error=outcome.error,
                 sent_at=outcome.next_attempt_at if outcome.status == "sent" else None,
             )
+        if not landed:
+            log.warning(
+                "outbox.delivery.changed_while_sent",
+                delivery_id=delivery.id,
+                outcome=outcome.status,
+            )
+            return
         if outcome.status == "pending":
             if outcome.throttled:
                 run.throttled += 1

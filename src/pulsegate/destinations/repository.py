@@ -169,12 +169,17 @@ async def record_outcome(
     next_attempt_at: datetime,
     error: str | None,
     sent_at: datetime | None,
-) -> None:
-    """`delivery` is a row of `due_deliveries`: its whole key finds it, in its day."""
-    await connection.exec_driver_sql(
+) -> bool:
+    """`delivery` is a row of `due_deliveries`: its whole key finds it, in its day. The outcome
+    lands only while the row is still as the outbox read it (pending, its attempts unchanged):
+    a delivery concluded while it was being sent (by hand, or by a second run whose job lock
+    had passed on while this one still sent) keeps that conclusion, and an attempt is counted
+    once. Returns whether it landed."""
+    result = await connection.exec_driver_sql(
         "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s, "
         "last_error = %s, sent_at = %s "
-        "WHERE workspace_id = %s AND id = %s AND received_at = %s",
+        "WHERE workspace_id = %s AND id = %s AND received_at = %s "
+        "AND status = 'pending' AND attempts = %s",
         (
             status,
             attempts,
@@ -184,5 +189,7 @@ async def record_outcome(
             delivery.workspace_id,
             delivery.id,
             delivery.received_at,
+            delivery.attempts,
         ),
     )
+    return result.rowcount == 1
