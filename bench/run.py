@@ -7,7 +7,8 @@ PULSEGATE_DATABASE_URL is set) and `bench/noop_app.py`, each as one uvicorn proc
 both with wrk (Debian package `wrk`, installed with apt-get when missing):
 
 1. single-event `POST /v1/track`, 64 connections; then the same at half that rate, after a
-   CHECKPOINT, for `--half-duration` seconds (60), for the p99 of a gateway that is not loaded;
+   CHECKPOINT, for `--half-duration` seconds (60), for the p99 of a gateway that is not loaded,
+   with a probe of the disk's `fdatasync` beside it (bench/disk.py);
 2. `POST /v1/batch` with 100 events per request.
 
 It prints req/s, events/s, p50/p99 latency, the ratios, and the CPU each message cost: in the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -44,6 +46,7 @@ import httpx
 import psycopg
 
 from cpu import CpuSample, embedded_servers, sample
+from disk import FsyncLatencies, FsyncProbe
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -61,6 +64,7 @@ class Result:
     messages: int  # acknowledged
     cpu: CpuSample  # seconds, over the measurement and the projector catching up
     sweep: CpuSample | None  # seconds, of a session sweep of the run's keys after that
+    disk: FsyncLatencies | None = None  # a probe's fdatasyncs beside the load (bench/disk.py)
 
     def per_message_us(self, seconds: float) -> float:
         return seconds / max(self.messages, 1) * 1e6
@@ -113,6 +117,7 @@ def run_wrk(
     server: subprocess.Popen[bytes],
     admin_token: str | None,
     delay_ms: float = 0,
+    probe_disk: Path | None = None,
 ) -> Result:
     path = "/v1/batch" if batch > 1 else "/v1/track"
     env = {
@@ -136,11 +141,12 @@ def run_wrk(
     ]
     wait_projected(url, admin_token)
     before = sample(server.pid)
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    with FsyncProbe(probe_disk) if probe_disk else contextlib.nullcontext() as disk:
+        output = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     wait_projected(url, admin_token)
     cpu = sample(server.pid) - before
     sweep = swept(url, admin_token, server.pid)
-    line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
+    line = next(x for x in output.stdout.splitlines() if x.startswith("BENCH_RESULT "))
     data = json.loads(line.removeprefix("BENCH_RESULT "))
     seconds = data["duration_us"] / 1e6
     ok_requests = data["requests"] - data["non_2xx"]
@@ -156,6 +162,7 @@ def run_wrk(
         messages=ok_requests * batch,
         cpu=cpu,
         sweep=sweep,
+        disk=disk.latencies if disk else None,
     )
 
 
@@ -186,7 +193,9 @@ def half_load(
     measure: functools.partial[Result],
     full: Result,
     args: argparse.Namespace,
+    *,
     database: str,
+    disk: Path,
 ) -> Result:
     """Single events at half the rate measured at full load: each connection pauses between
     requests (a random pause, bench/load.lua), its mean set by a short probe (rate =
@@ -200,14 +209,20 @@ def half_load(
       that has run for its first gigabyte of WAL recycles its segments at each checkpoint.
     - `--half-duration` seconds (60 unless told) instead of `--duration`: in 15 s at 3,000
       requests a second, one 150 ms stall (an fsync that waits on the disk) holds back 1% of
-      the requests by itself, and a minute always holds one scheduled session sweep."""
+      the requests by itself, and a minute always holds one scheduled session sweep.
+
+    A probe writes and syncs a file on `disk` beside the load (bench/disk.py): how long the disk
+    held every commit while the p99 was measured. `disk` is the run's temporary directory, the
+    embedded PostgreSQL's file system; with PULSEGATE_DATABASE_URL, the server's may differ."""
     checkpoint(database)
     target = full.requests_per_second / 2
     pause = args.connections / target * 1000
     probe = measure(name="probe", duration=3, delay_ms=pause)
     latency = args.connections / probe.requests_per_second * 1000 - pause
     pause = max(args.connections / target * 1000 - latency, 0.0)
-    return measure(name="pulsegate half", duration=args.half_duration, delay_ms=pause)
+    return measure(
+        name="pulsegate half", duration=args.half_duration, delay_ms=pause, probe_disk=disk
+    )
 
 
 def wait_projected(url: str, admin_token: str | None) -> None:
@@ -296,7 +311,9 @@ def main() -> None:
                 label = f"{name} {'track' if batch == 1 else 'batch'}"
                 results.append(measure(name=label, duration=args.duration))
                 if name == "pulsegate" and batch == 1:
-                    results.append(half_load(measure, results[-1], args, database_of(work)))
+                    results.append(
+                        half_load(measure, results[-1], args, database=database_of(work), disk=work)
+                    )
         stored = count_stored(database_of(work))
     finally:
         for process in (gateway, noop):
@@ -410,6 +427,13 @@ def report(results: list[Result], args: argparse.Namespace, stored: int) -> None
         f"pulsegate {batch.events_per_second:,.0f} events/s (target >= 40,000); "
         f"pulsegate/no-op = {batch_ratio:.0%}"
     )
+    half = by_name["pulsegate half"]
+    print(
+        f"half load, {half.requests_per_second:,.0f} requests/s for {args.half_duration} s: "
+        f"p99 {half.p99_ms:.1f} ms (target <= 25 ms)"
+    )
+    if half.disk is not None:
+        print(f"  the disk beside it (bench/disk.py): {half.disk.summary()}")
     print(f"rows in inbound_messages after the run: {stored:,}")
 
 
