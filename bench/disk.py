@@ -6,9 +6,9 @@ Writes 8 KB and calls `fdatasync` every 10 ms on a file in DIR (the current dire
 told; give it the file system PostgreSQL keeps its WAL on) and prints the spread. `bench/run.py`
 runs the same probe beside its half-load measurement and prints it under the p99: a commit
 waits for its WAL's `fdatasync`, so while the disk holds one for 60 ms every request waits,
-whatever the gateway does. On this machine (2026-11-28) most took 0.2-0.4 ms and 5-7 a minute
-took more than 25 ms (up to 90 ms) with nothing else running (bench/README.md, "The disk under
-the half-load p99").
+whatever the gateway does. On this machine (2026-11-28), with nothing else running, most took
+0.2-0.4 ms and 5-7 a minute more than 25 ms, up to 90 ms (measured by a first version that
+synced 16 KB every 2 ms; bench/README.md, "The disk under the half-load p99").
 
 The probe adds about a hundred small writes a second to the disk it measures: a few more
 `fdatasync`s beside the several hundred the gateway's commits make at half load.
